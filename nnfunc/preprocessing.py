@@ -1,0 +1,181 @@
+"""Feature scaling, label encoding and seeded train/test splits, as pure functions over records.
+
+Fitting returns a small frozen record (`StandardScaler`, `LabelEncoder`); applying it is a separate
+function taking the record first, so the state a model was trained with can be saved and reused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import attrs
+import numpy as np
+
+from nnfunc.arrays import array_field, freeze
+
+
+@attrs.frozen
+class StandardScaler:
+    """Per-column mean and scale: `scale(X) = (X - mean) / scale`."""
+
+    mean: np.ndarray = array_field()
+    scale: np.ndarray = array_field()
+
+
+def _as_2d_float(X: Any, what: str = "X") -> np.ndarray:
+    """X as a 2-D floating array (integers become float64; float32 stays float32)."""
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ValueError(f"{what} must be 2-D (n_samples, n_features), got shape {X.shape}")
+    if X.dtype.kind != "f":
+        X = X.astype(np.float64)
+    return X
+
+
+def fit_scaler(X: Any) -> StandardScaler:
+    """Fit column means and standard deviations (float64); constant columns get scale 1."""
+    X = _as_2d_float(X)
+    if X.shape[0] == 0:
+        raise ValueError("cannot fit a scaler on 0 rows")
+    if not np.isfinite(X).all():
+        raise ValueError("cannot fit a scaler on NaN or infinite values")
+    mean = X.mean(axis=0, dtype=np.float64)
+    std = X.std(axis=0, dtype=np.float64)
+    # A constant column can show a tiny non-zero std from rounding; test constancy exactly.
+    constant = (np.ptp(X, axis=0) == 0) | (std == 0)
+    return StandardScaler(freeze(mean), freeze(np.where(constant, 1.0, std)))
+
+
+def _check_width(scaler: StandardScaler, X: np.ndarray) -> None:
+    """Refuse data whose feature count differs from the scaler's."""
+    if X.shape[1] != scaler.mean.shape[0]:
+        raise ValueError(f"scaler was fitted on {scaler.mean.shape[0]} features, got {X.shape[1]}")
+
+
+def scale(scaler: StandardScaler, X: Any) -> np.ndarray:
+    """Standardise X in its own floating dtype (float32 in, float32 out)."""
+    X = _as_2d_float(X)
+    _check_width(scaler, X)
+    return (X - scaler.mean.astype(X.dtype)) / scaler.scale.astype(X.dtype)
+
+
+def unscale(scaler: StandardScaler, Z: Any) -> np.ndarray:
+    """Undo `scale`, in Z's own floating dtype."""
+    Z = _as_2d_float(Z, "Z")
+    _check_width(scaler, Z)
+    return Z * scaler.scale.astype(Z.dtype) + scaler.mean.astype(Z.dtype)
+
+
+@attrs.frozen
+class LabelEncoder:
+    """The sorted distinct labels; a label's index in `classes` is its integer code."""
+
+    classes: tuple[Any, ...] = attrs.field(converter=tuple)
+
+
+def fit_labels(y: Any) -> LabelEncoder:
+    """Collect the sorted distinct labels of a 1-D array (python str or int values)."""
+    y = np.asarray(y)
+    if y.ndim != 1 or y.size == 0:
+        raise ValueError(f"labels must be a non-empty 1-D array, got shape {y.shape}")
+    if y.dtype.kind not in "iuUSb":
+        raise ValueError(f"labels must be strings or integers, got dtype {y.dtype}")
+    return LabelEncoder(tuple(np.unique(y).tolist()))
+
+
+def encode_labels(encoder: LabelEncoder, y: Any) -> np.ndarray:
+    """Map labels to int64 codes; unknown labels raise a ValueError naming them."""
+    y = np.asarray(y)
+    if y.ndim != 1:
+        raise ValueError(f"labels must be 1-D, got shape {y.shape}")
+    classes = np.asarray(encoder.classes)
+    if y.size == 0:
+        return np.zeros(0, np.int64)
+    if classes.size == 0 or (classes.dtype.kind in "US") != (y.dtype.kind in "US"):
+        known = np.zeros(y.shape, bool)  # strings never match integers
+        codes = np.zeros(y.shape, np.int64)
+    else:
+        codes = np.searchsorted(classes, y).astype(np.int64)
+        np.minimum(codes, len(classes) - 1, out=codes)
+        known = classes[codes] == y
+    if not known.all():
+        unknown = ", ".join(repr(v) for v in np.unique(y[~known]).tolist()[:10])
+        raise ValueError(f"unknown label(s) {unknown}; known: {list(encoder.classes)}")
+    return codes
+
+
+def decode_labels(encoder: LabelEncoder, indices: Any) -> np.ndarray:
+    """Map int codes back to the original labels."""
+    indices = np.asarray(indices)
+    if indices.dtype.kind not in "iu":
+        raise ValueError(f"label codes must be integers, got dtype {indices.dtype}")
+    n = len(encoder.classes)
+    if indices.size and (indices.min() < 0 or indices.max() >= n):
+        raise ValueError(f"label codes must lie in [0, {n}), got {indices.min()}..{indices.max()}")
+    return np.asarray(encoder.classes)[indices]
+
+
+def one_hot(indices: Any, n_classes: int, dtype: Any = np.float64) -> np.ndarray:
+    """(n, n_classes) indicator matrix for 1-D integer codes."""
+    indices = np.asarray(indices)
+    if indices.ndim != 1 or indices.dtype.kind not in "iu":
+        raise ValueError(f"one_hot takes 1-D integer codes, got {indices.ndim}-D {indices.dtype}")
+    if indices.size and (indices.min() < 0 or indices.max() >= n_classes):
+        raise ValueError(f"codes must lie in [0, {n_classes})")
+    out = np.zeros((indices.shape[0], n_classes), dtype=dtype)
+    out[np.arange(indices.shape[0]), indices] = 1
+    return out
+
+
+def _stratified_test_mask(
+    y: np.ndarray, n_test: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row order grouped by class (random within a class) and which of those rows go to test."""
+    _, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    # Largest-remainder allocation of n_test over classes, proportional to class size.
+    ideal = counts * (n_test / len(y))
+    per_class = np.floor(ideal).astype(np.int64)
+    leftover = n_test - int(per_class.sum())
+    per_class[np.argsort(per_class - ideal, kind="stable")[:leftover]] += 1
+    # A class of >= 2 rows gets at least one row on each side; a singleton stays in train.
+    per_class = np.where(counts >= 2, np.clip(per_class, 1, counts - 1), 0)
+    shuffled = rng.permutation(len(y))
+    order = shuffled[np.argsort(inverse[shuffled], kind="stable")]
+    starts = np.cumsum(counts) - counts
+    rank = np.arange(len(y)) - starts[inverse[order]]
+    return order, rank < per_class[inverse[order]]
+
+
+def train_test_split(
+    X: Any,
+    y: Any,
+    *,
+    test_size: float,
+    rng: np.random.Generator | int,
+    stratify: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Shuffle rows and split them into (X_train, X_test, y_train, y_test), optionally by class."""
+    X, y = np.asarray(X), np.asarray(y)
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
+    if isinstance(test_size, bool) or not 0.0 < float(test_size) < 1.0:
+        raise ValueError(f"test_size must be a fraction in (0, 1), got {test_size!r}")
+    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    n = len(X)
+    n_test = int(np.ceil(test_size * n))
+    if stratify:
+        if y.ndim != 1:
+            raise ValueError("stratify needs 1-D class labels")
+        order, is_test = _stratified_test_mask(y, n_test, rng)
+        test = rng.permutation(order[is_test])
+        train = rng.permutation(order[~is_test])
+    else:
+        shuffled = rng.permutation(n)
+        test, train = shuffled[:n_test], shuffled[n_test:]
+    if len(train) == 0 or len(test) == 0:
+        raise ValueError(
+            f"test_size={test_size} on {n} rows leaves {len(train)} train and {len(test)} test "
+            "rows; both must be non-empty"
+        )
+    return X[train], X[test], y[train], y[test]

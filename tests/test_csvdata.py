@@ -1,0 +1,145 @@
+"""CSV loading: task inference and one-line errors that name the row, column and value."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from nnfunc.csvdata import DataError, load_csv
+
+
+def write(tmp_path, text, name="data.csv", encoding="utf-8"):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_string_target_is_classification(tmp_path):
+    path = write(tmp_path, "x1,x2,kind\n1,2,cat\n3.5,4,dog\n5,6,cat\n")
+    data = load_csv(path)
+    assert data.task == "classify" and data.name == "data"
+    assert data.feature_names == ("x1", "x2") and data.target_names == ("kind",)
+    np.testing.assert_array_equal(data.X, [[1, 2], [3.5, 4], [5, 6]])
+    assert data.X.dtype == np.float64 and data.y.tolist() == ["cat", "dog", "cat"]
+    assert data.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_few_integer_values_are_classes_kept_as_ints(tmp_path):
+    data = load_csv(write(tmp_path, "a,b,label\n0.5,1,0\n1.5,2,1.0\n2.5,3,2\n"))
+    assert data.task == "classify"
+    assert data.y.dtype == np.int64 and data.y.tolist() == [0, 1, 2]
+
+
+def test_many_integer_values_or_fractions_are_regression(tmp_path):
+    rows = "".join(f"{i},{i * 3}\n" for i in range(25))
+    data = load_csv(write(tmp_path, "x,y\n" + rows))
+    assert data.task == "regress" and data.y.shape == (25, 1) and data.y.dtype == np.float64
+    data = load_csv(write(tmp_path, "x,y\n1,0.5\n2,1.5\n", name="frac.csv"))
+    assert data.task == "regress"
+
+
+def test_explicit_task_and_several_targets(tmp_path):
+    path = write(tmp_path, "a,b,s,d\n1,2,3,-1\n4,6,10,-2\n")
+    data = load_csv(path, target=["s", "d"])
+    assert data.task == "regress" and data.y.shape == (2, 2)
+    assert data.feature_names == ("a", "b") and data.target_names == ("s", "d")
+    np.testing.assert_array_equal(data.y, [[3, -1], [10, -2]])
+    assert load_csv(path, target="s", task="regress").y.shape == (2, 1)
+    with pytest.raises(DataError, match="one target column"):
+        load_csv(path, target=["s", "d"], task="classify")
+
+
+def test_target_in_the_middle(tmp_path):
+    data = load_csv(write(tmp_path, "a,label,b\n1,x,2\n3,y,4\n"), target="label")
+    assert data.feature_names == ("a", "b")
+    np.testing.assert_array_equal(data.X, [[1, 2], [3, 4]])
+
+
+def test_whitespace_bom_and_blank_lines_are_accepted(tmp_path):
+    text = "\ufeff a , b , c \n 1 , 2 , yes \n\n3,4,no\n"
+    data = load_csv(write(tmp_path, text))
+    assert data.feature_names == ("a", "b") and data.target_names == ("c",)
+    assert data.y.tolist() == ["yes", "no"]
+
+
+def test_missing_file_and_directory(tmp_path):
+    with pytest.raises(DataError, match="nope.csv: no such file"):
+        load_csv(tmp_path / "nope.csv")
+    with pytest.raises(DataError, match="is a directory"):
+        load_csv(tmp_path)
+
+
+def test_empty_and_header_only(tmp_path):
+    with pytest.raises(DataError, match="file is empty"):
+        load_csv(write(tmp_path, ""))
+    with pytest.raises(DataError, match="header only, no data rows"):
+        load_csv(write(tmp_path, "a,b,c\n"))
+
+
+def test_unknown_target_lists_columns(tmp_path):
+    path = write(tmp_path, "a,b,c\n1,2,3\n4,5,6\n")
+    with pytest.raises(DataError, match="unknown target column 'z'; available columns: a, b, c"):
+        load_csv(path, target="z")
+
+
+def test_ragged_row_names_the_row(tmp_path):
+    path = write(tmp_path, "a,b,c\n1,2,3\n4,5\n")
+    with pytest.raises(DataError, match="row 2 has 2 cells, expected 3"):
+        load_csv(path)
+
+
+def test_non_numeric_feature_names_row_column_and_value(tmp_path):
+    path = write(tmp_path, "a,b,c\n1,2,x\n4,oops,y\n")
+    with pytest.raises(DataError, match=r"row 2, column 'b': 'oops' is not a number") as info:
+        load_csv(path)
+    assert "\n" not in str(info.value)
+
+
+def test_missing_cell_names_row_and_column(tmp_path):
+    with pytest.raises(DataError, match="row 1, column 'a': missing value"):
+        load_csv(write(tmp_path, "a,b,c\n,2,x\n4,5,y\n"))
+    with pytest.raises(DataError, match="row 2, column 'c': missing value"):
+        load_csv(write(tmp_path, "a,b,c\n1,2,x\n4,5,\n", name="t.csv"))
+
+
+def test_nan_and_infinity_are_refused(tmp_path):
+    with pytest.raises(DataError, match="row 2, column 'b': 'nan' is not a finite number"):
+        load_csv(write(tmp_path, "a,b,c\n1,2,x\n4,nan,y\n"))
+    with pytest.raises(DataError, match="row 1, column 'y': 'inf' is not a finite number"):
+        load_csv(write(tmp_path, "a,y\n1,inf\n2,0.5\n", name="r.csv"), task="regress")
+
+
+def test_non_numeric_regression_target(tmp_path):
+    with pytest.raises(DataError, match="row 2, column 'y': 'big' is not a number"):
+        load_csv(write(tmp_path, "a,y\n1,0.5\n2,big\n"), task="regress")
+
+
+def test_single_class_is_refused(tmp_path):
+    with pytest.raises(DataError, match="single class 'cat'"):
+        load_csv(write(tmp_path, "a,b\n1,cat\n2,cat\n"))
+
+
+def test_duplicate_and_empty_column_names(tmp_path):
+    with pytest.raises(DataError, match="duplicate column name.*: a"):
+        load_csv(write(tmp_path, "a,b,a\n1,2,3\n"))
+    with pytest.raises(DataError, match="column 2 has an empty name"):
+        load_csv(write(tmp_path, "a,,c\n1,2,3\n", name="e.csv"))
+
+
+def test_bad_task_and_non_utf8(tmp_path):
+    path = write(tmp_path, "a,b\n1,x\n2,y\n")
+    with pytest.raises(DataError, match="task must be one of"):
+        load_csv(path, task="cluster")
+    with pytest.raises(DataError, match="not UTF-8"):
+        load_csv(write(tmp_path, "a,b\n1,é\n", name="latin.csv", encoding="latin-1"))
+
+
+def test_data_error_is_a_value_error():
+    assert issubclass(DataError, ValueError)
+
+
+def test_huge_integral_target_is_regression_without_overflow(tmp_path):
+    data = load_csv(write(tmp_path, "a,y\n1,1e300\n2,0\n"))
+    assert data.task == "regress" and data.y[0, 0] == 1e300

@@ -1,0 +1,155 @@
+"""Scaling, label encoding, one-hot codes and seeded (stratified) splits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from nnfunc.preprocessing import (
+    LabelEncoder,
+    StandardScaler,
+    decode_labels,
+    encode_labels,
+    fit_labels,
+    fit_scaler,
+    one_hot,
+    scale,
+    train_test_split,
+    unscale,
+)
+
+
+def test_scaler_standardises_and_inverts():
+    rng = np.random.default_rng(0)
+    X = rng.normal(5.0, 3.0, size=(200, 3))
+    scaler = fit_scaler(X)
+    Z = scale(scaler, X)
+    np.testing.assert_allclose(Z.mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(Z.std(axis=0), 1.0)
+    np.testing.assert_allclose(unscale(scaler, Z), X)
+
+
+def test_scaler_matches_scikit_learn():
+    preprocessing = pytest.importorskip("sklearn.preprocessing")
+    X = np.random.default_rng(1).uniform(-4, 9, size=(50, 4))
+    sk = preprocessing.StandardScaler().fit(X)
+    ours = fit_scaler(X)
+    np.testing.assert_allclose(ours.mean, sk.mean_)
+    np.testing.assert_allclose(ours.scale, sk.scale_)
+    np.testing.assert_allclose(scale(ours, X), sk.transform(X))
+
+
+def test_constant_column_gets_scale_one():
+    X = np.column_stack([np.full(10, 0.1), np.arange(10.0)])
+    scaler = fit_scaler(X)
+    assert scaler.scale[0] == 1.0
+    Z = scale(scaler, X)
+    np.testing.assert_allclose(Z[:, 0], 0.0, atol=1e-15)
+    assert np.isfinite(Z).all()
+
+
+def test_float32_stays_float32():
+    X = np.random.default_rng(2).normal(size=(20, 2)).astype(np.float32)
+    scaler = fit_scaler(X)
+    Z = scale(scaler, X)
+    assert Z.dtype == np.float32
+    assert unscale(scaler, Z).dtype == np.float32
+    assert scale(scaler, X.astype(np.float64)).dtype == np.float64
+
+
+def test_scaler_is_a_read_only_value():
+    scaler = fit_scaler([[1.0, 2.0], [3.0, 5.0]])
+    assert scaler == fit_scaler([[1.0, 2.0], [3.0, 5.0]])
+    assert scaler != fit_scaler([[1.0, 2.0], [3.0, 6.0]])
+    with pytest.raises(ValueError, match="read-only"):
+        scaler.mean[0] = 0.0
+    assert isinstance(scaler, StandardScaler)
+
+
+def test_scaler_errors():
+    scaler = fit_scaler(np.ones((3, 2)))
+    with pytest.raises(ValueError, match="fitted on 2 features, got 3"):
+        scale(scaler, np.ones((3, 3)))
+    with pytest.raises(ValueError, match="2-D"):
+        fit_scaler(np.ones(3))
+    with pytest.raises(ValueError, match="NaN"):
+        fit_scaler([[1.0], [np.nan]])
+
+
+def test_labels_round_trip_strings_and_ints():
+    y = np.array(["b", "a", "c", "a"])
+    encoder = fit_labels(y)
+    assert encoder.classes == ("a", "b", "c")
+    assert all(type(c) is str for c in encoder.classes)
+    codes = encode_labels(encoder, y)
+    assert codes.dtype == np.int64 and codes.tolist() == [1, 0, 2, 0]
+    assert decode_labels(encoder, codes).tolist() == y.tolist()
+    ints = fit_labels(np.array([3, 1, 3, 7]))
+    assert ints.classes == (1, 3, 7) and all(type(c) is int for c in ints.classes)
+    assert encode_labels(ints, [7, 1]).tolist() == [2, 0]
+    assert decode_labels(ints, [2, 0]).tolist() == [7, 1]
+    assert ints == LabelEncoder((1, 3, 7))
+
+
+def test_unknown_labels_are_named():
+    encoder = fit_labels(["cat", "dog"])
+    with pytest.raises(ValueError, match="unknown label.*'emu'.*'fox'"):
+        encode_labels(encoder, ["cat", "fox", "emu"])
+    with pytest.raises(ValueError, match="unknown label.*5"):
+        encode_labels(encoder, [5])
+    with pytest.raises(ValueError, match=r"\[0, 2\)"):
+        decode_labels(encoder, [2])
+
+
+def test_one_hot():
+    out = one_hot(np.array([2, 0, 1]), 3)
+    np.testing.assert_array_equal(out, [[0, 0, 1], [1, 0, 0], [0, 1, 0]])
+    assert out.dtype == np.float64
+    assert one_hot(np.array([1]), 2, dtype=np.float32).dtype == np.float32
+    with pytest.raises(ValueError):
+        one_hot(np.array([3]), 3)
+
+
+def test_split_is_seeded_and_partitions_rows():
+    X = np.arange(100.0).reshape(50, 2)
+    y = np.arange(50)
+    a = train_test_split(X, y, test_size=0.2, rng=7)
+    b = train_test_split(X, y, test_size=0.2, rng=np.random.default_rng(7))
+    for left, right in zip(a, b, strict=True):
+        np.testing.assert_array_equal(left, right)
+    X_train, X_test, y_train, y_test = a
+    assert len(X_test) == 10 and len(X_train) == 40
+    assert sorted(np.concatenate([y_train, y_test]).tolist()) == list(range(50))
+    np.testing.assert_array_equal(X_train[:, 0], 2 * y_train)
+    c = train_test_split(X, y, test_size=0.2, rng=8)
+    assert not np.array_equal(a[3], c[3])
+
+
+def test_stratified_split_keeps_proportions():
+    y = np.repeat(np.array(["a", "b", "c"]), [60, 30, 10])
+    X = np.arange(100.0)[:, None]
+    _, _, y_train, y_test = train_test_split(X, y, test_size=0.3, rng=0, stratify=True)
+    counts = dict(zip(*np.unique(y_test, return_counts=True), strict=True))
+    assert counts == {"a": 18, "b": 9, "c": 3}
+    assert len(y_train) == 70
+    # Test rows are shuffled, not grouped by class.
+    assert len(set(y_test[:10].tolist())) > 1
+
+
+def test_stratified_split_puts_small_classes_on_both_sides():
+    y = np.array([0] * 20 + [1] * 2 + [2] * 3 + [3])
+    X = np.zeros((len(y), 1))
+    _, _, y_train, y_test = train_test_split(X, y, test_size=0.1, rng=1, stratify=True)
+    assert set(y_test.tolist()) >= {0, 1, 2}
+    assert set(y_train.tolist()) == {0, 1, 2, 3}  # the singleton class stays in train
+
+
+def test_split_validation():
+    X, y = np.zeros((10, 1)), np.zeros(10)
+    for bad in (0.0, 1.0, -0.5, 1.5):
+        with pytest.raises(ValueError, match="test_size"):
+            train_test_split(X, y, test_size=bad, rng=0)
+    with pytest.raises(ValueError, match="both must be non-empty"):
+        train_test_split(X[:1], y[:1], test_size=0.5, rng=0)
+    with pytest.raises(ValueError, match="rows"):
+        train_test_split(X, y[:5], test_size=0.5, rng=0)
