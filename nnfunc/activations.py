@@ -1,0 +1,168 @@
+"""Activation functions: one table of (function, derivative) pairs that users can extend.
+
+Every entry works on the pre-activation `z` and may use the already computed output `a` for its
+derivative (cheaper for sigmoid and tanh). All of them are numerically stable: finite results and no
+floating-point warnings at |z| = 1000. Names may carry one parameter after a colon, for instance
+`"leaky_relu:0.1"` or `"elu:0.5"`; without one the entry's default is used.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import attrs
+import numpy as np
+
+ActivationFn = Callable[[np.ndarray, float], np.ndarray]
+DerivativeFn = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
+
+_SQRT_2_OVER_PI = float(np.sqrt(2.0 / np.pi))
+_GELU_C = 0.044715
+
+
+@attrs.frozen
+class Activation:
+    """An activation: `fn(z, alpha)` and its derivative `grad(z, a, alpha)` = da/dz."""
+
+    name: str
+    fn: ActivationFn
+    grad: DerivativeFn
+    default_alpha: float = 0.0
+    relu_like: bool = False  # chooses He rather than Glorot initialisation by default
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Logistic function in the tanh form, which never overflows."""
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
+def softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise softmax with the row maximum subtracted first, so exp never overflows."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    e /= e.sum(axis=1, keepdims=True)
+    return e
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    """Row-wise log of the softmax, computed without forming the softmax."""
+    shifted = z - z.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def softplus(z: np.ndarray) -> np.ndarray:
+    """log(1 + e^z) through logaddexp: exact for large |z|, no overflow."""
+    return np.logaddexp(0.0, z).astype(z.dtype, copy=False)
+
+
+def _gelu(z: np.ndarray, alpha: float) -> np.ndarray:
+    inner = _SQRT_2_OVER_PI * (z + _GELU_C * z**3)
+    return 0.5 * z * (1.0 + np.tanh(inner))
+
+
+def _gelu_grad(z: np.ndarray, a: np.ndarray, alpha: float) -> np.ndarray:
+    inner = _SQRT_2_OVER_PI * (z + _GELU_C * z**3)
+    t = np.tanh(inner)
+    dinner = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_C * z**2)
+    return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * dinner
+
+
+def _silu_grad(z: np.ndarray, a: np.ndarray, alpha: float) -> np.ndarray:
+    s = sigmoid(z)
+    return s * (1.0 + z * (1.0 - s))
+
+
+def _elu(z: np.ndarray, alpha: float) -> np.ndarray:
+    # expm1 only sees non-positive inputs, so it cannot overflow for large z.
+    return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0)))
+
+
+def _elu_grad(z: np.ndarray, a: np.ndarray, alpha: float) -> np.ndarray:
+    return np.where(z > 0, 1.0, a + alpha).astype(z.dtype, copy=False)
+
+
+def _leaky_relu(z: np.ndarray, alpha: float) -> np.ndarray:
+    return np.where(z > 0, z, alpha * z)
+
+
+def _leaky_relu_grad(z: np.ndarray, a: np.ndarray, alpha: float) -> np.ndarray:
+    return np.where(z > 0, 1.0, alpha).astype(z.dtype, copy=False)
+
+
+def _relu_grad(z: np.ndarray, a: np.ndarray, alpha: float) -> np.ndarray:
+    return (z > 0).astype(z.dtype)
+
+
+def _ones_like(z: np.ndarray, a: np.ndarray, alpha: float) -> np.ndarray:
+    return np.ones_like(z)
+
+
+def _zeros_like(z: np.ndarray, a: np.ndarray, alpha: float) -> np.ndarray:
+    return np.zeros_like(z)
+
+
+def _softmax_grad(z: np.ndarray, a: np.ndarray, alpha: float) -> np.ndarray:
+    raise ValueError(
+        "softmax has no element-wise derivative: use it only as the output activation with "
+        "the softmax_cross_entropy loss"
+    )
+
+
+_BUILTIN = (
+    Activation("linear", lambda z, alpha: z, _ones_like),
+    Activation("binary_step", lambda z, alpha: (z >= 0).astype(z.dtype), _zeros_like),
+    Activation("sigmoid", lambda z, alpha: sigmoid(z), lambda z, a, alpha: a * (1.0 - a)),
+    Activation("tanh", lambda z, alpha: np.tanh(z), lambda z, a, alpha: 1.0 - a * a),
+    Activation("arctan", lambda z, alpha: np.arctan(z), lambda z, a, alpha: 1.0 / (1.0 + z * z)),
+    Activation("relu", lambda z, alpha: np.maximum(z, 0), _relu_grad, relu_like=True),
+    Activation("leaky_relu", _leaky_relu, _leaky_relu_grad, default_alpha=0.01, relu_like=True),
+    Activation("prelu", _leaky_relu, _leaky_relu_grad, default_alpha=0.25, relu_like=True),
+    Activation("elu", _elu, _elu_grad, default_alpha=1.0, relu_like=True),
+    Activation("softplus", lambda z, alpha: softplus(z), lambda z, a, alpha: sigmoid(z)),
+    Activation("gelu", _gelu, _gelu_grad, relu_like=True),
+    Activation("silu", lambda z, alpha: z * sigmoid(z), _silu_grad, relu_like=True),
+    Activation("softmax", lambda z, alpha: softmax(z), _softmax_grad),
+)
+
+ACTIVATIONS: dict[str, Activation] = {act.name: act for act in _BUILTIN}
+ALIASES = {"identity": "linear", "swish": "silu", "logistic": "sigmoid", "step": "binary_step"}
+
+# Activations that only make sense on the output layer.
+OUTPUT_ONLY = frozenset({"softmax"})
+
+
+def register_activation(
+    name: str,
+    fn: ActivationFn,
+    grad: DerivativeFn,
+    *,
+    default_alpha: float = 0.0,
+    relu_like: bool = False,
+) -> Activation:
+    """Add a user activation to the table; `fn(z, alpha)` and `grad(z, a, alpha)` as above."""
+    if not name.isidentifier():
+        raise ValueError(f"activation name must be an identifier, got {name!r}")
+    if name in ACTIVATIONS or name in ALIASES:
+        raise ValueError(f"activation {name!r} already exists")
+    act = Activation(name, fn, grad, default_alpha=default_alpha, relu_like=relu_like)
+    ACTIVATIONS[name] = act
+    return act
+
+
+def parse_activation(spec: str) -> tuple[Activation, float]:
+    """Look up `"name"` or `"name:alpha"`; raise ValueError listing the valid names if unknown."""
+    name, _, param = spec.strip().partition(":")
+    name = ALIASES.get(name.lower(), name.lower())
+    if name not in ACTIVATIONS:
+        valid = ", ".join(sorted(ACTIVATIONS))
+        raise ValueError(f"unknown activation {spec!r}; choose one of: {valid}")
+    act = ACTIVATIONS[name]
+    if not param:
+        return act, act.default_alpha
+    try:
+        alpha = float(param)
+    except ValueError:
+        raise ValueError(f"activation parameter in {spec!r} is not a number") from None
+    if not np.isfinite(alpha):
+        raise ValueError(f"activation parameter in {spec!r} must be finite")
+    return act, alpha

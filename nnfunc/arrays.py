@@ -1,0 +1,70 @@
+"""Read-only numpy arrays as fields of frozen attrs records.
+
+`attrs.frozen` is shallow: a record would still let `rec.w[0, 0] = 5` through. The helpers here
+copy incoming arrays once and mark them read-only, and define equality on purpose (shape, dtype
+and values), so records holding arrays behave like values.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import attrs
+import numpy as np
+
+
+def frozen_array(value: Any) -> np.ndarray:
+    """Return a read-only array for `value`, copying unless it is already a read-only owner.
+
+    An array that is read-only and owns its memory is returned as it is, so `attrs.evolve` and the
+    library's own hot paths (which freeze the fresh arrays they make) never pay for a copy.
+    """
+    if isinstance(value, np.ndarray) and not value.flags.writeable and value.base is None:
+        return value
+    array = np.array(value, copy=True)
+    array.flags.writeable = False
+    return array
+
+
+def freeze(array: np.ndarray) -> np.ndarray:
+    """Mark a freshly computed array, owned by the caller, read-only in place (no copy)."""
+    if array.base is not None:
+        array = array.copy()
+    array.flags.writeable = False
+    return array
+
+
+def frozen_arrays(values: Iterable[Any]) -> tuple[np.ndarray, ...]:
+    """Converter for a tuple of arrays: each one read-only."""
+    return tuple(frozen_array(v) for v in values)
+
+
+def arrays_equal(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal shape, dtype and values (NaNs in the same places count as equal)."""
+    if a is b:
+        return True
+    return (
+        a.shape == b.shape
+        and a.dtype == b.dtype
+        and bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+    )
+
+
+def array_tuples_equal(a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...]) -> bool:
+    """Element-wise `arrays_equal` over two tuples of arrays."""
+    return len(a) == len(b) and all(arrays_equal(x, y) for x, y in zip(a, b))
+
+
+def array_field(**kwargs: Any) -> Any:
+    """An attrs field holding one read-only array, compared by shape, dtype and value."""
+    return attrs.field(
+        converter=frozen_array, eq=attrs.cmp_using(eq=arrays_equal), hash=False, **kwargs
+    )
+
+
+def array_tuple_field(**kwargs: Any) -> Any:
+    """An attrs field holding a tuple of read-only arrays (optimizer moments, say)."""
+    return attrs.field(
+        converter=frozen_arrays, eq=attrs.cmp_using(eq=array_tuples_equal), hash=False, **kwargs
+    )

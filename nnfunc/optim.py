@@ -1,0 +1,299 @@
+"""Optimizers as pure (init, update) pairs, in the Optax manner, built by chaining small transforms.
+
+A transform's `init(leaves)` makes its state and `update(grads, state, params)` returns
+`(updates, new_state)`, where leaves, grads and updates are tuples of arrays in `Params.leaves()`
+order. Nothing is mutated: every update returns new arrays and a new state record. `step` applies an
+optimizer to `Params` records; the training loop calls the same transforms on leaves directly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+
+from nnfunc.arrays import array_tuple_field, freeze
+from nnfunc.params import Params
+from nnfunc.schedules import Constant, Schedule, schedule_from_dict, schedule_to_dict
+
+Leaves = Sequence[np.ndarray]
+Updates = tuple[np.ndarray, ...]
+
+
+@attrs.frozen
+class GradientTransformation:
+    """A pure optimizer step: `init(params) -> state`, `update(grads, state, params)`."""
+
+    init: Callable[[Leaves], Any]
+    update: Callable[[Leaves, Any, Leaves], tuple[Updates, Any]]
+    config: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False)
+
+
+@attrs.frozen
+class EmptyState:
+    """State of a transform that keeps none."""
+
+
+@attrs.frozen
+class CountState:
+    """Number of updates applied so far (drives learning-rate schedules)."""
+
+    count: int
+
+
+@attrs.frozen
+class TraceState:
+    """Momentum velocity, one array per parameter."""
+
+    velocity: tuple[np.ndarray, ...] = array_tuple_field()
+
+
+@attrs.frozen
+class ScaleByAdamState:
+    """Adam's step count and first and second moment estimates."""
+
+    count: int
+    mu: tuple[np.ndarray, ...] = array_tuple_field()
+    nu: tuple[np.ndarray, ...] = array_tuple_field()
+
+
+@attrs.frozen
+class ScaleByRmsState:
+    """RMSprop's running mean of squared gradients."""
+
+    nu: tuple[np.ndarray, ...] = array_tuple_field()
+
+
+@attrs.frozen
+class ChainState:
+    """The states of the transforms in a chain, in order."""
+
+    states: tuple[Any, ...]
+
+
+def _frozen(arrays: Any) -> tuple[np.ndarray, ...]:
+    return tuple(freeze(a) for a in arrays)
+
+
+def _zeros(leaves: Leaves) -> tuple[np.ndarray, ...]:
+    return _frozen(np.zeros_like(p) for p in leaves)
+
+
+def clip_by_global_norm(max_norm: float) -> GradientTransformation:
+    """Scale all gradients down together when their joint L2 norm exceeds `max_norm`."""
+    if not max_norm > 0:
+        raise ValueError(f"clip norm must be positive, got {max_norm}")
+
+    def update(grads: Leaves, state: EmptyState, params: Leaves) -> tuple[Updates, EmptyState]:
+        del params
+        norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+        if norm <= max_norm:
+            return tuple(grads), state
+        scale = max_norm / norm
+        return _frozen(g * scale for g in grads), state
+
+    return GradientTransformation(lambda leaves: EmptyState(), update)
+
+
+def trace(decay: float, *, nesterov: bool = False) -> GradientTransformation:
+    """Momentum: v = g + decay * v; the update is v (or g + decay * v for Nesterov)."""
+    if not 0 <= decay < 1:
+        raise ValueError(f"momentum must lie in [0, 1), got {decay}")
+
+    def update(grads: Leaves, state: TraceState, params: Leaves) -> tuple[Updates, TraceState]:
+        del params
+        velocity = _frozen(g + decay * v for g, v in zip(grads, state.velocity))
+        if nesterov:
+            return _frozen(g + decay * v for g, v in zip(grads, velocity)), TraceState(velocity)
+        return velocity, TraceState(velocity)
+
+    return GradientTransformation(lambda leaves: TraceState(_zeros(leaves)), update)
+
+
+def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> GradientTransformation:
+    """Adam's bias-corrected m / (sqrt(v) + eps)."""
+    if not (0 <= b1 < 1 and 0 <= b2 < 1 and eps > 0):
+        raise ValueError("Adam needs 0 <= b1, b2 < 1 and eps > 0")
+
+    def init(leaves: Leaves) -> ScaleByAdamState:
+        return ScaleByAdamState(0, _zeros(leaves), _zeros(leaves))
+
+    def update(
+        grads: Leaves, state: ScaleByAdamState, params: Leaves
+    ) -> tuple[Updates, ScaleByAdamState]:
+        del params
+        count = state.count + 1
+        mu = _frozen(b1 * m + (1 - b1) * g for g, m in zip(grads, state.mu))
+        nu = _frozen(b2 * v + (1 - b2) * (g * g) for g, v in zip(grads, state.nu))
+        c1 = 1.0 / (1.0 - b1**count)
+        c2 = 1.0 / (1.0 - b2**count)
+        updates = _frozen((m * c1) / (np.sqrt(v * c2) + eps) for m, v in zip(mu, nu))
+        return updates, ScaleByAdamState(count, mu, nu)
+
+    return GradientTransformation(init, update)
+
+
+def scale_by_rms(decay: float = 0.9, eps: float = 1e-8) -> GradientTransformation:
+    """RMSprop's g / (sqrt(running mean of g^2) + eps)."""
+    if not (0 <= decay < 1 and eps > 0):
+        raise ValueError("RMSprop needs 0 <= decay < 1 and eps > 0")
+
+    def update(
+        grads: Leaves, state: ScaleByRmsState, params: Leaves
+    ) -> tuple[Updates, ScaleByRmsState]:
+        del params
+        nu = _frozen(decay * v + (1 - decay) * (g * g) for g, v in zip(grads, state.nu))
+        return _frozen(g / (np.sqrt(v) + eps) for g, v in zip(grads, nu)), ScaleByRmsState(nu)
+
+    return GradientTransformation(lambda leaves: ScaleByRmsState(_zeros(leaves)), update)
+
+
+def add_decayed_weights(weight_decay: float) -> GradientTransformation:
+    """Decoupled weight decay (AdamW): add `weight_decay * w` to the weight matrices' updates."""
+    if weight_decay < 0:
+        raise ValueError(f"weight decay must be non-negative, got {weight_decay}")
+
+    def update(grads: Leaves, state: EmptyState, params: Leaves) -> tuple[Updates, EmptyState]:
+        return _frozen(
+            g + weight_decay * p if p.ndim == 2 else g for g, p in zip(grads, params)
+        ), state
+
+    return GradientTransformation(lambda leaves: EmptyState(), update)
+
+
+def scale_by_learning_rate(learning_rate: float | Schedule) -> GradientTransformation:
+    """Multiply by -lr (the descent direction), the rate taken from a schedule by step count."""
+    schedule = learning_rate if callable(learning_rate) else Constant(learning_rate)
+
+    def update(grads: Leaves, state: CountState, params: Leaves) -> tuple[Updates, CountState]:
+        del params
+        rate = -schedule(state.count)
+        return _frozen(g * rate for g in grads), CountState(state.count + 1)
+
+    return GradientTransformation(lambda leaves: CountState(0), update)
+
+
+def chain(
+    *transforms: GradientTransformation, config: dict | None = None
+) -> GradientTransformation:
+    """Run transforms one after another, each on the previous one's updates."""
+
+    def init(leaves: Leaves) -> ChainState:
+        return ChainState(tuple(t.init(leaves) for t in transforms))
+
+    def update(grads: Leaves, state: ChainState, params: Leaves) -> tuple[Updates, ChainState]:
+        new_states = []
+        for t, s in zip(transforms, state.states):
+            grads, s = t.update(grads, s, params)
+            new_states.append(s)
+        return tuple(grads), ChainState(tuple(new_states))
+
+    return GradientTransformation(init, update, config or {})
+
+
+# --- the named optimizers ------------------------------------------------------------------------
+
+OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
+DEFAULT_LR = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01}
+
+
+def make_optimizer(
+    name: str,
+    learning_rate: float | Schedule | None = None,
+    *,
+    clip_norm: float | None = None,
+    **hyper: float,
+) -> GradientTransformation:
+    """An optimizer by name, with an optional global-norm clip applied to the raw gradients.
+
+    Hyper-parameters: momentum/nesterov take `beta` (0.9); adam and adamw `b1`, `b2`, `eps`;
+    adamw `weight_decay` (0.01); rmsprop `decay` (0.9) and `eps`.
+    """
+    if name not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}")
+    if learning_rate is None:
+        learning_rate = DEFAULT_LR.get(name, 1e-3)
+    schedule = learning_rate if callable(learning_rate) else Constant(learning_rate)
+    recorded = dict(hyper)
+    core: list[GradientTransformation] = []
+    if name in ("momentum", "nesterov"):
+        core.append(trace(hyper.pop("beta", 0.9), nesterov=name == "nesterov"))
+    elif name in ("adam", "adamw"):
+        wd = hyper.pop("weight_decay", 0.01) if name == "adamw" else None
+        core.append(scale_by_adam(**{k: hyper.pop(k) for k in ("b1", "b2", "eps") if k in hyper}))
+        if wd is not None:
+            core.append(add_decayed_weights(wd))
+            recorded["weight_decay"] = wd
+    elif name == "rmsprop":
+        core.append(scale_by_rms(**{k: hyper.pop(k) for k in ("decay", "eps") if k in hyper}))
+    leftover = set(hyper)
+    if leftover:
+        raise ValueError(f"{name} does not take {', '.join(sorted(leftover))}")
+    clip = [clip_by_global_norm(clip_norm)] if clip_norm is not None else []
+    config = {
+        "name": name,
+        "schedule": schedule_to_dict(schedule),
+        "clip_norm": clip_norm,
+        **recorded,
+    }
+    return chain(*clip, *core, scale_by_learning_rate(schedule), config=config)
+
+
+def sgd(learning_rate: float | Schedule = 0.01, **kw: Any) -> GradientTransformation:
+    """Plain stochastic gradient descent."""
+    return make_optimizer("sgd", learning_rate, **kw)
+
+
+def momentum(learning_rate: float | Schedule = 0.01, beta: float = 0.9, **kw: Any):
+    """SGD with heavy-ball momentum."""
+    return make_optimizer("momentum", learning_rate, beta=beta, **kw)
+
+
+def nesterov(learning_rate: float | Schedule = 0.01, beta: float = 0.9, **kw: Any):
+    """SGD with Nesterov momentum."""
+    return make_optimizer("nesterov", learning_rate, beta=beta, **kw)
+
+
+def adam(learning_rate: float | Schedule = 1e-3, **kw: Any) -> GradientTransformation:
+    """Adam (Kingma and Ba)."""
+    return make_optimizer("adam", learning_rate, **kw)
+
+
+def adamw(learning_rate: float | Schedule = 1e-3, **kw: Any) -> GradientTransformation:
+    """Adam with decoupled weight decay (Loshchilov and Hutter)."""
+    return make_optimizer("adamw", learning_rate, **kw)
+
+
+def rmsprop(learning_rate: float | Schedule = 1e-3, **kw: Any) -> GradientTransformation:
+    """RMSprop (Hinton)."""
+    return make_optimizer("rmsprop", learning_rate, **kw)
+
+
+def optimizer_from_config(config: dict[str, Any]) -> GradientTransformation:
+    """Rebuild an optimizer from its `config` (as stored in a model file)."""
+    options = dict(config)
+    name = options.pop("name")
+    schedule = schedule_from_dict(options.pop("schedule"))
+    return make_optimizer(name, schedule, **options)
+
+
+def init_optimizer(optimizer: GradientTransformation, params: Params) -> Any:
+    """The optimizer's initial state for these parameters."""
+    return optimizer.init(params.leaves())
+
+
+def apply_updates(leaves: Leaves, updates: Leaves) -> tuple[np.ndarray, ...]:
+    """New parameters `p + u`, each a fresh read-only array."""
+    return _frozen(p + u for p, u in zip(leaves, updates))
+
+
+def step(
+    optimizer: GradientTransformation, params: Params, opt_state: Any, grads: Params
+) -> tuple[Params, Any]:
+    """One optimizer update: new parameters and new state; the inputs are left untouched."""
+    leaves = params.leaves()
+    updates, new_state = optimizer.update(grads.leaves(), opt_state, leaves)
+    return Params.from_leaves(apply_updates(leaves, updates)), new_state

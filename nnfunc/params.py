@@ -1,0 +1,154 @@
+"""Parameter records (one `Dense` per layer) and their initialisers.
+
+Gradients use the same record type as parameters, so optimizers and users can treat both alike.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import attrs
+import numpy as np
+
+from nnfunc.activations import parse_activation
+from nnfunc.arrays import array_field, freeze
+from nnfunc.spec import MLPSpec
+
+RngOrSeed = np.random.Generator | int | None
+
+
+@attrs.frozen
+class Dense:
+    """One dense layer: `out = x @ w + b`, with `w` of shape (fan_in, fan_out)."""
+
+    w: np.ndarray = array_field()
+    b: np.ndarray = array_field()
+
+    def __attrs_post_init__(self) -> None:
+        if self.w.ndim != 2 or self.b.shape != (self.w.shape[1],):
+            raise ValueError(
+                f"a dense layer needs w of shape (in, out) and b of shape (out,), "
+                f"got {self.w.shape} and {self.b.shape}"
+            )
+
+
+@attrs.frozen
+class Params:
+    """The parameters (or gradients) of an MLP: one `Dense` per layer, input to output."""
+
+    layers: tuple[Dense, ...] = attrs.field(converter=tuple)
+
+    def leaves(self) -> tuple[np.ndarray, ...]:
+        """The arrays in a fixed order (w0, b0, w1, b1, ...), as optimizers see them."""
+        return tuple(a for layer in self.layers for a in (layer.w, layer.b))
+
+    @classmethod
+    def from_leaves(cls, leaves: Sequence[np.ndarray]) -> Params:
+        """Inverse of `leaves()`."""
+        return cls(tuple(Dense(leaves[i], leaves[i + 1]) for i in range(0, len(leaves), 2)))
+
+    @property
+    def n_params(self) -> int:
+        """Total number of scalar parameters."""
+        return sum(a.size for a in self.leaves())
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The floating-point type of the weights."""
+        return self.layers[0].w.dtype
+
+
+def tree_map(fn: Callable[..., np.ndarray], *trees: Params) -> Params:
+    """Apply `fn` leaf by leaf across parameter-shaped records, returning a new record."""
+    leaves = [freeze(np.asarray(fn(*arrays))) for arrays in zip(*(t.leaves() for t in trees))]
+    return Params.from_leaves(leaves)
+
+
+# --- initialisers: (rng, fan_in, fan_out) -> float64 array of shape (fan_in, fan_out) -----------
+
+Initializer = Callable[[np.random.Generator, int, int], np.ndarray]
+
+
+def _uniform(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.ndarray:
+    return rng.uniform(-1.0, 1.0, size=(fan_in, fan_out))
+
+
+def _normal(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.ndarray:
+    return rng.standard_normal((fan_in, fan_out)) * 0.01
+
+
+def _he_normal(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.ndarray:
+    return rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)
+
+
+def _he_uniform(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.ndarray:
+    limit = np.sqrt(6.0 / fan_in)
+    return rng.uniform(-limit, limit, size=(fan_in, fan_out))
+
+
+def _glorot_normal(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.ndarray:
+    return rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / (fan_in + fan_out))
+
+
+def _glorot_uniform(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.ndarray:
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, size=(fan_in, fan_out))
+
+
+def _zeros(rng: np.random.Generator, fan_in: int, fan_out: int) -> np.ndarray:
+    return np.zeros((fan_in, fan_out))
+
+
+INITIALIZERS: dict[str, Initializer] = {
+    "uniform": _uniform,
+    "normal": _normal,
+    "he_normal": _he_normal,
+    "he_uniform": _he_uniform,
+    "glorot_normal": _glorot_normal,
+    "glorot_uniform": _glorot_uniform,
+    "zeros": _zeros,
+}
+ALIASES = {"xavier_normal": "glorot_normal", "xavier_uniform": "glorot_uniform"}
+
+
+def as_rng(rng_or_seed: RngOrSeed) -> np.random.Generator:
+    """An explicit Generator from a Generator or an integer seed (None is refused on purpose)."""
+    if isinstance(rng_or_seed, np.random.Generator):
+        return rng_or_seed
+    if rng_or_seed is None or isinstance(rng_or_seed, bool):
+        raise TypeError("pass a numpy Generator or an integer seed; there is no global RNG")
+    return np.random.default_rng(int(rng_or_seed))
+
+
+def default_init(activation: str) -> str:
+    """He for the ReLU family, Glorot for everything else (tanh, sigmoid, linear, softmax)."""
+    return "he_uniform" if parse_activation(activation)[0].relu_like else "glorot_uniform"
+
+
+def _lookup(name: str) -> Initializer:
+    key = ALIASES.get(name, name)
+    if key not in INITIALIZERS:
+        raise ValueError(f"unknown initializer {name!r}; choose one of: {', '.join(INITIALIZERS)}")
+    return INITIALIZERS[key]
+
+
+def init_params(
+    spec: MLPSpec,
+    rng_or_seed: RngOrSeed,
+    *,
+    init: str | None = None,
+    bias_init: str = "zeros",
+) -> Params:
+    """Fresh parameters for `spec`; each layer's default initialiser suits the activation after it.
+
+    Values are drawn in float64 and then cast, so a float32 network starts from the rounded
+    float64 weights of the same seed.
+    """
+    rng = as_rng(rng_or_seed)
+    follow = (*spec.activations, spec.output_activation)
+    layers = []
+    for fan_in, fan_out, act in zip(spec.sizes[:-1], spec.sizes[1:], follow):
+        w = _lookup(init or default_init(act))(rng, fan_in, fan_out)
+        b = _lookup(bias_init)(rng, 1, fan_out)[0]
+        layers.append(Dense(freeze(w.astype(spec.dtype)), freeze(b.astype(spec.dtype))))
+    return Params(tuple(layers))

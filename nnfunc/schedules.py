@@ -1,0 +1,109 @@
+"""Learning-rate schedules: small frozen records mapping the step count to a learning rate.
+
+They are records rather than closures so a model file can store them as plain data.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import attrs
+
+
+def _positive(instance: Any, attribute: attrs.Attribute, value: float) -> None:
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{attribute.name} must be a positive finite number, got {value}")
+
+
+def _non_negative(instance: Any, attribute: attrs.Attribute, value: float) -> None:
+    if not (value >= 0 and math.isfinite(value)):
+        raise ValueError(f"{attribute.name} must be a non-negative finite number, got {value}")
+
+
+@attrs.frozen
+class Constant:
+    """The same learning rate at every step."""
+
+    lr: float = attrs.field(converter=float, validator=_positive)
+
+    def __call__(self, count: int) -> float:
+        return self.lr
+
+
+@attrs.frozen
+class StepDecay:
+    """Multiply the rate by `gamma` every `step_size` steps."""
+
+    lr: float = attrs.field(converter=float, validator=_positive)
+    step_size: int = attrs.field(default=1000, converter=int, validator=_positive)
+    gamma: float = attrs.field(default=0.5, converter=float, validator=_positive)
+
+    def __call__(self, count: int) -> float:
+        return self.lr * self.gamma ** (count // self.step_size)
+
+
+@attrs.frozen
+class ExponentialDecay:
+    """Smooth decay: lr * decay_rate ** (count / decay_steps)."""
+
+    lr: float = attrs.field(converter=float, validator=_positive)
+    decay_rate: float = attrs.field(default=0.96, converter=float, validator=_positive)
+    decay_steps: int = attrs.field(default=1000, converter=int, validator=_positive)
+
+    def __call__(self, count: int) -> float:
+        return self.lr * self.decay_rate ** (count / self.decay_steps)
+
+
+@attrs.frozen
+class InverseScaling:
+    """scikit-learn's 'invscaling': lr / (count + 1) ** power_t."""
+
+    lr: float = attrs.field(converter=float, validator=_positive)
+    power_t: float = attrs.field(default=0.5, converter=float, validator=_non_negative)
+
+    def __call__(self, count: int) -> float:
+        return self.lr / (count + 1) ** self.power_t
+
+
+@attrs.frozen
+class Cosine:
+    """Cosine decay from `lr` to `final_lr` over `total_steps`, then held at `final_lr`."""
+
+    lr: float = attrs.field(converter=float, validator=_positive)
+    total_steps: int = attrs.field(default=10000, converter=int, validator=_positive)
+    final_lr: float = attrs.field(default=0.0, converter=float, validator=_non_negative)
+
+    def __call__(self, count: int) -> float:
+        progress = min(count, self.total_steps) / self.total_steps
+        return self.final_lr + 0.5 * (self.lr - self.final_lr) * (1 + math.cos(math.pi * progress))
+
+
+Schedule = Constant | StepDecay | ExponentialDecay | InverseScaling | Cosine
+
+SCHEDULES: dict[str, type] = {
+    "constant": Constant,
+    "step": StepDecay,
+    "exponential": ExponentialDecay,
+    "invscaling": InverseScaling,
+    "cosine": Cosine,
+}
+
+
+def make_schedule(name: str, lr: float, **options: Any) -> Schedule:
+    """Build a schedule by its name (constant, step, exponential, invscaling, cosine)."""
+    if name not in SCHEDULES:
+        raise ValueError(f"unknown schedule {name!r}; choose one of: {', '.join(SCHEDULES)}")
+    return SCHEDULES[name](lr, **options)
+
+
+def schedule_to_dict(schedule: Schedule) -> dict[str, Any]:
+    """Plain data for a schedule: its name and fields (inverse of `schedule_from_dict`)."""
+    name = next(key for key, cls in SCHEDULES.items() if isinstance(schedule, cls))
+    return {"name": name, **attrs.asdict(schedule)}
+
+
+def schedule_from_dict(data: dict[str, Any]) -> Schedule:
+    """Rebuild a schedule from `schedule_to_dict` output."""
+    options = dict(data)
+    return make_schedule(options.pop("name"), options.pop("lr"), **options)
