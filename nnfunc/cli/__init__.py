@@ -13,6 +13,12 @@ import click
 # name -> "module:attribute" of the click command
 COMMANDS = {
     "train": "nnfunc.cli.train:train",
+    "evaluate": "nnfunc.cli.evaluate:evaluate",
+    "predict": "nnfunc.cli.predict:predict",
+    "inspect": "nnfunc.cli.inspect:inspect",
+    "datasets": "nnfunc.cli.datasets:datasets",
+    "serve": "nnfunc.cli.serve:serve",
+    "sweep": "nnfunc.cli.sweep:sweep",
 }
 
 
