@@ -1,0 +1,190 @@
+"""Model files: one msgpack map per `Model`, written atomically and read as hostile input.
+
+The file is an envelope `{"format", "version", "sha256", "payload"}` whose `payload` is the msgpack
+encoding of the model and whose `sha256` is the digest of exactly those payload bytes. Arrays are
+maps of a little-endian dtype string, a shape and raw C-order bytes. `docs/model-format.md`
+describes every key. Nothing here pickles, evals or imports code named by a file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+
+from nnfunc.codec import decode_model, encode_model
+from nnfunc.model import Model
+from nnfunc.msgpack_safe import MsgpackError, packb_plain, unpackb_limited
+
+FORMAT_NAME = "nnfunc-model"
+FORMAT_VERSION = 1
+MAX_FILE_BYTES = 256 * 1024 * 1024
+MAX_DEPTH = 24
+ENVELOPE_KEYS = ("format", "payload", "sha256", "version")
+
+
+class ModelFileError(ValueError):
+    """A model file (or bytes) that cannot be loaded or a model that cannot be stored."""
+
+
+def dumps_model(model: Model) -> bytes:
+    """The file's bytes for `model`: the same model always gives the same bytes.
+
+    The bytes are decoded and validated again before they are returned, so whatever is saved
+    loads; a model that would not load raises ModelFileError here.
+    """
+    if not isinstance(model, Model):
+        raise ModelFileError(f"expected a Model, got {type(model).__name__}")
+    try:
+        payload = packb_plain(encode_model(model))
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ModelFileError(f"cannot store this model: {exc}") from None
+    envelope = {
+        "format": FORMAT_NAME,
+        "payload": payload,
+        "sha256": hashlib.sha256(payload).hexdigest(),
+        "version": FORMAT_VERSION,
+    }
+    data = packb_plain(envelope)
+    try:
+        loads_model(data)
+    except ModelFileError as exc:
+        raise ModelFileError(f"cannot store this model: {exc}") from None
+    return data
+
+
+def _envelope_payload(data: bytes, max_bytes: int) -> bytes:
+    """Check the envelope (format, version, keys, checksum) and return the payload bytes."""
+    try:
+        envelope = unpackb_limited(
+            data, max_bytes=max_bytes, max_depth=4, max_str_len=1024, max_map_len=64
+        )
+    except MsgpackError as exc:
+        raise ModelFileError(f"not a readable model file: {exc}") from None
+    if not isinstance(envelope, dict) or envelope.get("format") != FORMAT_NAME:
+        raise ModelFileError(f"not an nnfunc model file (no format {FORMAT_NAME!r} key)")
+    version = envelope.get("version")
+    if type(version) is not int or version < 1:
+        raise ModelFileError(f"version: expected a positive integer, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"version: the file uses model format version {version}, newer than version "
+            f"{FORMAT_VERSION} that this nnfunc reads; upgrade nnfunc to load it"
+        )
+    unknown = sorted(set(envelope) - set(ENVELOPE_KEYS))
+    if unknown:
+        raise ModelFileError(f"unknown top-level key(s): {', '.join(map(repr, unknown))}")
+    payload, digest = envelope.get("payload"), envelope.get("sha256")
+    if not isinstance(payload, bytes):
+        raise ModelFileError("payload: missing or not binary data")
+    if not isinstance(digest, str):
+        raise ModelFileError("sha256: missing or not a string")
+    if hashlib.sha256(payload).hexdigest() != digest:
+        raise ModelFileError("sha256: checksum mismatch, the payload is corrupt or was altered")
+    return payload
+
+
+def loads_model(data: bytes, *, max_bytes: int = MAX_FILE_BYTES) -> Model:
+    """Decode and validate model-file bytes; any problem raises ModelFileError naming the field."""
+    payload = _envelope_payload(data, max_bytes)
+    try:
+        value = unpackb_limited(payload, max_bytes=max_bytes, max_depth=MAX_DEPTH)
+    except MsgpackError as exc:
+        raise ModelFileError(f"payload: {exc}") from None
+    try:
+        return decode_model(value)
+    except ValueError as exc:  # SchemaError and the records' own validation
+        raise ModelFileError(str(exc)) from None
+
+
+def _read_capped(path: str, max_bytes: int) -> bytes:
+    """The file's bytes, refusing more than `max_bytes` without reading them all."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size > max_bytes:
+                raise ModelFileError(f"{path}: {size} bytes exceed the limit of {max_bytes}")
+            data = f.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: no such file") from None
+    except IsADirectoryError:
+        raise ModelFileError(f"{path}: is a directory, not a model file") from None
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > max_bytes:
+        raise ModelFileError(f"{path}: more than {max_bytes} bytes")
+    return data
+
+
+def load_model(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> Model:
+    """Read a model file; every problem (missing, too big, corrupt, invalid) is a ModelFileError."""
+    source = os.fspath(path)
+    data = _read_capped(source, max_bytes)
+    try:
+        return loads_model(data, max_bytes=max_bytes)
+    except ModelFileError as exc:
+        raise ModelFileError(f"{source}: {exc}") from None
+
+
+def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write `data` to `path` via a temporary file in the same folder, fsync and `os.replace`.
+
+    On any failure the temporary file is removed and an existing file at `path` is untouched.
+    """
+    target = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(target))
+    tmp = os.path.join(folder, f".{os.path.basename(target)}.{secrets.token_hex(6)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_folder(folder)
+
+
+def _fsync_folder(folder: str) -> None:
+    """Make the rename durable where the platform allows syncing a directory."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def save_model(model: Model, path: str | os.PathLike[str]) -> None:
+    """Write `model` to `path` atomically; ModelFileError for an unstorable model, OSError for I/O.
+
+    The bytes are made (and validated) before the file system is touched.
+    """
+    write_atomic(path, dumps_model(model))
+
+
+def model_digest(data: bytes) -> str:
+    """sha256 hex digest of a model file's bytes (what `nnfunc inspect` shows as the file hash)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+__all__ = [
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "MAX_FILE_BYTES",
+    "ModelFileError",
+    "dumps_model",
+    "load_model",
+    "loads_model",
+    "model_digest",
+    "save_model",
+    "unpackb_limited",
+    "write_atomic",
+]
