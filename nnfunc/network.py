@@ -57,6 +57,8 @@ def as_targets(spec: MLPSpec, y: np.ndarray) -> np.ndarray:
     """Targets as integer labels (softmax cross-entropy) or as the spec's dtype otherwise."""
     y = np.asarray(y)
     if spec.loss == "softmax_cross_entropy" and y.ndim == 1:
+        if y.dtype.kind == "f" and not np.array_equal(y, np.round(y)):
+            raise ValueError("softmax_cross_entropy needs integer class labels")
         return y.astype(np.int64, copy=False)
     y = y.astype(spec.dtype, copy=False)
     return y.reshape(-1, spec.n_outputs) if y.ndim == 1 else y

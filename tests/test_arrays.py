@@ -1,0 +1,58 @@
+"""Read-only array fields: copies on construction, real immutability, deliberate equality."""
+
+import attrs
+import numpy as np
+import pytest
+
+from nnfunc.arrays import array_field, arrays_equal, frozen_array
+from nnfunc.params import Dense, Params
+
+
+@attrs.frozen
+class Holder:
+    a: np.ndarray = array_field()
+
+
+def test_construction_copies_and_freezes():
+    source = np.arange(3.0)
+    held = Holder(source)
+    source[0] = 99.0
+    assert held.a[0] == 0.0
+    with pytest.raises(ValueError, match="read-only"):
+        held.a[0] = 5.0
+
+
+def test_frozen_owner_is_not_copied_again():
+    first = frozen_array([1.0, 2.0])
+    assert frozen_array(first) is first
+    assert attrs.evolve(Holder(first)).a is first
+
+
+def test_read_only_view_of_writable_memory_is_copied():
+    base = np.zeros(3)
+    view = base[:]
+    view.flags.writeable = False
+    held = Holder(view)
+    base[0] = 1.0
+    assert held.a[0] == 0.0
+
+
+def test_equality_checks_dtype_shape_and_values():
+    assert Holder(np.array([1.0, 2.0])) == Holder(np.array([1.0, 2.0]))
+    assert Holder(np.array([1.0, 2.0])) != Holder(np.array([1.0, 3.0]))
+    assert Holder(np.array([1.0, 2.0])) != Holder(np.array([1.0, 2.0], dtype=np.float32))
+    assert Holder(np.array([1.0, 2.0])) != Holder(np.array([[1.0, 2.0]]))
+    assert arrays_equal(np.array([np.nan]), np.array([np.nan]))
+
+
+def test_params_hashable_and_compare_by_value():
+    layer = Dense(np.ones((2, 3)), np.zeros(3))
+    same = Dense(np.ones((2, 3)), np.zeros(3))
+    assert Params([layer]) == Params([same])
+    assert hash(Params([layer])) == hash(Params([same]))
+    assert Params([layer]) != Params([Dense(np.ones((2, 3)) * 2, np.zeros(3))])
+
+
+def test_dense_refuses_mismatched_shapes():
+    with pytest.raises(ValueError, match="shape"):
+        Dense(np.ones((2, 3)), np.zeros(2))

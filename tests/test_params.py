@@ -1,0 +1,69 @@
+"""Initialisers: distributions, per-activation defaults, dtypes and seeds."""
+
+import numpy as np
+import pytest
+
+from nnfunc.params import INITIALIZERS, Params, default_init, init_params, tree_map
+from nnfunc.spec import mlp_spec
+
+
+def test_shapes_zero_biases_and_read_only():
+    params = init_params(mlp_spec([4, 6, 3]), 0)
+    assert [layer.w.shape for layer in params.layers] == [(4, 6), (6, 3)]
+    assert all(not layer.b.any() for layer in params.layers)
+    assert params.n_params == 4 * 6 + 6 + 6 * 3 + 3
+    with pytest.raises(ValueError):
+        params.layers[0].w[0, 0] = 1.0
+
+
+def test_same_seed_same_params_and_generator_accepted():
+    spec = mlp_spec([4, 6, 3])
+    assert init_params(spec, 7) == init_params(spec, 7)
+    assert init_params(spec, 7) != init_params(spec, 8)
+    assert init_params(spec, np.random.default_rng(7)) == init_params(spec, 7)
+    with pytest.raises(TypeError, match="no global RNG"):
+        init_params(spec, None)
+
+
+def test_float32_is_the_rounded_float64_draw():
+    p64 = init_params(mlp_spec([4, 6, 3]), 1)
+    p32 = init_params(mlp_spec([4, 6, 3], dtype="float32"), 1)
+    assert p32.dtype == np.float32
+    np.testing.assert_array_equal(p32.layers[0].w, p64.layers[0].w.astype(np.float32))
+
+
+def test_defaults_follow_the_activation():
+    assert default_init("relu") == "he_uniform"
+    assert default_init("elu") == "he_uniform"
+    assert default_init("tanh") == "glorot_uniform"
+    assert default_init("sigmoid") == "glorot_uniform"
+
+
+@pytest.mark.parametrize(
+    ("name", "std"),
+    [
+        ("uniform", np.sqrt(1 / 3)),
+        ("normal", 0.01),
+        ("he_normal", np.sqrt(2 / 400)),
+        ("he_uniform", np.sqrt(2 / 400)),
+        ("glorot_normal", np.sqrt(2 / 800)),
+        ("glorot_uniform", np.sqrt(2 / 800)),
+    ],
+)
+def test_initializer_scales(name, std):
+    w = init_params(mlp_spec([400, 400], loss="mse", output_activation="linear"), 0, init=name)
+    assert abs(w.layers[0].w.std() / std - 1) < 0.02
+    assert abs(w.layers[0].w.mean()) < 0.05 * std
+
+
+def test_unknown_initializer_lists_the_valid_ones():
+    with pytest.raises(ValueError, match="glorot_uniform"):
+        init_params(mlp_spec([2, 2]), 0, init="lecun")
+    assert "zeros" in INITIALIZERS
+
+
+def test_tree_map_and_leaves_round_trip():
+    params = init_params(mlp_spec([3, 2, 2]), 0)
+    doubled = tree_map(lambda a: a * 2, params)
+    assert Params.from_leaves(params.leaves()) == params
+    np.testing.assert_array_equal(doubled.layers[1].w, params.layers[1].w * 2)
