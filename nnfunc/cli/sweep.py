@@ -1,0 +1,355 @@
+"""`nnfunc sweep`: grid or random search over hyper-parameters, K seeded trials per configuration.
+
+Values come from options (`--hidden 3..40`, `--lr 0.01,0.1`) or a small TOML/JSON file; trials run
+here, on local cores (joblib) or on a Dask cluster. Rows are saved as configurations finish, so
+Ctrl-C keeps them and `--resume` goes on from there.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import Any
+
+import attrs
+import click
+
+from nnfunc.csvdata import DataError, load_csv
+from nnfunc.datasets import TASKS, Dataset, dataset_names, load_dataset
+from nnfunc.pipeline import RECIPES, TrainConfig
+from nnfunc.sweep import SWEEPABLE, SweepResult, grid, random_search, run_sweep
+from nnfunc.sweep_results import load_results, paths
+from nnfunc.sweep_space import parse_values, read_space_file
+
+
+class UsageError(click.ClickException):
+    """Bad input: one line, exit code 2."""
+
+    exit_code = 2
+
+
+def _dataset(name: str, csv_path: str | None, target: str | None, data_seed: int) -> Dataset:
+    if csv_path is None:
+        return load_dataset(name, seed=data_seed)
+    try:
+        return load_csv(csv_path, target=target)
+    except DataError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _base(dataset: Dataset, csv_path: str | None, fixed: dict, val_split: float | None):
+    base = RECIPES[dataset.name] if csv_path is None else TrainConfig()
+    try:
+        base = attrs.evolve(base, **fixed)
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"fixed settings: {exc}") from None
+    if val_split is None:  # hold out a validation split to rank configurations, unless tiny data
+        val_split = base.val_split or (0.2 if base.test_split else 0.0)
+    try:
+        return attrs.evolve(base, val_split=val_split)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _backend(jobs: int | None, scheduler: str | None, dask_local: int | None, n_tasks: int):
+    """A context manager yielding the backend the options ask for."""
+    import contextlib
+
+    from nnfunc import sweep_backends as sb
+
+    if scheduler and dask_local:
+        raise UsageError("give --scheduler or --dask-local, not both")
+    if (scheduler or dask_local) and jobs is not None:
+        raise UsageError("--jobs picks local processes; with Dask, workers are set by the cluster")
+    try:
+        if scheduler:
+            return sb.remote_dask(scheduler)
+        if dask_local:
+            return sb.local_dask(dask_local)
+        n_jobs = jobs if jobs is not None else min(sb.default_jobs(), max(n_tasks, 1))
+        try:
+            return contextlib.nullcontext(sb.joblib_backend(n_jobs))
+        except ImportError:
+            if jobs is not None:
+                raise
+            return contextlib.nullcontext(sb.serial())
+    except ImportError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _describe(row: dict[str, Any], names: list[str]) -> str:
+    parts = []
+    for name in names:
+        value = row[name]
+        if name == "hidden":
+            value = "x".join(map(str, value)) or "none"
+        parts.append(f"{name}={value}")
+    return " ".join(parts) or "base config"
+
+
+def _stat(row: dict[str, Any], column: str) -> str:
+    mean, std = row.get(f"{column}_mean"), row.get(f"{column}_std")
+    if mean is None:
+        return "-"
+    return f"{mean:.4f}" + (f" ± {std:.4f}" if std is not None else "")
+
+
+def _report(result: SweepResult, names: list[str], seconds: float) -> None:
+    """Print the best configurations, one line each, and the winner."""
+    meta, rows = result.meta, result.rows
+    ranked_by = meta["ranked_by"].removesuffix("_mean")
+    test = f"test_{meta['metric']}"
+    n_failed = sum(r["failed"] for r in rows)
+    click.echo(
+        f"{meta['dataset']}: {len(rows)} configurations x {meta['trials']} trials in "
+        f"{seconds:.1f} s, {n_failed} trial(s) failed; ranked by {ranked_by}"
+    )
+    ranked = sorted(
+        (r for r in rows if r.get(meta["ranked_by"]) is not None),
+        key=lambda r: -r[meta["ranked_by"]],
+    )
+    for row in ranked[:10]:
+        extra = (
+            f"  {test} {_stat(row, test)}" if ranked_by != test and test + "_mean" in row else ""
+        )
+        failed = f"  ({row['failed']} failed)" if row["failed"] else ""
+        click.echo(
+            f"  {_describe(row, names):40s} {ranked_by} {_stat(row, ranked_by)}{extra}{failed}"
+        )
+    best = result.best
+    if best is not None:
+        click.echo(f"best: {_describe(best, names)}")
+
+
+SPACE_HELP = {
+    "hidden": "Hidden layer sizes: 16, 16x16 (two layers), 3..40 (every size), 4..64:5 (5 sizes).",
+    "activation": "Hidden activations, comma-separated: relu,tanh.",
+    "optimizer": "Optimizers, comma-separated: sgd,adam.",
+    "lr": "Learning rates: 0.01,0.1 or 1e-4..1e-1:4 (4 log-spaced); default = optimizer's own.",
+    "batch_size": "Batch sizes: 10,32,full.",
+    "l2": "L2 penalties: 0,1e-4,1e-3.",
+    "epochs": "Epoch counts: 10,50 or 10..100:4.",
+}
+
+
+def _space_options(command):
+    for name in reversed(SWEEPABLE):
+        flag = "--" + name.replace("_", "-")
+        command = click.option(flag, name, metavar="VALUES", help=SPACE_HELP[name])(command)
+    return command
+
+
+@click.command()
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="TOML or JSON file: swept values, [fixed] settings, dataset, trials, seed, random.",
+)
+@_space_options
+@click.option(
+    "--dataset",
+    type=click.Choice(dataset_names()),
+    default=None,
+    help="Bundled dataset to train on (its recipe is the base config) [default: iris].",
+)
+@click.option(
+    "--csv",
+    "csv_path",
+    type=click.Path(dir_okay=False),
+    help="Train on this CSV file instead of a bundled dataset.",
+)
+@click.option("--target", help="Target column of the CSV file [default: the last].")
+@click.option("--task", type=click.Choice(TASKS), help="classify or regress [default: inferred].")
+@click.option(
+    "--data-seed", type=int, default=0, show_default=True, help="Seed of a generated dataset."
+)
+@click.option(
+    "--random",
+    "n_random",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Random search: draw N configurations instead of the full grid.",
+)
+@click.option(
+    "--trials",
+    type=click.IntRange(min=1),
+    metavar="K",
+    help="Trials (seeds) per configuration [default: 3].",
+)
+@click.option("--seed", type=int, help="Base seed of every trial's seed [default: 0].")
+@click.option(
+    "--val-split",
+    type=click.FloatRange(0, 1, max_open=True),
+    help="Validation share that ranks configurations [default: 0.2 when there is a "
+    "test split, so the test metric stays unbiased].",
+)
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Local worker processes (joblib) [default: every core].",
+)
+@click.option("--scheduler", metavar="tcp://HOST:PORT", help="Run trials on this Dask cluster.")
+@click.option(
+    "--dask-local",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Start a local Dask cluster of N workers for the sweep.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    default="sweep.csv",
+    show_default=True,
+    help="Results table; a .json file beside it keeps every trial.",
+)
+@click.option("--resume", is_flag=True, help="Keep the rows in --out and run only the rest.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
+@click.option(
+    "--plot",
+    "plot_path",
+    type=click.Path(dir_okay=False),
+    metavar="PNG",
+    help="Draw the metric against the swept parameter, with error bars.",
+)
+@click.option("--plot-x", type=click.Choice(SWEEPABLE), help="Parameter on the plot's x axis.")
+@click.option(
+    "--save-best",
+    type=click.Path(dir_okay=False),
+    metavar="PATH",
+    help="Retrain the best configuration (its best seed) and save the model file.",
+)
+def sweep(config_file: str | None, **options: Any) -> None:
+    """Train every configuration K times with seeds from one base seed; tabulate mean and std.
+
+    \b
+    The hidden-size experiment on the moons data:
+      nnfunc sweep --dataset moons --hidden 3..40 --trials 3 --out moons.csv --plot moons.png
+    """
+    try:
+        settings = read_space_file(config_file) if config_file else {}
+        plan = _plan(settings, options)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    dataset, base, configs, trials, seed = plan
+    out = options["out"]
+    existing = [str(p) for p in paths(out) if p.exists()]
+    if options["resume"] and options["overwrite"]:
+        raise UsageError("give --resume or --overwrite, not both")
+    if existing and not (options["resume"] or options["overwrite"]):
+        raise UsageError(f"{existing[0]} exists; --resume to go on with it, --overwrite to replace")
+    backend_context = _backend(
+        options["jobs"], options["scheduler"], options["dask_local"], len(configs) * trials
+    )
+    progress = _Progress()
+    start = time.perf_counter()
+    try:
+        with backend_context as backend:
+            result = run_sweep(
+                dataset,
+                configs,
+                base=base,
+                trials=trials,
+                seed=seed,
+                task=options["task"],
+                backend=backend,
+                out=out,
+                resume=options["resume"],
+                on_start=progress.start,
+                on_trial=progress.update,
+            )
+    except KeyboardInterrupt:
+        progress.close()
+        done = len(load_results(out).rows) if paths(out)[1].exists() else 0
+        click.echo(
+            f"interrupted: {done} configuration(s) saved in {out}; "
+            "run the same command with --resume to finish",
+            err=True,
+        )
+        sys.exit(130)
+    except ValueError as exc:  # a results file of another sweep, a bad value in the grid
+        raise UsageError(str(exc)) from None
+    except (OSError, RuntimeError) as exc:  # no scheduler there, workers without nnfunc
+        raise UsageError(f"sweep failed: {exc}") from None
+    finally:
+        progress.close()
+    _finish(result, dataset, options, time.perf_counter() - start)
+
+
+def _plan(settings: dict[str, Any], options: dict[str, Any]):
+    """The dataset, base config, configurations, trials and seed: options over the file."""
+    for key in ("dataset", "trials", "seed", "random"):
+        option = "n_random" if key == "random" else key
+        if options[option] is None:
+            options[option] = settings.get(key)
+    if options["dataset"] is not None and options["csv_path"] is not None:
+        raise ValueError("give --dataset or --csv, not both")
+    name = options["dataset"] or "iris"
+    if name not in dataset_names():
+        raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(dataset_names())}")
+    numbers = {}
+    for key, default in (("trials", 3), ("seed", 0), ("n_random", 0)):
+        value = options[key] if options[key] is not None else default
+        minimum = 1 if key == "trials" else 0
+        if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+            raise ValueError(f"{key.removeprefix('n_')}: {value!r} is not a valid count or seed")
+        numbers[key] = value
+    n_random = numbers["n_random"]
+    raw = {n: options[n] if options[n] is not None else settings.get(n) for n in SWEEPABLE}
+    space = {n: parse_values(n, v, random=bool(n_random)) for n, v in raw.items() if v is not None}
+    configs = random_search(space, n_random, seed=numbers["seed"]) if n_random else grid(space)
+    options["swept"] = [n for n in SWEEPABLE if n in space]
+    dataset = _dataset(name, options["csv_path"], options["target"], options["data_seed"])
+    fixed = settings.get("fixed", {})
+    if not isinstance(fixed, dict):
+        raise ValueError("fixed: expected a table of TrainConfig settings")
+    base = _base(dataset, options["csv_path"], fixed, options["val_split"])
+    return dataset, base, configs, numbers["trials"], numbers["seed"]
+
+
+class _Progress:
+    """A progress bar over trials on stderr, drawn only when stderr is a terminal."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+
+    def start(self, total: int) -> None:
+        if total and sys.stderr.isatty():
+            self.bar = click.progressbar(length=total, label="trials", file=sys.stderr)
+            self.bar.__enter__()
+
+    def update(self, result: dict[str, Any]) -> None:
+        if self.bar is not None:
+            self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+
+def _finish(result: SweepResult, dataset: Dataset, options: dict[str, Any], seconds: float):
+    """Report, then draw the figure and save the best model if asked."""
+    _report(result, options["swept"], seconds)
+    csv_path, json_path = paths(options["out"])
+    click.echo(f"wrote {csv_path} and {json_path}")
+    if result.best is None:
+        first = next((e for r in result.rows for e in r["errors"]), "no trial ran")
+        raise click.ClickException(f"every trial failed; first error: {first}")  # exit 1
+    if options["plot_path"]:
+        from nnfunc.sweep_plot import plot_sweep
+
+        try:
+            x = plot_sweep(result, options["plot_path"], x=options["plot_x"])
+        except (ImportError, ValueError) as exc:
+            raise UsageError(str(exc)) from None
+        click.echo(f"plot of {result.meta['metric']} against {x}: {options['plot_path']}")
+    if options["save_best"]:
+        from nnfunc.modelfile import save_model
+        from nnfunc.sweep import train_best
+
+        model = train_best(dataset, result, task=options["task"])
+        save_model(model, options["save_best"])
+        click.echo(f"best model (seed {model.config['seed']}) saved to {options['save_best']}")

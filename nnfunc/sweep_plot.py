@@ -1,0 +1,90 @@
+"""The sweep figure: the metric against one swept parameter, mean with standard-deviation bars.
+
+One line per split (validation, test) and per combination of the other swept parameters, as in
+the tutorial's accuracy-versus-neurons figure. matplotlib (the `plot` extra) is imported only here,
+and only its object API is used, so no global pyplot state or GUI backend is touched.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from nnfunc.modelfile import write_atomic
+from nnfunc.sweep import SPLIT_PREFIX, SWEEPABLE, SweepResult
+
+MAX_LINES = 12
+
+
+def _label(name: str, value: Any) -> str:
+    if name == "hidden":
+        return "x".join(map(str, value)) or "none"
+    return "full" if value is None and name == "batch_size" else str(value)
+
+
+def varying(rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The swept parameters that take more than one value in `rows`, in SWEEPABLE order."""
+    return [n for n in SWEEPABLE if len({_label(n, r[n]) for r in rows}) > 1]
+
+
+def _x_values(name: str, rows: Sequence[dict[str, Any]]) -> tuple[list[Any], list[str] | None]:
+    """Numeric x positions, plus tick labels when the parameter is categorical."""
+    if name == "hidden" and all(len(r[name]) == 1 for r in rows):
+        return [r[name][0] for r in rows], None
+    if name in ("lr", "l2", "epochs", "batch_size") and all(r[name] is not None for r in rows):
+        return [r[name] for r in rows], None
+    labels = list(dict.fromkeys(_label(name, r[name]) for r in rows))
+    return [labels.index(_label(name, r[name])) for r in rows], labels
+
+
+def plot_sweep(result: SweepResult, path: str | os.PathLike[str], *, x: str | None = None) -> str:
+    """Draw the figure to `path` (format from its suffix, written atomically); return the x name."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        raise ImportError("plotting needs matplotlib; pip install 'nnfunc[plot]'") from None
+    rows = [r for r in result.rows if r.get(result.meta["ranked_by"]) is not None]
+    if not rows:
+        raise ValueError("no configuration has a successful trial to plot")
+    swept = varying(result.rows)
+    x = x or (swept[0] if swept else "hidden")
+    if x not in SWEEPABLE:
+        raise ValueError(f"cannot plot against {x!r}; choose one of {', '.join(SWEEPABLE)}")
+    others = [n for n in swept if n != x]
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(", ".join(f"{n}={_label(n, row[n])}" for n in others), []).append(row)
+    metric = result.meta["metric"]
+    held_out = [p for s, p in SPLIT_PREFIX.items() if s != "train"]
+    splits = [p for p in held_out if f"{p}_{metric}_mean" in rows[0]] or ["train"]
+    fig = Figure(figsize=(8, 5), layout="constrained")
+    ax = fig.subplots()
+    positions, ticks = _x_values(x, rows)
+    where = {id(row): position for row, position in zip(rows, positions)}
+    for n_line, (group, members) in enumerate(groups.items()):
+        if n_line * len(splits) >= MAX_LINES:
+            break
+        members = sorted(members, key=lambda r: where[id(r)])
+        xs = [where[id(r)] for r in members]
+        for split in splits:
+            means = [r[f"{split}_{metric}_mean"] for r in members]
+            stds = [r[f"{split}_{metric}_std"] or 0.0 for r in members]
+            label = f"{split} {metric}" + (f" ({group})" if group else "")
+            ax.errorbar(xs, means, yerr=stds, marker="o", markersize=3, capsize=3, label=label)
+    if ticks is not None:
+        ax.set_xticks(range(len(ticks)), ticks, rotation=30 if len(ticks) > 6 else 0)
+    elif x in ("lr", "l2") and min(r[x] for r in rows) > 0:
+        ax.set_xscale("log")
+    trials = result.meta["trials"]
+    ax.set_xlabel("hidden neurons" if x == "hidden" and ticks is None else x)
+    ax.set_ylabel(f"{metric} (mean ± std over {trials} trial{'s' * (trials > 1)})")
+    ax.set_title(f"{result.meta['dataset']}: {metric} against {x}")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=Path(path).suffix.lstrip(".").lower() or "png", dpi=120)
+    write_atomic(path, buffer.getvalue())
+    return x
