@@ -98,8 +98,8 @@ def loads_model(data: bytes, *, max_bytes: int = MAX_FILE_BYTES) -> Model:
         raise ModelFileError(str(exc)) from None
 
 
-def _read_capped(path: str, max_bytes: int) -> bytes:
-    """The file's bytes, refusing more than `max_bytes` without reading them all."""
+def read_model_bytes(path: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
+    """A model file's raw bytes, refusing more than `max_bytes` without reading them all."""
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
@@ -120,7 +120,7 @@ def _read_capped(path: str, max_bytes: int) -> bytes:
 def load_model(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> Model:
     """Read a model file; every problem (missing, too big, corrupt, invalid) is a ModelFileError."""
     source = os.fspath(path)
-    data = _read_capped(source, max_bytes)
+    data = read_model_bytes(source, max_bytes)
     try:
         return loads_model(data, max_bytes=max_bytes)
     except ModelFileError as exc:
@@ -130,22 +130,26 @@ def load_model(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES)
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write `data` to `path` via a temporary file in the same folder, fsync and `os.replace`.
 
-    On any failure the temporary file is removed and an existing file at `path` is untouched.
+    On any failure the temporary file is removed and an existing file at `path` is untouched;
+    an OSError names `path` (not the temporary file).
     """
     target = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(target))
     tmp = os.path.join(folder, f".{os.path.basename(target)}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, target)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror or str(exc), target) from exc
     _fsync_folder(folder)
 
 
@@ -184,6 +188,7 @@ __all__ = [
     "load_model",
     "loads_model",
     "model_digest",
+    "read_model_bytes",
     "save_model",
     "unpackb_limited",
     "write_atomic",

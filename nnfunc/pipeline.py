@@ -7,14 +7,20 @@ bit-identical model.
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import io
+import math
+import os
 import platform
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
 import numpy as np
 
-from nnfunc.datasets import Dataset
+from nnfunc.csvdata import DataError, load_csv
+from nnfunc.datasets import Dataset, load_dataset
 from nnfunc.metrics import classification_report, regression_report
 from nnfunc.model import Model, predict_codes, predict_values
 from nnfunc.optim import OPTIMIZERS, make_optimizer
@@ -117,10 +123,12 @@ def train_model(
     *,
     task: str | None = None,
     on_epoch: Callable[[EpochReport], bool | None] | None = None,
+    created: str | None = None,
 ) -> Model:
     """Split, scale, train and evaluate; the returned model carries metrics on every split.
 
-    Classification splits are stratified. Scalers are fitted on the training rows only.
+    Classification splits are stratified. Scalers are fitted on the training rows only. `created`
+    (an ISO 8601 time, say) goes into the provenance; without it the model holds no clock reading.
     """
     task = infer_task(dataset, task)
     test_rng, val_rng, init_rng, batch_rng = _seeds(config.seed)
@@ -208,7 +216,9 @@ def train_model(
             "best_epoch": result.best_epoch,
             "stopped_early": result.stopped_early,
         },
-        provenance=provenance(dataset),
+        provenance=provenance(dataset)
+        if created is None
+        else {**provenance(dataset), "created": created},
     )
     metrics = {name: _report(model, *data) for name, data in splits.items()}
     return attrs.evolve(model, metrics=metrics)
@@ -238,3 +248,121 @@ RECIPES: dict[str, TrainConfig] = {
     "sum": TrainConfig(hidden=(8,), lr=0.01, epochs=200, batch_size=32),
     "arithmetic": TrainConfig(hidden=(4, 4), lr=0.01, epochs=300, batch_size=32),
 }
+
+# Defaults for a user's CSV file (no recipe): small minibatches so 200 epochs are enough.
+CSV_DEFAULTS = TrainConfig(hidden=(16,), lr=0.01, batch_size=32, epochs=200)
+
+
+def load_training_data(
+    *,
+    data: str | os.PathLike[str] | None = None,
+    dataset: str | None = None,
+    target: str | Sequence[str] | None = None,
+    task: str | None = None,
+) -> Dataset:
+    """A CSV file (`data`, with `target` columns) or a bundled dataset by name, not both."""
+    if (data is None) == (dataset is None):
+        raise ValueError("give either a CSV file or a bundled dataset name")
+    if data is not None:
+        return load_csv(data, target=target, task=task)
+    if target is not None:
+        raise ValueError(f"the bundled dataset {dataset!r} has fixed target columns")
+    return load_dataset(dataset)
+
+
+def default_config(dataset: str | None) -> TrainConfig:
+    """The recipe of a bundled dataset, or the CSV defaults for a user's file (`None`)."""
+    return RECIPES.get(dataset, CSV_DEFAULTS)
+
+
+# --- new data in a trained model's terms: CSV columns picked by the model's own names ------------
+
+
+def read_table(data: bytes, source: str) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of CSV bytes (UTF-8, optional BOM); ragged rows or empty data raise."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{source}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        rows = [[c.strip() for c in row] for row in csv.reader(io.StringIO(text)) if row]
+    except csv.Error as exc:
+        raise DataError(f"{source}: malformed CSV: {exc}") from None
+    if not rows:
+        raise DataError(f"{source}: file is empty")
+    header, body = rows[0], rows[1:]
+    if len(set(header)) != len(header):
+        raise DataError(f"{source}: duplicate column names in the header")
+    if not body:
+        raise DataError(f"{source}: header only, no data rows")
+    for number, row in enumerate(body, start=1):
+        if len(row) != len(header):
+            raise DataError(f"{source}: row {number} has {len(row)} cells, expected {len(header)}")
+    return header, body
+
+
+def _column(header: list[str], name: str, source: str, role: str) -> int:
+    if name not in header:
+        raise DataError(
+            f"{source}: missing {role} column {name!r}; the file has: {', '.join(header)}"
+        )
+    return header.index(name)
+
+
+def _number(cell: str, row: int, column: str, source: str) -> float:
+    if not cell:
+        raise DataError(f"{source}: row {row}, column {column!r}: missing value")
+    try:
+        value = float(cell)
+    except ValueError:
+        raise DataError(
+            f"{source}: row {row}, column {column!r}: {cell!r} is not a number"
+        ) from None
+    if not math.isfinite(value):
+        raise DataError(f"{source}: row {row}, column {column!r}: {cell!r} is not a finite number")
+    return value
+
+
+def _numbers(header, body, names, source: str, role: str) -> np.ndarray:
+    index = [_column(header, name, source, role) for name in names]
+    out = np.empty((len(body), len(index)), np.float64)
+    for r, row in enumerate(body):
+        for c, (i, name) in enumerate(zip(index, names)):
+            out[r, c] = _number(row[i], r + 1, name, source)
+    return out
+
+
+def model_inputs(model: Model, header: list[str], body: list[list[str]], source: str) -> np.ndarray:
+    """The model's feature columns (by name, any order, extra columns ignored) as float64."""
+    return _numbers(header, body, model.feature_names, source, "feature")
+
+
+def model_targets(
+    model: Model, header: list[str], body: list[list[str]], source: str
+) -> np.ndarray:
+    """Class codes (classifiers) or float64 targets (regressors) from the model's target columns."""
+    if model.task == "regress":
+        return _numbers(header, body, model.target_names, source, "target")
+    name = model.target_names[0]
+    i = _column(header, name, source, "target")
+    codes = {str(c): k for k, c in enumerate(model.classes)}
+    integral = all(type(c) is int for c in model.classes)
+    out = np.empty(len(body), np.int64)
+    for r, row in enumerate(body, start=1):
+        cell = row[i]
+        if integral and cell not in codes and cell:
+            with contextlib.suppress(ValueError, OverflowError):
+                value = float(cell)
+                cell = str(int(value)) if value == int(value) else cell
+        if cell not in codes:
+            raise DataError(
+                f"{source}: row {r}, column {name!r}: unknown class {row[i]!r}; "
+                f"the model knows: {', '.join(map(str, model.classes))}"
+            )
+        out[r - 1] = codes[cell]
+    return out
+
+
+def evaluate(model: Model, X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
+    """The metrics report of `model` on raw features and targets (class codes for classifiers)."""
+    return _report(model, X, y)

@@ -1,0 +1,245 @@
+"""What every `nnfunc` subcommand shares: typed options, error mapping, output paths and JSON.
+
+Library errors become one-line click errors: bad input or usage (ValueError, DataError,
+ModelFileError, OSError) exits with 2, a diverged training run with 1; no traceback either way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import math
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from typing import Any
+
+import click
+
+from nnfunc.activations import OUTPUT_ONLY, parse_activation
+from nnfunc.modelfile import load_model
+from nnfunc.training import TrainingDiverged
+
+
+class BadInput(click.ClickException):
+    """Bad input data, option values or files: exit code 2, one line on stderr."""
+
+    exit_code = 2
+
+
+class Diverged(click.ClickException):
+    """A training run whose loss became NaN or infinite: exit code 1."""
+
+    exit_code = 1
+
+
+class Command(click.Command):
+    """A click command whose usage errors print as one line (`Error: ...`), without usage text."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            exc.ctx = None
+            raise
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            exc.ctx = None
+            raise
+
+
+@contextlib.contextmanager
+def cli_errors() -> Iterator[None]:
+    """Turn the library's exceptions into one-line click errors with the right exit code."""
+    try:
+        yield
+    except click.ClickException:
+        raise
+    except TrainingDiverged as exc:
+        raise Diverged(f"{exc}; no model file was written") from None
+    except ValueError as exc:  # DataError, ModelFileError, a record's validation
+        raise BadInput(_one_line(str(exc))) from None
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise BadInput(f"{where}{exc.strerror or exc}") from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split()) or "invalid input"
+
+
+# --- option types ---------------------------------------------------------------------------------
+
+
+class Layers(click.ParamType):
+    """Hidden layer sizes, comma-separated (`16,16`); `none` or empty for no hidden layer."""
+
+    name = "SIZES"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> tuple[int, ...]:
+        if isinstance(value, tuple):
+            return value
+        text = str(value).strip().lower()
+        if text in ("", "none"):
+            return ()
+        sizes = []
+        for part in text.split(","):
+            try:
+                size = int(part.strip())
+            except ValueError:
+                self.fail(f"{value!r} is not a comma-separated list of integers", param, ctx)
+            if not 1 <= size <= 100_000:
+                self.fail(f"layer size {size} must lie in [1, 100000]", param, ctx)
+            sizes.append(size)
+        return tuple(sizes)
+
+
+class ActivationName(click.ParamType):
+    """An activation from the table, optionally with its parameter (`leaky_relu:0.1`)."""
+
+    name = "ACTIVATION"
+
+    def __init__(self, *, hidden: bool):
+        self.hidden = hidden
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> str:
+        try:
+            act, _ = parse_activation(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+        if self.hidden and act.name in OUTPUT_ONLY:
+            self.fail(f"{act.name} can only be the output activation", param, ctx)
+        return str(value)
+
+
+class FiniteFloat(click.FloatRange):
+    """A float range that also refuses NaN and infinity (click's FloatRange lets NaN through)."""
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> float:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
+
+
+POSITIVE = FiniteFloat(min=0.0, min_open=True)
+NON_NEGATIVE = FiniteFloat(min=0.0)
+FRACTION = FiniteFloat(min=0.0, max=1.0, max_open=True)
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON on stdout.")
+
+
+# --- files ----------------------------------------------------------------------------------------
+
+
+def check_writable(path: str, *, create_folder: bool = False) -> None:
+    """Refuse an output path that cannot be written, before any work starts.
+
+    The folder is probed by creating and removing an empty temporary file in it, which is what
+    the atomic write will do (permission bits alone say nothing for root or on read-only mounts).
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise BadInput(f"{path}: is a directory; give a file name")
+    if not os.path.isdir(folder):
+        if not create_folder:
+            raise BadInput(f"{path}: folder {os.path.dirname(path) or '.'} does not exist")
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise BadInput(f"{path}: cannot create folder: {exc.strerror or exc}") from None
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".nnfunc-probe-"):
+            pass
+    except OSError as exc:
+        shown = os.path.dirname(path) or "."
+        raise BadInput(f"{path}: cannot write in folder {shown}: {exc.strerror or exc}") from None
+
+
+def load_model_arg(path: str) -> Any:
+    """Load the MODEL argument, turning any problem into a one-line exit-2 error."""
+    with cli_errors():
+        return load_model(path)
+
+
+def read_input(path: str) -> tuple[bytes, str]:
+    """The bytes of a file, or of stdin for `-`, with the name to use in messages."""
+    if path == "-":
+        return click.get_binary_stream("stdin").read(), "<stdin>"
+    with cli_errors(), open(path, "rb") as f:
+        return f.read(), path
+
+
+def creation_time() -> str:
+    """Now in UTC as ISO 8601, or `SOURCE_DATE_EPOCH` (for reproducible files) when it is set."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch is not None:
+        try:
+            moment = datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc)
+        except (ValueError, OverflowError, OSError):
+            raise BadInput(f"SOURCE_DATE_EPOCH={epoch!r} is not a Unix time in seconds") from None
+    else:
+        moment = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# --- output ---------------------------------------------------------------------------------------
+
+
+def _finite(value: Any) -> Any:
+    """JSON-safe data: NaN and infinities become null (JSON has no spelling for them)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
+
+
+def echo_json(value: Any, *, indent: int | None = 2) -> None:
+    """Print one JSON document on stdout (strict JSON: no NaN)."""
+    click.echo(json.dumps(_finite(value), indent=indent, allow_nan=False))
+
+
+def ordered_splits(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """The metric reports as train, validation, test (then any others), skipping non-reports."""
+    order = {"train": 0, "validation": 1, "test": 2}
+    items = [(k, v) for k, v in metrics.items() if isinstance(v, dict)]
+    return sorted(items, key=lambda kv: (order.get(kv[0], 3), kv[0]))
+
+
+def is_terminal(stream: Any = None) -> bool:
+    """True when `stream` (stderr by default) is an interactive terminal."""
+    stream = sys.stderr if stream is None else stream
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def human_bytes(n: int) -> str:
+    """A byte count as `812 B`, `7.9 kB` or `3.1 MB`."""
+    if n < 1000:
+        return f"{n} B"
+    for unit in ("kB", "MB", "GB"):
+        n /= 1000
+        if n < 1000 or unit == "GB":
+            return f"{n:.1f} {unit}"
+    raise AssertionError("unreachable")
+
+
+def metric_line(split: str, report: dict[str, Any]) -> str:
+    """One line of a split's headline metrics (accuracy and F1, or R2, RMSE and MAE)."""
+    if "accuracy" in report:
+        figures = f"accuracy {report['accuracy']:.4f}  macro F1 {report['macro']['f1']:.4f}"
+    else:
+        r2 = report["r2"]
+        r2_text = f"{r2:.4f}" if abs(r2) < 1e6 else f"{r2:.4g}"
+        figures = f"R2 {r2_text}  RMSE {report['rmse']:.4g}  MAE {report['mae']:.4g}"
+    return f"  {split:<10} {figures}  ({report['n_samples']} rows)"

@@ -1,0 +1,90 @@
+"""`nnfunc evaluate`: a saved model's metrics on a labelled CSV file.
+
+Classifiers get accuracy, the confusion matrix and per-class precision, recall and F1; regressors
+get MSE, RMSE, MAE and R² per target. Columns are matched by the names the model was trained on.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from nnfunc.cli.common import (
+    Command,
+    cli_errors,
+    echo_json,
+    json_option,
+    load_model_arg,
+    read_input,
+)
+from nnfunc.pipeline import evaluate as evaluate_model
+from nnfunc.pipeline import model_inputs, model_targets, read_table
+
+
+def _table(rows: list[list[str]]) -> list[str]:
+    """Rows of cells as left-aligned first column and right-aligned others."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return [
+        "  ".join(
+            cell.ljust(w) if i == 0 else cell.rjust(w)
+            for i, (cell, w) in enumerate(zip(row, widths))
+        ).rstrip()
+        for row in rows
+    ]
+
+
+def classification_text(report: dict[str, Any], classes: list[str]) -> list[str]:
+    """Accuracy, confusion matrix and per-class scores as lines of text."""
+    lines = [f"accuracy {report['accuracy']:.4f} ({report['n_samples']} rows)", ""]
+    lines.append("confusion matrix (rows: true class, columns: predicted class)")
+    matrix = report["confusion_matrix"]
+    lines += _table([["", *classes], *([c, *map(str, row)] for c, row in zip(classes, matrix))])
+    lines.append("")
+    rows = [["class", "precision", "recall", "f1", "support"]]
+    for c in classes:
+        s = report["per_class"][c]
+        rows.append([c, *(f"{s[k]:.4f}" for k in ("precision", "recall", "f1")), str(s["support"])])
+    for avg in ("macro", "weighted"):
+        s = report[avg]
+        rows.append([f"{avg} avg", *(f"{s[k]:.4f}" for k in ("precision", "recall", "f1")), ""])
+    return lines + _table(rows)
+
+
+def regression_text(report: dict[str, Any]) -> list[str]:
+    """Per-target and mean regression scores as lines of text."""
+    rows = [["target", "mse", "rmse", "mae", "r2"]]
+    for name, s in report["per_target"].items():
+        rows.append([name, *(f"{s[k]:.6g}" for k in ("mse", "rmse", "mae", "r2"))])
+    rows.append(["mean", *(f"{report[k]:.6g}" for k in ("mse", "rmse", "mae", "r2"))])
+    return [f"{report['n_samples']} rows", *_table(rows)]
+
+
+@click.command(cls=Command)
+@click.argument("model_path", metavar="MODEL", type=click.Path(dir_okay=False))
+@click.option(
+    "--data",
+    required=True,
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help="CSV file with the model's feature and target columns ('-' for stdin).",
+)
+@json_option
+def evaluate(model_path: str, data: str, as_json: bool) -> None:
+    """Print MODEL's metrics on the labelled rows of a CSV file."""
+    model = load_model_arg(model_path)
+    raw, source = read_input(data)
+    with cli_errors():
+        header, body = read_table(raw, source)
+        X = model_inputs(model, header, body, source)
+        y = model_targets(model, header, body, source)
+        report = evaluate_model(model, X, y)
+    if as_json:
+        echo_json({"model": model_path, "data": source, "task": model.task, "metrics": report})
+        return
+    click.echo(f"{model_path} on {source}")
+    if model.task == "classify":
+        lines = classification_text(report, [str(c) for c in model.classes])
+    else:
+        lines = regression_text(report)
+    for line in lines:
+        click.echo(line)
