@@ -1,0 +1,136 @@
+"""`nnfunc serve`: the prediction service over a folder of model files (gunicorn, or --dev)."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import socket
+
+import click
+
+
+class ServeError(click.ClickException):
+    """A bad folder, address or setting: one line, exit code 2."""
+
+    exit_code = 2
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail early, with a readable message, when the address cannot be bound."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ServeError(f"{host}:{port} is already in use; pick another --port") from None
+            raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+
+
+@click.command()
+@click.option(
+    "--models",
+    "models_dir",
+    type=click.Path(file_okay=False, dir_okay=True, exists=True, readable=True),
+    envvar="NNFUNC_MODELS_DIR",
+    default="models",
+    show_default=True,
+    help="Folder of *.msgpack model files (env NNFUNC_MODELS_DIR); watched for changes.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8000, show_default=True)
+@click.option(
+    "--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="Processes."
+)
+@click.option(
+    "--threads", type=click.IntRange(1, 64), default=4, show_default=True, help="Per worker."
+)
+@click.option(
+    "--max-rows",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Most rows in one request (more: 413).",
+)
+@click.option(
+    "--max-body-bytes",
+    type=click.IntRange(min=1024),
+    default=4 * 1024 * 1024,
+    show_default=True,
+    help="Largest request body (more: 413).",
+)
+@click.option(
+    "--poll-interval",
+    type=click.FloatRange(0.1, 60.0),
+    default=0.5,
+    show_default=True,
+    help="Seconds between scans of the models folder.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="info",
+    show_default=True,
+)
+@click.option("--access-log", is_flag=True, help="Log every request (gunicorn only).")
+@click.option("--dev", is_flag=True, help="Flask's development server, one process, no gunicorn.")
+def serve(
+    models_dir: str,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int,
+    max_rows: int,
+    max_body_bytes: int,
+    poll_interval: float,
+    log_level: str,
+    access_log: bool,
+    dev: bool,
+) -> None:
+    """Serve every model file in a folder over HTTP (Open Inference Protocol and TF Serving REST).
+
+    Files added, replaced or removed are picked up within about a second. Set NNFUNC_SERVE_TOKEN
+    to require 'Authorization: Bearer <token>' on the endpoints that change state.
+    """
+    from serve.config import ServeConfig
+    from serve.registry import model_name
+
+    logging.basicConfig(
+        level=log_level.upper(),
+        format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        config = ServeConfig.from_env(
+            models_dir=os.path.abspath(models_dir),
+            max_rows=max_rows,
+            max_body_bytes=max_body_bytes,
+            poll_interval=poll_interval,
+        )
+    except ValueError as exc:
+        raise ServeError(str(exc)) from None
+    _check_port_free(host, port)
+    names = sorted(n for n in map(model_name, os.listdir(models_dir)) if n is not None)
+    listed = ", ".join(names) if names else "none yet (the folder is watched)"
+    click.echo(f"nnfunc serve: models in {config.models_dir}: {listed}", err=True)
+    click.echo(f"nnfunc serve: listening on http://{host}:{port} (/openapi.json)", err=True)
+    if dev:
+        from serve.server import run_dev
+
+        run_dev(config, host=host, port=port)
+        return
+    from serve.server import run_gunicorn
+
+    try:
+        run_gunicorn(
+            config,
+            host=host,
+            port=port,
+            workers=workers,
+            threads=threads,
+            log_level=log_level,
+            access_log=access_log,
+        )
+    except RuntimeError as exc:
+        raise ServeError(str(exc)) from None

@@ -1,0 +1,100 @@
+"""Request and response bodies: JSON or msgpack, chosen by Content-Type and Accept.
+
+Bodies come from anyone, so decoding is bounded: the size cap is Flask's MAX_CONTENT_LENGTH (413),
+JSON refuses NaN/Infinity tokens and pathological nesting, and msgpack goes through the same
+`unpackb_limited` that reads model files (no extension types, capped lengths and depth).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import msgpack
+from flask import Request, Response
+
+from nnfunc.modelfile import unpackb_limited
+from serve.errors import ApiError
+
+JSON = "application/json"
+MSGPACK = "application/msgpack"
+MSGPACK_TYPES = frozenset({MSGPACK, "application/x-msgpack", "application/vnd.msgpack"})
+MAX_DEPTH = 32
+
+
+def _refuse_constant(token: str) -> float:
+    raise ValueError(f"{token} is not valid JSON")
+
+
+def body_format(request: Request) -> str:
+    """'json' or 'msgpack' from the Content-Type (none means JSON); anything else is a 415."""
+    mimetype = request.mimetype
+    if mimetype in ("", JSON) or mimetype.endswith("+json"):
+        return "json"
+    if mimetype in MSGPACK_TYPES:
+        return "msgpack"
+    raise ApiError(
+        415,
+        f"unsupported content type {mimetype!r}; send {JSON} or {MSGPACK}",
+        supported=[JSON, MSGPACK],
+    )
+
+
+def _check_depth(value: Any) -> None:
+    """Refuse JSON nested deeper than MAX_DEPTH (msgpack checks its own depth)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, (list, dict)):
+            if depth > MAX_DEPTH:
+                raise ApiError(400, f"malformed body: nested deeper than {MAX_DEPTH} levels")
+            stack.extend(
+                (child, depth + 1) for child in (item.values() if isinstance(item, dict) else item)
+            )
+
+
+def read_body(request: Request, *, max_bytes: int) -> tuple[Any, str]:
+    """The decoded body and its format; malformed 400, wrong type 415, oversized 413."""
+    fmt = body_format(request)
+    data = request.get_data(cache=False)  # werkzeug raises 413 past MAX_CONTENT_LENGTH
+    if len(data) > max_bytes:
+        raise ApiError(413, "request body too large", max_bytes=max_bytes)
+    if not data:
+        raise ApiError(400, "malformed body: the request body is empty")
+    if fmt == "json":
+        try:
+            value = json.loads(data, parse_constant=_refuse_constant)
+        except RecursionError:
+            raise ApiError(400, "malformed body: JSON nested too deeply") from None
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+            raise ApiError(400, f"malformed body: invalid JSON ({exc})") from None
+        _check_depth(value)
+        return value, fmt
+    try:
+        return unpackb_limited(data, max_bytes=max_bytes, max_depth=MAX_DEPTH), fmt
+    except ValueError as exc:
+        raise ApiError(400, f"malformed body: invalid msgpack ({exc})") from None
+
+
+def response_format(request: Request, request_format: str) -> str:
+    """msgpack or JSON when the Accept header names one above the other, else the request's own."""
+    explicit = dict(request.accept_mimetypes)
+    q_msgpack = max(explicit.get(t, 0) for t in MSGPACK_TYPES)
+    q_json = explicit.get(JSON, 0)
+    if q_msgpack != q_json:
+        return "msgpack" if q_msgpack > q_json else "json"
+    return request_format
+
+
+def respond(payload: Any, fmt: str, status: int = 200) -> Response:
+    """Serialise `payload` (plain lists, dicts, str, int, float) as JSON or msgpack."""
+    if fmt == "msgpack":
+        body = msgpack.packb(payload, use_bin_type=True)
+        return Response(body, status=status, mimetype=MSGPACK)
+    body = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+    return Response(body, status=status, mimetype=JSON)
+
+
+def respond_json(payload: Any, status: int = 200) -> Response:
+    """A JSON response (metadata and health routes speak JSON only)."""
+    return respond(payload, "json", status)

@@ -1,0 +1,91 @@
+"""The service's settings (`ServeConfig`), from arguments or `NNFUNC_*` environment variables."""
+
+from __future__ import annotations
+
+import hmac
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import attrs
+from flask import current_app, request
+
+from serve.errors import ApiError
+
+if TYPE_CHECKING:
+    from serve.metrics import Metrics
+    from serve.registry import ModelRegistry
+
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+DEFAULT_MAX_ROWS = 10_000
+
+
+def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if isinstance(value, bool) or not value > 0:
+        raise ValueError(f"{attribute.name} must be positive, got {value!r}")
+
+
+@attrs.frozen(kw_only=True)
+class ServeConfig:
+    """What a server instance serves and how much it accepts."""
+
+    models_dir: str | None = "models"
+    max_body_bytes: int = attrs.field(default=DEFAULT_MAX_BODY_BYTES, validator=_positive)
+    max_rows: int = attrs.field(default=DEFAULT_MAX_ROWS, validator=_positive)
+    poll_interval: float = 0.5  # seconds between folder scans; 0 disables the watcher
+    token: str | None = attrs.field(default=None, repr=False)  # bearer token for state changes
+    bench_route: bool = False  # expose /bench/constant, the benchmarks' ceiling
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> ServeConfig:
+        """Settings from NNFUNC_MODELS_DIR, NNFUNC_SERVE_MAX_BODY_BYTES, NNFUNC_SERVE_MAX_ROWS,
+        NNFUNC_SERVE_TOKEN and NNFUNC_SERVE_BENCH, with keyword overrides taking precedence."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {
+            "models_dir": env.get("NNFUNC_MODELS_DIR") or "models",
+            "token": env.get("NNFUNC_SERVE_TOKEN") or None,
+            "bench_route": env.get("NNFUNC_SERVE_BENCH", "") not in ("", "0"),
+        }
+        for key, name in (
+            ("max_body_bytes", "NNFUNC_SERVE_MAX_BODY_BYTES"),
+            ("max_rows", "NNFUNC_SERVE_MAX_ROWS"),
+        ):
+            if env.get(name):
+                try:
+                    values[key] = int(env[name])
+                except ValueError:
+                    raise ValueError(f"{name} must be an integer, got {env[name]!r}") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+
+@attrs.frozen
+class ServeState:
+    """What one app instance holds: its settings, its models and its metrics."""
+
+    config: ServeConfig
+    registry: ModelRegistry
+    metrics: Metrics
+
+
+def state() -> ServeState:
+    """The running app's ServeState."""
+    return current_app.extensions["nnfunc"]
+
+
+def settings() -> ServeConfig:
+    """The running app's ServeConfig."""
+    return state().config
+
+
+def require_token() -> None:
+    """Refuse (401) a state-changing request without the configured bearer token, if one is set."""
+    token = settings().token
+    if token is None:
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, given = header.partition(" ")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(
+        given.strip().encode(), token.encode()
+    ):
+        raise ApiError(401, "this endpoint needs 'Authorization: Bearer <token>'")

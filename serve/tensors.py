@@ -1,0 +1,176 @@
+"""Request data to a float64 row matrix, with a precise 400/413 for every way it can be wrong.
+
+Two shapes of request reach the same checks: an Open Inference Protocol tensor (name, shape,
+datatype, flat or nested row-major data, or raw little-endian bytes in msgpack) and TF-Serving
+`instances` / `inputs` (rows as lists or as objects keyed by feature name, or columns by name).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from nnfunc.model import Model
+from serve.errors import ApiError
+from serve.signature import INPUT, check_rows
+
+# Open Inference Protocol datatypes -> numpy dtype for raw bytes (None: not numeric here).
+DATATYPES: dict[str, str | None] = {
+    "BOOL": None,
+    "UINT8": "<u1",
+    "UINT16": "<u2",
+    "UINT32": "<u4",
+    "UINT64": "<u8",
+    "INT8": "<i1",
+    "INT16": "<i2",
+    "INT32": "<i4",
+    "INT64": "<i8",
+    "FP16": "<f2",
+    "FP32": "<f4",
+    "FP64": "<f8",
+    "BF16": None,
+    "BYTES": None,
+}
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def numeric_array(data: Any, *, what: str) -> np.ndarray:
+    """float64 array from nested lists of numbers; strings, booleans, nulls, ragged lists: 400."""
+    if not isinstance(data, list):
+        raise ApiError(400, f"{what} must be an array of numbers, got {type(data).__name__}")
+    stack = [data]
+    while stack:
+        for value in stack.pop():
+            kind = type(value)
+            if kind is list:
+                stack.append(value)
+            elif kind is not float and kind is not int:
+                raise ApiError(400, f"{what}: non-numeric value {_short(value)}")
+    try:
+        return np.array(data, dtype=np.float64)
+    except OverflowError:
+        raise ApiError(400, f"{what}: a number is too large for float64") from None
+    except (ValueError, RecursionError):
+        raise ApiError(400, f"{what}: ragged data, rows of different lengths") from None
+
+
+def _shape(tensor: dict[str, Any]) -> list[int]:
+    shape = tensor.get("shape")
+    if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
+        raise ApiError(400, f"input shape must be a list of non-negative integers, got {shape!r}")
+    return shape
+
+
+def tensor_rows(tensor: Any, model: Model, *, max_rows: int) -> np.ndarray:
+    """Validated (n, n_features) rows from one Open Inference Protocol input tensor."""
+    n_features = model.spec.n_inputs
+    if not isinstance(tensor, dict):
+        raise ApiError(400, "each input must be an object with name, shape, datatype and data")
+    name = tensor.get("name")
+    if name != INPUT:
+        raise ApiError(400, f"unknown input {_short(name)}; this model's input is {INPUT!r}")
+    datatype = tensor.get("datatype")
+    if not isinstance(datatype, str) or datatype not in DATATYPES:
+        raise ApiError(400, f"unknown datatype {_short(datatype)}; use FP32 or FP64")
+    if DATATYPES[datatype] is None:
+        raise ApiError(400, f"datatype {datatype} is not numeric; use FP32 or FP64")
+    shape = _shape(tensor)
+    if len(shape) != 2 or shape[1] != n_features:
+        raise ApiError(
+            400,
+            f"wrong shape: expected [n, {n_features}] ({n_features} features per row), got {shape}",
+            expected=[-1, n_features],
+            got=shape,
+        )
+    if shape[0] > max_rows:
+        raise ApiError(413, f"too many rows: {shape[0]} > limit {max_rows}", max_rows=max_rows)
+    count = math.prod(shape)
+    data = tensor.get("data")
+    if isinstance(data, bytes):  # msgpack only: raw little-endian values of `datatype`
+        dtype = np.dtype(DATATYPES[datatype])
+        if len(data) != count * dtype.itemsize:
+            raise ApiError(
+                400,
+                f"raw data has {len(data)} bytes; shape {shape} of {datatype} needs "
+                f"{count * dtype.itemsize}",
+            )
+        values = np.frombuffer(data, dtype=dtype).astype(np.float64)
+    else:
+        values = numeric_array(data, what="input data")
+        if values.size != count:
+            raise ApiError(
+                400,
+                f"input data has {values.size} values but shape {shape} needs {count}",
+                expected=count,
+                got=values.size,
+            )
+        if datatype[0] in "IU" and not (values == np.round(values)).all():
+            raise ApiError(400, f"input data has non-integer values for datatype {datatype}")
+    return check_rows(model, values.reshape(shape), max_rows=max_rows)
+
+
+def _named_row(row: dict[str, Any], model: Model, index: int) -> Any:
+    """One instance given as {feature: value} (or {"input": row}) as a list in feature order."""
+    if set(row) == {INPUT}:
+        return row[INPUT]
+    names = model.feature_names
+    missing = [n for n in names if n not in row]
+    unknown = sorted(k for k in row if k not in names)
+    if missing or unknown:
+        parts = []
+        if missing:
+            parts.append(f"missing feature(s) {', '.join(map(repr, missing))}")
+        if unknown:
+            parts.append(f"unknown key(s) {', '.join(_short(k) for k in unknown[:10])}")
+        raise ApiError(400, f"instance {index}: {'; '.join(parts)}", feature_names=list(names))
+    return [row[n] for n in names]
+
+
+def instance_rows(instances: Any, model: Model, *, max_rows: int) -> np.ndarray:
+    """Validated rows from TF-Serving `instances`: lists of numbers or objects keyed by feature."""
+    if not isinstance(instances, list):
+        raise ApiError(400, f"instances must be a list of rows, got {type(instances).__name__}")
+    if not instances:
+        raise ApiError(400, "empty batch: send at least one row")
+    if len(instances) > max_rows:
+        raise ApiError(
+            413, f"too many rows: {len(instances)} > limit {max_rows}", max_rows=max_rows
+        )
+    dicts = [isinstance(row, dict) for row in instances]
+    if any(dicts):
+        if not all(dicts):
+            raise ApiError(400, "instances mix objects and lists; use one form")
+        instances = [_named_row(row, model, i) for i, row in enumerate(instances)]
+    X = numeric_array(instances, what="instances")
+    return check_rows(model, X, max_rows=max_rows)
+
+
+def column_rows(inputs: Any, model: Model, *, max_rows: int) -> np.ndarray:
+    """Validated rows from TF-Serving columnar `inputs`: rows, {"input": rows} or named columns."""
+    if isinstance(inputs, dict):
+        if set(inputs) == {INPUT}:
+            inputs = inputs[INPUT]
+        else:
+            names = model.feature_names
+            missing = [n for n in names if n not in inputs]
+            unknown = sorted(k for k in inputs if k not in names)
+            if missing or unknown:
+                raise ApiError(
+                    400,
+                    f"inputs must be {{{INPUT!r}: rows}} or one column per feature; missing "
+                    f"{missing}, unknown {[_short(k) for k in unknown[:10]]}",
+                    feature_names=list(names),
+                )
+            columns = [numeric_array(inputs[n], what=f"column {n!r}") for n in names]
+            lengths = {c.shape for c in columns}
+            if len(lengths) != 1 or columns[0].ndim != 1:
+                raise ApiError(400, "columns must be flat lists of numbers of equal length")
+            return check_rows(model, np.stack(columns, axis=1), max_rows=max_rows)
+    X = numeric_array(inputs, what="inputs")
+    return check_rows(model, X, max_rows=max_rows)
