@@ -74,11 +74,10 @@ def _encode_scaler(scaler: StandardScaler | None, what: str) -> dict[str, Any] |
 def _encode_history(history: History | None) -> dict[str, Any] | None:
     if history is None:
         return None
-    floats = {
-        key: [float(v) for v in getattr(history, key)]
-        for key in ("loss", "metric", "val_loss", "val_metric")
-    }
-    return {**floats, "metric_name": history.metric_name}
+    out: dict[str, Any] = {"metric_name": history.metric_name}
+    for key in ("loss", "metric", "val_loss", "val_metric"):
+        out[key] = [float(v) for v in getattr(history, key)]
+    return dict(sorted(out.items()))
 
 
 def encode_model(model: Model) -> dict[str, Any]:

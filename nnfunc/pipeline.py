@@ -12,7 +12,6 @@ import csv
 import io
 import math
 import os
-import platform
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -100,7 +99,6 @@ def provenance(dataset: Dataset) -> dict[str, Any]:
     return {
         "nnfunc_version": __version__,
         "numpy_version": np.__version__,
-        "python_version": platform.python_version(),
         "dataset": dataset.name,
         "dataset_sha256": dataset.sha256,
     }

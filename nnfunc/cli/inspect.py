@@ -168,7 +168,7 @@ def summary_lines(model: Model, path: str, blob: bytes) -> list[str]:
     p = model.provenance
     lines.append(
         f"Provenance: nnfunc {p.get('nnfunc_version', '?')}, numpy {p.get('numpy_version', '?')}, "
-        f"python {p.get('python_version', '?')}, created {p.get('created', 'unrecorded')}"
+        f"created {p.get('created', 'unrecorded')}"
     )
     lines.append(f"  dataset {p.get('dataset', '?')}, sha256 {p.get('dataset_sha256', '?')}")
     return lines
