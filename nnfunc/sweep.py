@@ -158,6 +158,12 @@ def _stats(values: list[float]) -> tuple[float | None, float | None]:
     return float(array.mean()), std
 
 
+def _splits(config: Mapping[str, Any]) -> list[str]:
+    """The splits every trial reports on: train, then validation and test where held out."""
+    held_out = {"validation": config["val_split"], "test": config["test_split"]}
+    return ["train", *(split for split, share in held_out.items() if share)]
+
+
 def _summarize(index: int, config: dict[str, Any], runs: list[dict], metric: str) -> dict:
     """One table row from the K trial results of one configuration."""
     runs = sorted(runs, key=lambda r: r["trial"])
@@ -166,10 +172,10 @@ def _summarize(index: int, config: dict[str, Any], runs: list[dict], metric: str
     ok = [r for r in runs if "error" not in r]
     row["trials"] = len(runs)
     row["failed"] = len(runs) - len(ok)
-    for split, prefix in SPLIT_PREFIX.items():
-        if ok and split in ok[0]["metrics"]:
-            mean, std = _stats([r["metrics"][split] for r in ok])
-            row[f"{prefix}_{metric}_mean"], row[f"{prefix}_{metric}_std"] = mean, std
+    for split in _splits(config):
+        mean, std = _stats([r["metrics"][split] for r in ok])
+        prefix = SPLIT_PREFIX[split]
+        row[f"{prefix}_{metric}_mean"], row[f"{prefix}_{metric}_std"] = mean, std
     seconds = [r["seconds"] for r in runs]
     row[TIME_COLUMNS[0]] = float(np.mean(seconds))
     row[TIME_COLUMNS[1]] = float(np.sum(seconds))
@@ -206,6 +212,11 @@ class SweepResult:
     def best(self) -> dict[str, Any] | None:
         """The winning row (by `meta["ranked_by"]`), or None when every trial failed."""
         return best_row(self.rows, self.meta["ranked_by"])
+
+
+def _key(config: Mapping[str, Any]) -> str:
+    """A configuration's identity for resuming: its sweepable values, canonically written."""
+    return repr([(n, list(config[n]) if n == "hidden" else config[n]) for n in SWEEPABLE])
 
 
 def _validate(base: TrainConfig, configs: Sequence[Mapping[str, Any]], n_in: int) -> list[dict]:
@@ -305,11 +316,6 @@ def run_sweep(
         if close is not None:
             close()
     return table()
-
-
-def _key(config: Mapping[str, Any]) -> str:
-    """A configuration's identity for resuming: its sweepable values, canonically written."""
-    return repr([(n, list(config[n]) if n == "hidden" else config[n]) for n in SWEEPABLE])
 
 
 def train_best(dataset: Dataset, result: SweepResult, *, task: str | None = None) -> Model:

@@ -117,8 +117,8 @@ def local_dask(n_workers: int, *, processes: bool = True) -> Iterator[Backend]:
             n_workers=n_workers,
             threads_per_worker=1,
             processes=processes,
-            dashboard_address=None,
             host="127.0.0.1",
+            dashboard_address="127.0.0.1:0",  # its HTTP server runs anyway: a free loopback port
         ) as cluster,
         distributed.Client(cluster) as client,
     ):

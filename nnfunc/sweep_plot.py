@@ -44,6 +44,7 @@ def plot_sweep(result: SweepResult, path: str | os.PathLike[str], *, x: str | No
     """Draw the figure to `path` (format from its suffix, written atomically); return the x name."""
     try:
         from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
     except ImportError:
         raise ImportError("plotting needs matplotlib; pip install 'nnfunc[plot]'") from None
     rows = [r for r in result.rows if r.get(result.meta["ranked_by"]) is not None]
@@ -79,9 +80,12 @@ def plot_sweep(result: SweepResult, path: str | os.PathLike[str], *, x: str | No
     elif x in ("lr", "l2") and min(r[x] for r in rows) > 0:
         ax.set_xscale("log")
     trials = result.meta["trials"]
-    ax.set_xlabel("hidden neurons" if x == "hidden" and ticks is None else x)
+    label = "hidden neurons" if x == "hidden" and ticks is None else x
+    ax.set_xlabel(label)
+    if ticks is None and x in ("hidden", "epochs", "batch_size"):
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel(f"{metric} (mean ± std over {trials} trial{'s' * (trials > 1)})")
-    ax.set_title(f"{result.meta['dataset']}: {metric} against {x}")
+    ax.set_title(f"{result.meta['dataset']}: {metric} against {label}")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     buffer = io.BytesIO()

@@ -45,12 +45,13 @@ def _range(name: str, text: str, random: bool) -> list[Any] | Range:
         if n is None or n < 1:
             raise ValueError(f"{name}: {text!r} needs at least one point")
         values = np.geomspace(lo, hi, n) if not integer else np.linspace(lo, hi, n).round()
-        return list(dict.fromkeys(int(v) if integer else float(v) for v in values))
+        values = dict.fromkeys(int(v) if integer else float(v) for v in values)
+        return [(v,) if name == "hidden" else v for v in values]
     if random:
         return Range(lo, hi, log=not integer, integer=integer)
     if not integer:
         raise ValueError(f"{name}: a grid needs points, e.g. {span}:4, or use --random N")
-    return list(range(int(lo), int(hi) + 1))
+    return [(v,) if name == "hidden" else v for v in range(int(lo), int(hi) + 1)]
 
 
 def _item(name: str, item: Any, random: bool) -> list[Any] | Range:
@@ -67,7 +68,8 @@ def _item(name: str, item: Any, random: bool) -> list[Any] | Range:
         numeric = isinstance(item, (int, float)) and not isinstance(item, bool)
         if not numeric or name in ("activation", "optimizer"):
             raise ValueError(f"{name}: {item!r} is not a valid value")
-        return [_number(name, str(item))]
+        value = _number(name, str(item))
+        return [(value,) if name == "hidden" else value]
     item = item.strip()
     if ".." in item:
         return _range(name, item, random)

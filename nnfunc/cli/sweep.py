@@ -94,6 +94,10 @@ def _stat(row: dict[str, Any], column: str) -> str:
     return f"{mean:.4f}" + (f" ± {std:.4f}" if std is not None else "")
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
 def _report(result: SweepResult, names: list[str], seconds: float) -> None:
     """Print the best configurations, one line each, and the winner."""
     meta, rows = result.meta, result.rows
@@ -101,8 +105,9 @@ def _report(result: SweepResult, names: list[str], seconds: float) -> None:
     test = f"test_{meta['metric']}"
     n_failed = sum(r["failed"] for r in rows)
     click.echo(
-        f"{meta['dataset']}: {len(rows)} configurations x {meta['trials']} trials in "
-        f"{seconds:.1f} s, {n_failed} trial(s) failed; ranked by {ranked_by}"
+        f"{meta['dataset']}: {_count(len(rows), 'configuration')} x "
+        f"{_count(meta['trials'], 'trial')} ({seconds:.1f} s here), "
+        f"{_count(n_failed, 'failed trial')}; ranked by {ranked_by}"
     )
     ranked = sorted(
         (r for r in rows if r.get(meta["ranked_by"]) is not None),

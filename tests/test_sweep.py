@@ -1,0 +1,210 @@
+"""Sweeps: identical tables on every engine, failed trials recorded, resuming, the command line."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from nnfunc import pipeline
+from nnfunc.cli import main
+from nnfunc.datasets import load_dataset
+from nnfunc.modelfile import load_model
+from nnfunc.sweep import (
+    Range,
+    grid,
+    random_search,
+    run_sweep,
+    train_best,
+    trial_seeds,
+)
+from nnfunc.sweep_backends import joblib_backend, local_dask, serial
+from nnfunc.sweep_results import TIME_COLUMNS, csv_text, load_results
+from nnfunc.sweep_space import parse_values
+
+SPACE = {"hidden": [3, 6], "lr": [0.1, 1e6]}  # lr 1e6 diverges on every trial
+
+
+@pytest.fixture(scope="module")
+def moons():
+    return load_dataset("moons", n_samples=200)
+
+
+def table(result_or_path) -> list[dict[str, str]]:
+    """The CSV table without the wall-clock columns, the part two runs must agree on."""
+    text = result_or_path if isinstance(result_or_path, str) else csv_text(result_or_path)
+    rows = list(csv.DictReader(text.splitlines()))
+    return [{k: v for k, v in row.items() if k not in TIME_COLUMNS} for row in rows]
+
+
+def test_joblib_dask_and_serial_give_identical_tables(moons):
+    configs = grid(SPACE)
+    reference = run_sweep(moons, configs, trials=2, seed=7, backend=serial())
+    with_joblib = run_sweep(moons, configs, trials=2, seed=7, backend=joblib_backend(2))
+    with local_dask(2) as dask:
+        with_dask = run_sweep(moons, configs, trials=2, seed=7, backend=dask)
+    assert len(reference.rows) == 4
+    assert table(with_joblib) == table(reference)
+    assert table(with_dask) == table(reference)
+    # and the per-trial metrics agree to the bit, not only their printed means
+    for a, b in zip(reference.rows, with_dask.rows):
+        assert [r.get("metrics") for r in a["runs"]] == [r.get("metrics") for r in b["runs"]]
+
+
+def test_diverged_and_failing_trials_are_recorded_and_the_sweep_goes_on(moons, monkeypatch):
+    real = pipeline.train_model
+    doomed = trial_seeds(3, 3)[1]
+
+    def flaky(dataset, config, **kwargs):
+        if config.seed == doomed and config.hidden == (6,) and config.lr == 0.1:
+            raise RuntimeError("worker lost its disk")
+        return real(dataset, config, **kwargs)
+
+    monkeypatch.setattr("nnfunc.sweep.train_model", flaky)
+    result = run_sweep(moons, grid(SPACE), trials=3, seed=3)
+    rows = {(r["hidden"][0], r["lr"]): r for r in result.rows}
+    assert rows[3, 0.1]["failed"] == 0 and rows[3, 0.1]["test_accuracy_mean"] > 0.8
+    assert rows[3, 1e6]["failed"] == 3 and rows[3, 1e6]["test_accuracy_mean"] is None
+    assert "TrainingDiverged" in rows[3, 1e6]["errors"][0]
+    flaky_row = rows[6, 0.1]
+    assert flaky_row["failed"] == 1
+    assert flaky_row["errors"] == [f"trial 1 (seed {doomed}): RuntimeError: worker lost its disk"]
+    assert len([r for r in flaky_row["runs"] if "metrics" in r]) == 2
+    # a configuration with a failed trial does not win on the mean of fewer trials
+    assert result.best is rows[3, 0.1]
+
+
+def test_interrupted_sweep_resumes_without_redoing_finished_rows(moons, tmp_path):
+    out = tmp_path / "sweep.csv"
+    configs = grid({"hidden": [2, 3, 4, 5]})
+    seen = []
+
+    def interrupt_after_five(result):
+        seen.append(result)
+        if len(seen) == 5:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(moons, configs, trials=2, out=out, on_trial=interrupt_after_five)
+    saved = load_results(out)
+    assert [r["hidden"] for r in saved.rows] == [[2], [3]]  # finished rows are on disk
+    assert len(list(csv.DictReader(out.read_text().splitlines()))) == 2
+
+    ran = []
+    resumed = run_sweep(moons, configs, trials=2, out=out, resume=True, on_trial=ran.append)
+    assert sorted((r["index"], r["trial"]) for r in ran) == [(2, 0), (2, 1), (3, 0), (3, 1)]
+    assert resumed.rows[:2] == saved.rows  # kept as they were, times included
+    fresh = run_sweep(moons, configs, trials=2)
+    assert table(out.read_text()) == table(fresh)
+    assert table(resumed) == table(fresh)
+
+
+def test_resume_refuses_a_file_from_another_sweep(moons, tmp_path):
+    out = tmp_path / "sweep.csv"
+    run_sweep(moons, grid({"hidden": [2]}), trials=1, seed=0, out=out)
+    with pytest.raises(ValueError, match="different sweep .seed: 0 there, 1 now"):
+        run_sweep(moons, grid({"hidden": [2]}), trials=1, seed=1, out=out, resume=True)
+
+
+def test_trial_seeds_depend_on_base_seed_and_trial_only():
+    assert trial_seeds(5, 3)[:2] == trial_seeds(5, 2)
+    assert len(set(trial_seeds(5, 10))) == 10
+    assert trial_seeds(5, 2) != trial_seeds(6, 2)
+
+
+def test_random_search_is_seeded_distinct_and_within_its_ranges():
+    space = {"lr": Range(1e-4, 1e-1, log=True), "hidden": Range(3, 40, integer=True)}
+    a = random_search(space, 20, seed=1)
+    assert a == random_search(space, 20, seed=1) != random_search(space, 20, seed=2)
+    assert len({(c["lr"], c["hidden"]) for c in a}) == 20
+    assert all(1e-4 <= c["lr"] <= 1e-1 and 3 <= c["hidden"][0] <= 40 for c in a)
+    assert len(random_search({"activation": ["relu", "tanh"]}, 5, seed=0)) == 2
+
+
+def test_value_syntax():
+    assert parse_values("hidden", "3..6") == [(3,), (4,), (5,), (6,)]
+    assert parse_values("hidden", "16x16,32,none") == [(16, 16), (32,), ()]
+    assert parse_values("lr", "1e-3..1e-1:3") == pytest.approx([1e-3, 1e-2, 1e-1])
+    assert parse_values("batch_size", "10,full") == [10, None]
+    assert parse_values("hidden", [[8, 8], 4]) == [(8, 8), (4,)]  # from a TOML/JSON file
+    assert parse_values("epochs", {"min": 10, "max": 30, "points": 3}) == [10, 20, 30]
+    assert parse_values("lr", "1e-4..1e-1", random=True) == Range(1e-4, 1e-1, log=True)
+    with pytest.raises(ValueError, match="lr: a grid needs points"):
+        parse_values("lr", "1e-4..1e-1")
+    with pytest.raises(ValueError, match="epochs: 'ten' is not an integer"):
+        parse_values("epochs", "10,ten")
+
+
+def test_best_model_is_the_recorded_best_trial_bit_for_bit(moons):
+    result = run_sweep(moons, grid({"hidden": [2, 5]}), trials=2)
+    best = result.best
+    model = train_best(moons, result)
+    run = max(best["runs"], key=lambda r: r["metrics"]["test"])
+    assert model.config["seed"] == run["seed"] and list(model.config["hidden"]) == best["hidden"]
+    assert {s: m["accuracy"] for s, m in model.metrics.items()} == run["metrics"]
+
+
+def test_cli_sweep_writes_tables_plot_and_best_model(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "space.toml").write_text('hidden = "2..3"\ntrials = 2\n[fixed]\nepochs = 5\n')
+    args = ["sweep", "--config", "space.toml", "--dataset", "iris", "--jobs", "1"]
+    args += ["--plot", "acc.png", "--save-best", "best.nnf", "--out", "iris.csv"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "best: hidden=" in result.output
+    rows = list(csv.DictReader((tmp_path / "iris.csv").read_text().splitlines()))
+    assert [r["hidden"] for r in rows] == ["2", "3"] and all(r["trials"] == "2" for r in rows)
+    document = json.loads((tmp_path / "iris.json").read_text())
+    assert document["meta"]["fixed"]["val_split"] == 0.2
+    assert document["meta"]["ranked_by"] == "val_accuracy_mean"
+    assert (tmp_path / "acc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    model = load_model(tmp_path / "best.nnf")
+    assert model.config["epochs"] == 5
+    # running again refuses to clobber the results; --resume has nothing left to do
+    again = CliRunner().invoke(main, args)
+    assert again.exit_code == 2 and "iris.csv exists; --resume" in again.output
+    resumed = CliRunner().invoke(main, [*args, "--resume"])
+    assert resumed.exit_code == 0 and (tmp_path / "iris.csv").read_text().count("\n") == 3
+
+
+def test_cli_on_dask_gives_the_table_of_local_processes(tmp_path, monkeypatch):
+    from distributed import LocalCluster
+
+    monkeypatch.chdir(tmp_path)
+    common = ["sweep", "--dataset", "iris", "--hidden", "2,3", "--trials", "2", "--epochs", "20"]
+    runs = {"joblib.csv": ["--jobs", "2"], "local.csv": ["--dask-local", "2"]}
+    local = {"host": "127.0.0.1", "protocol": "tcp", "dashboard_address": "127.0.0.1:0"}
+    with LocalCluster(n_workers=2, processes=False, **local) as cluster:
+        runs["remote.csv"] = ["--scheduler", cluster.scheduler_address]
+        for out, backend in runs.items():
+            result = CliRunner().invoke(main, [*common, *backend, "--out", out])
+            assert result.exit_code == 0, result.output
+    tables = [table((tmp_path / out).read_text()) for out in runs]
+    assert len(tables[0]) == 2 and tables[0] == tables[1] == tables[2]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--lr", "1e-4..1e-1"], "lr: a grid needs points"),
+        (["--activation", "nope"], "nope"),
+        (["--jobs", "2", "--dask-local", "2"], "--jobs picks local processes"),
+        (["--dataset", "iris", "--csv", "x.csv"], "give --dataset or --csv"),
+    ],
+)
+def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["sweep", "--hidden", "2", *args])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+
+
+def test_cli_every_trial_failing_exits_1(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["sweep", "--dataset", "iris", "--optimizer", "sgd", "--lr", "1e9", "--jobs", "1"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1
+    assert "every trial failed; first error: trial 0" in result.output
+    assert "TrainingDiverged" in result.output
