@@ -331,6 +331,10 @@ def decode_model(value: Any) -> Model:
     target_scaler = _decode_scaler(fields["target_scaler"], "target_scaler", spec.n_outputs)
     if task == "classify" and target_scaler is not None:
         raise SchemaError("target_scaler: a classifier has no target scaler (expected nil)")
+    if spec.loss == "binary_cross_entropy" and labels is not None and len(labels.classes) != 2:
+        raise SchemaError(
+            f"labels.classes: a sigmoid classifier has exactly 2 classes, got {len(labels.classes)}"
+        )
     if task == "regress" and labels is not None:
         raise SchemaError("labels: a regressor has no class labels (expected nil)")
     try:

@@ -87,7 +87,7 @@ def unpackb_limited(
             max_bin_len=max_bytes if max_bin_len is None else max_bin_len,
             max_array_len=max_array_len,
             max_map_len=max_map_len,
-            max_ext_len=0,
+            max_ext_len=64,  # short ones reach _refuse_ext, which names the type code
         )
     except MsgpackError:
         raise
@@ -98,6 +98,13 @@ def unpackb_limited(
     except (msgpack.OutOfData, msgpack.FormatError, msgpack.UnpackException) as exc:
         raise MsgpackError(f"truncated or malformed msgpack ({_describe(exc)})") from None
     except (ValueError, TypeError, OverflowError, RecursionError, MemoryError) as exc:
+        text = str(exc)
+        if "incomplete input" in text:
+            raise MsgpackError("truncated msgpack (the data ends too early)") from None
+        if "not allowed for map key" in text:
+            raise MsgpackError("map keys must be strings") from None
+        if "max_ext_len" in text:
+            raise MsgpackError("msgpack extension types are not accepted") from None
         raise MsgpackError(f"malformed msgpack ({_describe(exc)})") from None
     check_plain(value, max_depth=max_depth, what="msgpack data")
     return value

@@ -1,0 +1,471 @@
+"""Model files: bit-exact round trips, stable bytes, atomic saves, and hostile input refused."""
+
+import copy
+import hashlib
+import os
+
+import attrs
+import msgpack
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from nnfunc.datasets import load_dataset
+from nnfunc.model import Model, predict, predict_proba, predict_values
+from nnfunc.modelfile import (
+    FORMAT_VERSION,
+    ModelFileError,
+    dumps_model,
+    load_model,
+    loads_model,
+    save_model,
+)
+from nnfunc.msgpack_safe import MsgpackError, unpackb_limited
+from nnfunc.pipeline import RECIPES, train_model
+
+FUZZ = settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+
+
+@pytest.fixture(scope="module")
+def models():
+    """One model of each kind: softmax, sigmoid with integer classes, regressor, float32."""
+    return {
+        "iris": train_model(load_dataset("iris"), attrs.evolve(RECIPES["iris"], epochs=20)),
+        "xor": train_model(load_dataset("xor"), attrs.evolve(RECIPES["xor"], epochs=30)),
+        "arithmetic": train_model(
+            load_dataset("arithmetic"), attrs.evolve(RECIPES["arithmetic"], epochs=3)
+        ),
+        "float32": train_model(
+            load_dataset("iris"),
+            attrs.evolve(RECIPES["iris"], epochs=10, dtype="float32", val_split=0.2),
+            created="2026-01-01T00:00:00Z",
+        ),
+    }
+
+
+@pytest.fixture(scope="module")
+def blob(models):
+    return dumps_model(models["xor"])
+
+
+def envelope_of(data):
+    return msgpack.unpackb(data, raw=False)
+
+
+def payload_of(data):
+    return msgpack.unpackb(envelope_of(data)["payload"], raw=False)
+
+
+def rewrap(payload_bytes, **envelope):
+    """A file around `payload_bytes` with a correct checksum (unless overridden)."""
+    fields = {
+        "format": "nnfunc-model",
+        "payload": payload_bytes,
+        "sha256": hashlib.sha256(payload_bytes).hexdigest(),
+        "version": FORMAT_VERSION,
+        **envelope,
+    }
+    return msgpack.packb(fields, use_bin_type=True)
+
+
+def with_payload(payload):
+    return rewrap(msgpack.packb(payload, use_bin_type=True))
+
+
+def error_of(data):
+    with pytest.raises(ModelFileError) as info:
+        loads_model(data)
+    return str(info.value)
+
+
+# --- round trips ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["iris", "xor", "arithmetic", "float32"])
+def test_round_trip_is_bit_exact(models, name):
+    model = models[name]
+    back = loads_model(dumps_model(model))
+    assert back == model
+    for a, b in zip(model.params.leaves(), back.params.leaves()):
+        assert a.dtype == b.dtype and a.tobytes() == b.tobytes() and not b.flags.writeable
+    for scaler in ("feature_scaler", "target_scaler"):
+        a, b = getattr(model, scaler), getattr(back, scaler)
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert a.mean.tobytes() == b.mean.tobytes() and a.scale.tobytes() == b.scale.tobytes()
+    assert back.classes == model.classes and [type(c) for c in back.classes] == [
+        type(c) for c in model.classes
+    ]
+    X = load_dataset(model.provenance["dataset"]).X
+    if model.task == "classify":
+        assert predict_proba(back, X).tobytes() == predict_proba(model, X).tobytes()
+        np.testing.assert_array_equal(predict(back, X), predict(model, X))
+    else:
+        assert predict_values(back, X).tobytes() == predict_values(model, X).tobytes()
+    assert back.history == model.history and back.metrics == model.metrics
+
+
+def test_same_model_same_bytes_and_no_clock(models):
+    iris = models["iris"]
+    again = train_model(load_dataset("iris"), attrs.evolve(RECIPES["iris"], epochs=20))
+    assert dumps_model(again) == dumps_model(iris)
+    assert dumps_model(loads_model(dumps_model(iris))) == dumps_model(iris)
+    assert "created" not in iris.provenance
+    assert models["float32"].provenance["created"] == "2026-01-01T00:00:00Z"
+    other_seed = train_model(load_dataset("iris"), attrs.evolve(RECIPES["iris"], epochs=20, seed=1))
+    assert dumps_model(other_seed) != dumps_model(iris)
+
+
+def test_file_layout_matches_the_documented_envelope(blob):
+    envelope = envelope_of(blob)
+    assert list(envelope) == ["format", "payload", "sha256", "version"]
+    assert envelope["format"] == "nnfunc-model" and envelope["version"] == 1
+    assert envelope["sha256"] == hashlib.sha256(envelope["payload"]).hexdigest()
+    payload = payload_of(blob)
+    assert list(payload) == sorted(payload)
+    w = payload["params"][0]["w"]
+    assert w == {"data": w["data"], "dtype": "<f8", "shape": [2, 4]} and len(w["data"]) == 64
+    assert payload["labels"] == {"classes": [0, 1]}
+
+
+def test_save_and_load_a_file(models, tmp_path):
+    path = tmp_path / "m.msgpack"
+    save_model(models["arithmetic"], path)
+    assert load_model(path) == models["arithmetic"]
+    assert load_model(str(path)) == models["arithmetic"]
+    assert os.listdir(tmp_path) == ["m.msgpack"]
+
+
+# --- atomic saves ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("failing", ["fsync", "replace"])
+def test_a_failed_save_leaves_the_previous_file_untouched(models, tmp_path, monkeypatch, failing):
+    path = tmp_path / "m.msgpack"
+    save_model(models["xor"], path)
+    before = path.read_bytes()
+
+    def boom(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, failing, boom)
+    with pytest.raises(OSError, match="No space left") as info:
+        save_model(models["iris"], path)
+    assert info.value.filename == str(path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert os.listdir(tmp_path) == ["m.msgpack"]  # the temporary file was removed
+
+
+def test_an_interrupted_write_leaves_the_previous_file_untouched(models, tmp_path, monkeypatch):
+    path = tmp_path / "m.msgpack"
+    save_model(models["xor"], path)
+    before = path.read_bytes()
+    real_fdopen = os.fdopen
+
+    class HalfWriter:
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def write(self, data):
+            self.f.write(data[: len(data) // 2])
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fdopen", lambda fd, mode: HalfWriter(real_fdopen(fd, mode)))
+    with pytest.raises(KeyboardInterrupt):
+        save_model(models["iris"], path)
+    monkeypatch.undo()
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["m.msgpack"]
+
+
+def test_an_unstorable_model_is_refused_before_the_file_is_touched(models, tmp_path):
+    path = tmp_path / "m.msgpack"
+    save_model(models["xor"], path)
+    before = path.read_bytes()
+    bad = attrs.evolve(models["iris"], config={"tags": {"a", "b"}})
+    with pytest.raises(ModelFileError, match=r"config\.tags.*set"):
+        save_model(bad, path)
+    layers = list(models["iris"].params.layers)
+    w = np.array(layers[0].w)
+    w[0, 0] = np.nan
+    layers[0] = attrs.evolve(layers[0], w=w)
+    nan_model = attrs.evolve(
+        models["iris"], params=attrs.evolve(models["iris"].params, layers=layers)
+    )
+    with pytest.raises(ModelFileError, match=r"params\[0\]\.w: contains NaN"):
+        save_model(nan_model, path)
+    assert path.read_bytes() == before and os.listdir(tmp_path) == ["m.msgpack"]
+
+
+def test_numpy_values_in_free_form_maps_are_stored_as_plain_values(models):
+    model = attrs.evolve(
+        models["xor"],
+        config={"n": np.int64(3), "x": np.float32(0.5), "t": (1, 2), "b": np.bool_(1)},
+    )
+    assert loads_model(dumps_model(model)).config == {"n": 3, "x": 0.5, "t": [1, 2], "b": True}
+
+
+# --- hostile files: each problem is one ModelFileError naming the field -------------------------
+
+
+def test_a_newer_version_is_refused_with_a_message_saying_so(blob):
+    envelope = envelope_of(blob)
+    newer = rewrap(envelope["payload"], version=FORMAT_VERSION + 1, extra="new field")
+    assert "newer than version 1" in error_of(newer)
+    assert "upgrade nnfunc" in error_of(newer)
+
+
+def test_envelope_problems(blob):
+    payload = envelope_of(blob)["payload"]
+    assert "not an nnfunc model file" in error_of(rewrap(payload, format="other"))
+    assert "not an nnfunc model file" in error_of(msgpack.packb([1, 2]))
+    assert "version" in error_of(rewrap(payload, version="1"))
+    assert "unknown top-level key" in error_of(rewrap(payload, extra=1))
+    assert "checksum mismatch" in error_of(rewrap(payload, sha256="0" * 64))
+    flipped = bytearray(blob)
+    flipped[-10] ^= 0x01  # inside the payload's last array
+    assert "checksum mismatch" in error_of(bytes(flipped))
+    assert "trailing bytes" in error_of(blob + b"\x00")
+    assert "truncated" in error_of(blob[:-1])
+    assert "0 bytes" in error_of(b"")
+
+
+def test_duplicate_keys_are_refused(blob):
+    payload = payload_of(blob)
+    packer = msgpack.Packer(use_bin_type=True)
+    body = packer.pack_map_header(len(payload) + 1)
+    for key, value in payload.items():
+        body += packer.pack(key) + packer.pack(value)
+    body += packer.pack("task") + packer.pack("regress")
+    assert "duplicate map key 'task'" in error_of(rewrap(body))
+
+
+def _mutated(blob, edit):
+    payload = copy.deepcopy(payload_of(blob))
+    edit(payload)
+    return with_payload(payload)
+
+
+def _set(path, value):
+    def edit(payload):
+        target = payload
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+
+    return edit
+
+
+def _layer_w(payload, **changes):
+    payload["params"][1]["w"].update(changes)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda p: p.pop("history"), "payload: missing key(s) 'history'"),
+        (lambda p: p.update(color="red"), "payload: unknown key(s) 'color'"),
+        (lambda p: p["spec"].update(extra=1), "spec: unknown key(s) 'extra'"),
+        (_set(["task"], "cluster"), "task: expected 'classify' or 'regress'"),
+        (_set(["task"], 7), "task: expected a string, got an integer"),
+        (_set(["spec", "loss"], "hinge"), "spec.loss: unknown loss 'hinge'"),
+        (_set(["spec", "activations", 0], "swoosh"), "spec.activations[0]: unknown activation"),
+        (_set(["spec", "activations", 0], "softmax"), "can only be the output activation"),
+        (_set(["spec", "output_activation"], "tanh"), "spec: loss binary_cross_entropy needs"),
+        (_set(["spec", "dtype"], "float16"), "spec.dtype: 'float16' is not one of"),
+        (_set(["spec", "sizes", 1], 0), "spec.sizes[1]: 0 is outside"),
+        (_set(["spec", "sizes", 1], 5), "params[0].w.shape: expected [2, 5], got [2, 4]"),
+        (_set(["spec", "sizes"], [2, 4, 1, 1]), "spec.activations: 2 hidden layer(s)"),
+        (lambda p: p["params"].pop(), "params: spec.sizes implies 2 layer(s), got 1"),
+        (lambda p: _layer_w(p, dtype=">f8"), "params[1].w.dtype: '>f8' is not allowed"),
+        (lambda p: _layer_w(p, dtype="<i8"), "params[1].w.dtype: '<i8' is not allowed"),
+        (lambda p: _layer_w(p, dtype="<f4"), "params[1].w.dtype: expected '<f8'"),
+        (lambda p: _layer_w(p, shape=[1, 4]), "params[1].w.shape: expected [4, 1], got [1, 4]"),
+        (lambda p: _layer_w(p, shape=[4]), "params[1].w.shape: expected [4, 1], got [4]"),
+        (lambda p: _layer_w(p, data=b"\0" * 24), "params[1].w.data: 24 bytes do not match"),
+        (
+            lambda p: _layer_w(p, data=np.full(4, np.inf).tobytes()),
+            "params[1].w: contains NaN or infinite values",
+        ),
+        (lambda p: _layer_w(p, data="text"), "params[1].w.data: expected binary data"),
+        (lambda p: _layer_w(p, shape=[2**40, 1]), "params[1].w.shape[0]"),
+        (_set(["feature_names"], ["a"]), "feature_names: expected 2 name(s), got 1"),
+        (_set(["feature_names", 0], 1), "feature_names[0]: expected a string"),
+        (_set(["labels", "classes"], [1, 0]), "labels.classes: must be sorted and distinct"),
+        (_set(["labels", "classes"], [0, "1"]), "labels.classes: expected all strings"),
+        (
+            _set(["labels", "classes"], [0, 1, 2]),
+            "labels.classes: a sigmoid classifier has exactly 2 classes, got 3",
+        ),
+        (_set(["labels"], None), "model: a classifier needs class labels"),
+        (_set(["feature_scaler", "scale", "data"], b"\0" * 16), "feature_scaler.scale: every"),
+        (_set(["history", "loss", 0], "low"), "history.loss[0]: expected a finite float"),
+        (_set(["history", "loss", 0], float("nan")), "history.loss[0]: expected a finite float"),
+        (_set(["history", "metric"], []), "history.metric: length differs"),
+        (_set(["config"], []), "config: expected a map, got an array"),
+        (_set(["metrics", "blob"], b"\x00"), "metrics: binary data is not allowed"),
+        (_set(["target_scaler"], {"mean": 1, "scale": 2}), "target_scaler.mean: expected a map"),
+    ],
+)
+def test_each_invalid_field_is_named(blob, edit, message):
+    assert message in error_of(_mutated(blob, edit))
+
+
+def test_nesting_and_sizes_are_bounded(blob):
+    payload = payload_of(blob)
+    deep = []
+    for _ in range(40):
+        deep = [deep]
+    payload["config"]["deep"] = deep
+    assert "nested deeper than" in error_of(with_payload(payload))
+    # An array header claiming four billion elements is refused without allocating them.
+    bomb = rewrap(b"\xdd\xff\xff\xff\xff")
+    assert "payload" in error_of(bomb)
+    long_name = with_payload({**payload_of(blob), "feature_names": ["x" * 70_000, "b"]})
+    assert "exceeds max_str_len" in error_of(long_name) or "string longer" in error_of(long_name)
+
+
+def test_extension_types_and_timestamps_are_refused(blob):
+    payload = payload_of(blob)
+    payload["config"]["when"] = msgpack.ExtType(5, b"1234")
+    assert "extension type 5" in error_of(with_payload(payload))
+    payload["config"]["when"] = msgpack.Timestamp(0)
+    assert "type Timestamp is not accepted" in error_of(with_payload(payload))
+
+
+def test_load_model_errors_name_the_file(tmp_path, blob):
+    assert "no such file" in str(pytest.raises(ModelFileError, load_model, tmp_path / "no"))
+    with pytest.raises(ModelFileError, match="is a directory"):
+        load_model(tmp_path)
+    path = tmp_path / "m.msgpack"
+    path.write_bytes(blob)
+    with pytest.raises(ModelFileError, match=r"m\.msgpack: .* exceed the limit of 100"):
+        load_model(path, max_bytes=100)
+    path.write_bytes(blob[:50])
+    with pytest.raises(ModelFileError, match=r"^.*m\.msgpack: not a readable model file"):
+        load_model(path)
+
+
+# --- unpackb_limited, reused by the prediction service ------------------------------------------
+
+
+def test_unpackb_limited_accepts_plain_data_and_refuses_the_rest():
+    data = msgpack.packb({"inputs": [[1.0, 2.5]], "id": "r1", "raw": b"\x01"}, use_bin_type=True)
+    assert unpackb_limited(data, max_bytes=1000) == {
+        "inputs": [[1.0, 2.5]],
+        "id": "r1",
+        "raw": b"\x01",
+    }
+    refusals = {
+        msgpack.packb({1: 2}): "map keys must be strings",
+        msgpack.packb(1) + b"\x01": "trailing bytes",
+        msgpack.packb(msgpack.ExtType(1, b"x")): "extension type 1",
+        msgpack.packb(msgpack.Timestamp(1)): "type Timestamp",
+        msgpack.packb([[[[1]]]]): "nested deeper than 3",
+        msgpack.packb("x" * 100): "max_str_len",
+        msgpack.packb(list(range(50))): "max_array_len",
+        b"\x82\xa1a\x01\xa1a\x02": "duplicate map key 'a'",
+        b"\xc1": "malformed",
+        b"\x92\x01": "truncated",
+    }
+    for data, message in refusals.items():
+        with pytest.raises(MsgpackError, match=message):
+            unpackb_limited(data, max_bytes=1000, max_depth=3, max_str_len=50, max_array_len=20)
+    with pytest.raises(MsgpackError, match="exceed the limit"):
+        unpackb_limited(b"\xc0" * 11, max_bytes=10)
+    with pytest.raises(MsgpackError, match="nested deeper"):
+        unpackb_limited(b"\x91" * 100_000 + b"\xc0", max_bytes=200_000)
+    assert issubclass(MsgpackError, ValueError)
+
+
+# --- fuzzing: only ModelFileError may come out ---------------------------------------------------
+
+
+def _only_model_file_error(data):
+    try:
+        result = loads_model(data)
+    except ModelFileError as exc:
+        assert str(exc)
+    else:
+        assert isinstance(result, Model)
+
+
+@FUZZ
+@given(st.binary(max_size=4096))
+def test_fuzz_random_bytes(data):
+    _only_model_file_error(data)
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_truncations_and_bit_flips(blob, data):
+    cut = data.draw(st.integers(0, len(blob)))
+    _only_model_file_error(blob[:cut])
+    flips = data.draw(st.lists(st.integers(0, len(blob) * 8 - 1), min_size=1, max_size=8))
+    corrupt = bytearray(blob)
+    for bit in flips:
+        corrupt[bit // 8] ^= 1 << (bit % 8)
+    _only_model_file_error(bytes(corrupt))
+    # The same flips inside the payload, with the checksum recomputed, reach the field checks.
+    payload = bytearray(envelope_of(blob)["payload"])
+    for bit in flips:
+        bit %= len(payload) * 8
+        payload[bit // 8] ^= 1 << (bit % 8)
+    _only_model_file_error(rewrap(bytes(payload)))
+
+
+def _paths(value, prefix=()):
+    yield prefix
+    if isinstance(value, dict):
+        for key, child in value.items():
+            yield from _paths(child, (*prefix, key))
+    elif isinstance(value, list):
+        for i, child in enumerate(value[:4]):
+            yield from _paths(child, (*prefix, i))
+
+
+_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**63), 2**64 - 1),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+    st.binary(max_size=40),
+    st.sampled_from(["<f8", "<f4", ">f8", "<i8", "relu", "softmax", "classify", "regress"]),
+)
+_values = st.recursive(
+    _scalars,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(st.text(max_size=8), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_field_mutations(blob, data):
+    payload = payload_of(blob)
+    for _ in range(data.draw(st.integers(1, 3))):
+        paths = [p for p in _paths(payload) if p]
+        path = data.draw(st.sampled_from(paths))
+        parent = payload
+        for key in path[:-1]:
+            parent = parent[key]
+        action = data.draw(st.sampled_from(["replace", "delete", "add"]))
+        if action == "delete":
+            del parent[path[-1]]
+        elif action == "add" and isinstance(parent, dict):
+            parent[data.draw(st.text(max_size=8))] = data.draw(_values)
+        else:
+            parent[path[-1]] = data.draw(_values)
+    _only_model_file_error(with_payload(payload))
