@@ -73,7 +73,8 @@ def read_body(request: Request, *, max_bytes: int) -> tuple[Any, str]:
     try:
         return unpackb_limited(data, max_bytes=max_bytes, max_depth=MAX_DEPTH), fmt
     except ValueError as exc:
-        raise ApiError(400, f"malformed body: invalid msgpack ({exc})") from None
+        reason = str(exc) if "msgpack" in str(exc) else f"invalid msgpack ({exc})"
+        raise ApiError(400, f"malformed body: {reason}") from None
 
 
 def response_format(request: Request, request_format: str) -> str:

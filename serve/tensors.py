@@ -72,6 +72,8 @@ def tensor_rows(tensor: Any, model: Model, *, max_rows: int) -> np.ndarray:
     n_features = model.spec.n_inputs
     if not isinstance(tensor, dict):
         raise ApiError(400, "each input must be an object with name, shape, datatype and data")
+    if "parameters" in tensor and not isinstance(tensor["parameters"], dict):
+        raise ApiError(400, "input parameters must be an object")
     name = tensor.get("name")
     if name != INPUT:
         raise ApiError(400, f"unknown input {_short(name)}; this model's input is {INPUT!r}")

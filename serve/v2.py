@@ -106,14 +106,22 @@ def model_ready(name: str, version: str | None = None) -> Response:
     return respond_json(body, 200 if entry.ready else 503)
 
 
+def check_parameters(value: dict[str, Any], where: str) -> None:
+    """Optional `parameters` must be an object (their keys are accepted and ignored)."""
+    if "parameters" in value and not isinstance(value["parameters"], dict):
+        raise ApiError(400, f"{where}parameters must be an object")
+
+
 def _requested_outputs(body: dict[str, Any], available: list[str]) -> list[str]:
-    requested = body.get("outputs")
-    if requested is None:
+    if "outputs" not in body:
         return available
+    requested = body["outputs"]
     if not isinstance(requested, list) or not all(
         isinstance(o, dict) and isinstance(o.get("name"), str) for o in requested
     ):
         raise ApiError(400, "outputs must be a list of objects with a name")
+    for i, item in enumerate(requested):
+        check_parameters(item, f"outputs[{i}].")
     names = list(dict.fromkeys(o["name"] for o in requested))
     unknown = [n for n in names if n not in available]
     if unknown:
@@ -133,8 +141,9 @@ def infer(name: str, version: str | None = None) -> Response:
     if not isinstance(body, dict):
         raise ApiError(400, "the body must be an object with an 'inputs' list")
     request_id = body.get("id")
-    if request_id is not None and not isinstance(request_id, str):
+    if "id" in body and not isinstance(request_id, str):
         raise ApiError(400, "id must be a string")
+    check_parameters(body, "")
     inputs = body.get("inputs")
     if not isinstance(inputs, list) or len(inputs) != 1:
         got = len(inputs) if isinstance(inputs, list) else type(inputs).__name__

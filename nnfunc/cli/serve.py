@@ -9,11 +9,7 @@ import socket
 
 import click
 
-
-class ServeError(click.ClickException):
-    """A bad folder, address or setting: one line, exit code 2."""
-
-    exit_code = 2
+from nnfunc.cli.common import BadInput, Command
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -25,11 +21,11 @@ def _check_port_free(host: str, port: int) -> None:
             sock.bind((host, port))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                raise ServeError(f"{host}:{port} is already in use; pick another --port") from None
-            raise ServeError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+                raise BadInput(f"{host}:{port} is already in use; pick another --port") from None
+            raise BadInput(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option(
     "--models",
     "models_dir",
@@ -109,7 +105,7 @@ def serve(
             poll_interval=poll_interval,
         )
     except ValueError as exc:
-        raise ServeError(str(exc)) from None
+        raise BadInput(str(exc)) from None
     _check_port_free(host, port)
     names = sorted(n for n in map(model_name, os.listdir(models_dir)) if n is not None)
     listed = ", ".join(names) if names else "none yet (the folder is watched)"
@@ -133,4 +129,4 @@ def serve(
             access_log=access_log,
         )
     except RuntimeError as exc:
-        raise ServeError(str(exc)) from None
+        raise BadInput(str(exc)) from None

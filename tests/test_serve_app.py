@@ -1,0 +1,397 @@
+"""The prediction service through Flask's test client: every route, every client error."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import msgpack
+import numpy as np
+import pytest
+
+from nnfunc.datasets import load_dataset
+from nnfunc.model import predict, predict_proba, predict_values
+from nnfunc.pipeline import RECIPES, TrainConfig, train_model
+from serve import ServeConfig, create_app
+
+IRIS_ROWS = [[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3], [5.9, 3.0, 4.2, 1.5]]
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return train_model(load_dataset("iris"), RECIPES["iris"])
+
+
+@pytest.fixture(scope="module")
+def arithmetic():
+    return train_model(load_dataset("arithmetic"), TrainConfig(hidden=(4,), epochs=3))
+
+
+@pytest.fixture(scope="module")
+def iris32():
+    return train_model(load_dataset("iris"), TrainConfig(hidden=(6,), epochs=20, dtype="float32"))
+
+
+@pytest.fixture(scope="module")
+def app(iris, arithmetic, iris32):
+    config = ServeConfig(models_dir=None, poll_interval=0, max_rows=50, max_body_bytes=64 * 1024)
+    return create_app(config, models={"iris": iris, "arith": arithmetic, "iris32": iris32})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def tensor(rows, **overrides):
+    """An infer body with one 'input' tensor holding `rows`."""
+    rows = np.asarray(rows, dtype=float)
+    body = {"name": "input", "shape": list(rows.shape), "datatype": "FP64", "data": rows.tolist()}
+    return {"inputs": [{**body, **overrides}]}
+
+
+def outputs(response):
+    return {o["name"]: o for o in response.get_json()["outputs"]}
+
+
+def assert_error(response, status, *fragments):
+    """A JSON error body with `status`, whose message contains every fragment."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert isinstance(body["error"], str)
+    for fragment in fragments:
+        assert fragment in body["error"], body["error"]
+    return body
+
+
+def test_server_metadata_and_health(client):
+    assert client.get("/v2").get_json()["name"] == "nnfunc"
+    assert client.get("/v2/health/live").get_json() == {"live": True}
+    ready = client.get("/v2/health/ready")
+    assert ready.status_code == 200 and ready.get_json()["ready"] is True
+
+
+def test_classifier_metadata_names_inputs_outputs_labels_and_features(client, iris):
+    meta = client.get("/v2/models/iris").get_json()
+    assert meta["inputs"] == [{"name": "input", "datatype": "FP64", "shape": [-1, 4]}]
+    assert meta["outputs"] == [
+        {"name": "label", "datatype": "BYTES", "shape": [-1]},
+        {"name": "probabilities", "datatype": "FP64", "shape": [-1, 3]},
+    ]
+    assert meta["parameters"]["class_labels"] == ["setosa", "versicolor", "virginica"]
+    assert meta["parameters"]["feature_names"] == list(iris.feature_names)
+    version = meta["versions"][0]
+    assert client.get(f"/v2/models/iris/versions/{version}").status_code == 200
+    assert_error(client.get("/v2/models/iris/versions/nope"), 404, "no version")
+
+
+def test_regressor_and_float32_metadata(client):
+    meta = client.get("/v2/models/arith").get_json()
+    assert meta["outputs"] == [{"name": "values", "datatype": "FP64", "shape": [-1, 3]}]
+    assert meta["parameters"]["target_names"] == ["sum", "difference", "absolute_difference"]
+    meta32 = client.get("/v2/models/iris32").get_json()
+    assert meta32["inputs"][0]["datatype"] == "FP32"
+
+
+def test_model_ready_by_status_code(client):
+    response = client.get("/v2/models/iris/ready")
+    assert response.status_code == 200 and response.get_json()["ready"] is True
+    assert_error(client.get("/v2/models/ghost/ready"), 404, "unknown model 'ghost'")
+
+
+def test_infer_matches_the_library_and_echoes_id(client, iris):
+    response = client.post("/v2/models/iris/infer", json={"id": "req-7", **tensor(IRIS_ROWS)})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["id"] == "req-7" and body["model_name"] == "iris"
+    out = outputs(response)
+    assert out["label"]["data"] == predict(iris, IRIS_ROWS).tolist()
+    assert out["label"]["shape"] == [3]
+    probabilities = np.array(out["probabilities"]["data"]).reshape(out["probabilities"]["shape"])
+    np.testing.assert_array_equal(probabilities, predict_proba(iris, IRIS_ROWS))
+
+
+def test_flat_and_nested_data_agree(client):
+    flat = tensor(IRIS_ROWS, data=np.ravel(IRIS_ROWS).tolist())
+    a = client.post("/v2/models/iris/infer", json=flat).get_json()["outputs"]
+    b = client.post("/v2/models/iris/infer", json=tensor(IRIS_ROWS)).get_json()["outputs"]
+    assert a == b
+
+
+def test_requested_outputs_and_unknown_output(client):
+    body = {**tensor(IRIS_ROWS), "outputs": [{"name": "probabilities"}]}
+    response = client.post("/v2/models/iris/infer", json=body)
+    assert list(outputs(response)) == ["probabilities"]
+    body["outputs"] = [{"name": "logits"}]
+    assert_error(client.post("/v2/models/iris/infer", json=body), 400, "logits", "available")
+
+
+def test_regressor_answers_values_in_original_units(client, arithmetic):
+    rows = [[0.5, 0.25], [3.0, -1.0]]
+    out = outputs(client.post("/v2/models/arith/infer", json=tensor(rows)))["values"]
+    assert out["shape"] == [2, 3]
+    np.testing.assert_array_equal(np.reshape(out["data"], (2, 3)), predict_values(arithmetic, rows))
+
+
+def test_float32_model_accepts_fp32_and_answers_fp32(client, iris32):
+    response = client.post("/v2/models/iris32/infer", json=tensor(IRIS_ROWS, datatype="FP32"))
+    out = outputs(response)["probabilities"]
+    assert out["datatype"] == "FP32"
+    expected = predict_proba(iris32, np.asarray(IRIS_ROWS, dtype=np.float32))
+    np.testing.assert_array_equal(np.reshape(out["data"], (3, 3)), expected)
+
+
+def test_msgpack_request_and_response(client, iris):
+    payload = msgpack.packb(tensor(IRIS_ROWS))
+    response = client.post(
+        "/v2/models/iris/infer", data=payload, content_type="application/msgpack"
+    )
+    assert response.status_code == 200 and response.mimetype == "application/msgpack"
+    body = msgpack.unpackb(response.data)
+    assert body["outputs"][0]["data"] == predict(iris, IRIS_ROWS).tolist()
+
+
+def test_msgpack_raw_bytes_tensor(client, iris):
+    raw = np.asarray(IRIS_ROWS, dtype="<f4").tobytes()
+    body = tensor(IRIS_ROWS, datatype="FP32", data=raw)
+    response = client.post(
+        "/v2/models/iris/infer", data=msgpack.packb(body), content_type="application/msgpack"
+    )
+    labels = msgpack.unpackb(response.data)["outputs"][0]["data"]
+    assert labels == predict(iris, np.asarray(IRIS_ROWS, dtype=np.float32)).tolist()
+    body["inputs"][0]["data"] = raw[:-1]
+    short = client.post(
+        "/v2/models/iris/infer", data=msgpack.packb(body), content_type="application/msgpack"
+    )
+    assert_error(short, 400, "47 bytes", "needs 48")
+
+
+def test_accept_header_chooses_the_response_format(client):
+    json_body = tensor(IRIS_ROWS)
+    as_msgpack = client.post(
+        "/v2/models/iris/infer", json=json_body, headers={"Accept": "application/msgpack"}
+    )
+    assert as_msgpack.mimetype == "application/msgpack"
+    assert msgpack.unpackb(as_msgpack.data)["model_name"] == "iris"
+    as_json = client.post(
+        "/v2/models/iris/infer",
+        data=msgpack.packb(json_body),
+        content_type="application/msgpack",
+        headers={"Accept": "application/json"},
+    )
+    assert as_json.get_json()["model_name"] == "iris"
+
+
+@pytest.mark.parametrize(
+    ("body", "fragments"),
+    [
+        ([1, 2], ["object"]),
+        ({"inputs": []}, ["exactly one"]),
+        ({"inputs": tensor(IRIS_ROWS)["inputs"] * 2}, ["exactly one", "got 2"]),
+        ({"id": 5, **tensor(IRIS_ROWS)}, ["id must be a string"]),
+        (tensor(IRIS_ROWS, name="x"), ["unknown input 'x'", "'input'"]),
+        (tensor(IRIS_ROWS, datatype="BYTES"), ["not numeric"]),
+        (tensor(IRIS_ROWS, datatype="FP128"), ["unknown datatype"]),
+        (tensor([[1.0, 2.0, 3.0]]), ["expected [n, 4]", "got [1, 3]"]),
+        (tensor(IRIS_ROWS, shape=[12]), ["expected [n, 4]", "got [12]"]),
+        (tensor(IRIS_ROWS, shape=[2, 4]), ["12 values", "needs 8"]),
+        (tensor(IRIS_ROWS, shape=[3, -4]), ["non-negative integers"]),
+        (tensor(IRIS_ROWS, data=[[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3]]), ["ragged"]),
+        (tensor(IRIS_ROWS, data=[[1, 2, 3, "4"]] * 3), ["non-numeric value '4'"]),
+        (tensor(IRIS_ROWS, data=[[1, 2, 3, True]] * 3), ["non-numeric value True"]),
+        (tensor(IRIS_ROWS, data=[[1, 2, 3, None]] * 3), ["non-numeric value None"]),
+        (tensor(IRIS_ROWS, data="1,2,3,4"), ["array of numbers"]),
+        (tensor(np.zeros((0, 4))), ["empty batch"]),
+        (tensor(IRIS_ROWS, datatype="INT32"), ["non-integer"]),
+        (tensor([[1.7e308] * 4]), ["out of range"]),
+    ],
+)
+def test_infer_client_errors_are_precise_400s(client, body, fragments):
+    assert_error(client.post("/v2/models/iris/infer", json=body), 400, *fragments)
+
+
+def test_infinite_values_are_refused(client):
+    too_big = b'{"inputs":[{"name":"input","shape":[1,4],"datatype":"FP64","data":[1,2,3,1e400]}]}'
+    response = client.post("/v2/models/iris/infer", data=too_big, content_type="application/json")
+    assert_error(response, 400, "non-finite", "row 0, column 3")
+    nan = msgpack.packb(tensor([[1.0, math.nan, 3.0, 4.0]]))
+    response = client.post("/v2/models/iris/infer", data=nan, content_type="application/msgpack")
+    assert_error(response, 400, "non-finite", "column 1")
+    overflow32 = client.post("/v2/models/iris32/infer", json=tensor([[1e39, 1.0, 1.0, 1.0]]))
+    assert_error(overflow32, 400, "non-finite")
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "fragment"),
+    [
+        (b"{not json", "application/json", "invalid JSON"),
+        (b'{"inputs": NaN}', "application/json", "NaN is not valid JSON"),
+        (b"\xff\xfe\x00", "application/json", "invalid JSON"),
+        (b"", "application/json", "empty"),
+        (b"[" * 5000 + b"]" * 5000, "application/json", "nested"),
+        (b"\xc1", "application/msgpack", "msgpack"),
+        (b"\xd4\x01\x00", "application/msgpack", "max_ext_len"),
+    ],
+)
+def test_malformed_bodies_are_400(client, data, content_type, fragment):
+    response = client.post("/v2/models/iris/infer", data=data, content_type=content_type)
+    assert_error(response, 400, fragment)
+
+
+def test_limits_rows_and_body_size_are_413(client):
+    rows = np.ones((51, 4))
+    body = assert_error(
+        client.post("/v2/models/iris/infer", json=tensor(rows)), 413, "51 > limit 50"
+    )
+    assert body["max_rows"] == 50
+    big = {"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP64", "data": [1] * 40000}]}
+    assert_error(client.post("/v2/models/iris/infer", json=big), 413, "too large")
+    many = {"instances": np.ones((51, 4)).tolist()}
+    assert_error(client.post("/v1/models/iris:predict", json=many), 413, "51 > limit 50")
+
+
+def test_unknown_model_method_and_content_type(client):
+    assert_error(client.post("/v2/models/ghost/infer", json=tensor(IRIS_ROWS)), 404, "ghost")
+    assert_error(client.get("/v2/models/bad%20name"), 404, "no such route")
+    wrong_method = assert_error(client.get("/v2/models/iris/infer"), 405)
+    assert wrong_method is not None
+    assert "POST" in client.get("/v2/models/iris/infer").headers["Allow"]
+    assert_error(client.delete("/v2/models/iris"), 405)
+    form = client.post("/v2/models/iris/infer", data="a=1", content_type="text/plain")
+    assert_error(form, 415, "text/plain", "application/json")
+
+
+def test_v1_instances_as_rows_and_as_objects(client, iris):
+    named = [dict(zip(iris.feature_names, row)) for row in IRIS_ROWS]
+    by_row = client.post("/v1/models/iris:predict", json={"instances": IRIS_ROWS}).get_json()
+    by_name = client.post("/v1/models/iris:predict", json={"instances": named}).get_json()
+    assert by_row == by_name
+    predictions = by_row["predictions"]
+    assert [p["label"] for p in predictions] == predict(iris, IRIS_ROWS).tolist()
+    np.testing.assert_array_equal(
+        [p["probabilities"] for p in predictions], predict_proba(iris, IRIS_ROWS)
+    )
+
+
+def test_v1_columnar_inputs_answer_outputs(client, iris, arithmetic):
+    columns = dict(zip(iris.feature_names, np.transpose(IRIS_ROWS).tolist()))
+    body = client.post("/v1/models/iris:predict", json={"inputs": columns}).get_json()
+    assert body["outputs"]["label"] == predict(iris, IRIS_ROWS).tolist()
+    rows = [[1.0, 2.0]]
+    values = client.post("/v1/models/arith:predict", json={"inputs": {"input": rows}}).get_json()
+    np.testing.assert_array_equal(values["outputs"], predict_values(arithmetic, rows))
+    by_row = client.post("/v1/models/arith:predict", json={"instances": rows}).get_json()
+    np.testing.assert_array_equal(by_row["predictions"], predict_values(arithmetic, rows))
+
+
+@pytest.mark.parametrize(
+    ("body", "fragments"),
+    [
+        ({}, ["either 'instances' or 'inputs'"]),
+        ({"instances": [[1, 2, 3, 4]], "inputs": [[1, 2, 3, 4]]}, ["either"]),
+        ({"instances": []}, ["empty batch"]),
+        ({"instances": "rows"}, ["list of rows"]),
+        ({"instances": [1, 2, 3, 4]}, ["expected [n, 4]", "got [4]"]),
+        ({"instances": [[1, 2, 3]]}, ["expected [n, 4]", "got [1, 3]"]),
+        ({"instances": [{"sepal_length": 1}]}, ["instance 0", "missing feature(s)", "petal_width"]),
+        ({"instances": [[1, 2, 3, 4], {"a": 1}]}, ["mix"]),
+        ({"inputs": {"sepal_length": [1.0]}}, ["one column per feature"]),
+        ({"instances": [[1, 2, 3, math.inf]]}, ["non-finite"]),
+    ],
+)
+def test_v1_client_errors(client, body, fragments):
+    data = msgpack.packb(body)  # msgpack carries infinity, which JSON cannot
+    response = client.post("/v1/models/iris:predict", data=data, content_type="application/msgpack")
+    assert_error(response, 400, *fragments)
+
+
+def test_v1_listing_status_and_metadata(client):
+    listing = client.get("/v1/models").get_json()["models"]
+    assert [m["name"] for m in listing] == ["arith", "iris", "iris32"]
+    assert all(m["state"] == "READY" for m in listing)
+    status = client.get("/v1/models/iris").get_json()["model_version_status"][0]
+    assert status["state"] == "AVAILABLE" and status["status"]["error_code"] == "OK"
+    signature = client.get("/v1/models/iris/metadata").get_json()["metadata"]["signature_def"]
+    inputs = signature["signature_def"]["serving_default"]["inputs"]["input"]
+    assert inputs["dtype"] == "DT_DOUBLE"
+    assert [d["size"] for d in inputs["tensor_shape"]["dim"]] == ["-1", "4"]
+    assert_error(client.get("/v1/models/ghost"), 404)
+    assert_error(client.get("/v1/models/iris:predict"), 405)
+
+
+def test_repository_index(client):
+    index = client.post("/v2/repository/index").get_json()
+    assert [m["name"] for m in index] == ["arith", "iris", "iris32"]
+    assert client.post("/v2/repository/index", json={"ready": True}).get_json() == index
+    assert_error(client.post("/v2/repository/index", json={"ready": "yes"}), 400)
+
+
+def test_load_needs_the_bearer_token_when_one_is_set(iris):
+    app = create_app(
+        ServeConfig(models_dir=None, poll_interval=0, token="s3cret"), models={"iris": iris}
+    )
+    client = app.test_client()
+    refused = client.post("/v2/repository/models/iris/load")
+    assert_error(refused, 401, "Bearer")
+    assert refused.headers["WWW-Authenticate"] == "Bearer"
+    wrong = client.post("/v2/repository/models/iris/load", headers={"Authorization": "Bearer nope"})
+    assert_error(wrong, 401)
+    ok = client.post("/v2/repository/models/iris/load", headers={"Authorization": "Bearer s3cret"})
+    assert ok.status_code == 200 and ok.get_json()["state"] == "READY"
+    # Reading needs no token.
+    assert client.get("/v2/models/iris").status_code == 200
+
+
+def test_metrics_count_requests_errors_and_latency_per_model(iris):
+    app = create_app(ServeConfig(models_dir=None, poll_interval=0), models={"iris": iris})
+    client = app.test_client()
+    for _ in range(3):
+        client.post("/v2/models/iris/infer", json=tensor(IRIS_ROWS))
+    client.post("/v2/models/iris/infer", json=tensor([[1.0]]))
+    client.get("/v2/models/no-such-model")
+    text = client.get("/metrics").get_data(as_text=True)
+    assert 'nnfunc_requests_total{endpoint="v2.infer",model="iris"} 4.0' in text
+    assert 'nnfunc_request_errors_total{endpoint="v2.infer",model="iris",status="400"} 1.0' in text
+    assert 'nnfunc_request_duration_seconds_count{endpoint="v2.infer",model="iris"} 4.0' in text
+    # Names that are not models never become label values (no unbounded label sets).
+    assert "no-such-model" not in text
+
+
+def test_unexpected_errors_are_a_json_500_without_internals(iris, monkeypatch):
+    app = create_app(ServeConfig(models_dir=None, poll_interval=0), models={"iris": iris})
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr("serve.v2.compute_outputs", explode)
+    response = app.test_client().post("/v2/models/iris/infer", json=tensor(IRIS_ROWS))
+    assert response.status_code == 500
+    assert response.get_json() == {"error": "internal server error"}
+    assert app.test_client().get("/v2/health/live").status_code == 200
+
+
+def test_openapi_documents_every_route(app, client):
+    document = client.get("/openapi.json").get_json()
+    assert document["openapi"].startswith("3.")
+    documented = {
+        (path, method.upper()) for path, item in document["paths"].items() for method in item
+    }
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = rule.rule.replace("<model:name>", "{name}").replace("<model:version>", "{version}")
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            assert (path, method) in documented, (path, method)
+    # The examples name a model being served, with a row of the right width.
+    example = document["paths"]["/v2/models/{name}/infer"]["post"]["requestBody"]
+    row = example["content"]["application/json"]["example"]["inputs"][0]["data"][0]
+    assert len(row) == 2  # the first model by name is 'arith', two features
+
+
+def test_error_bodies_are_json_not_html(client):
+    for response in (client.get("/nope"), client.put("/v2"), client.get("/v2/")):
+        assert response.mimetype == "application/json"
+        assert "<" not in response.get_data(as_text=True)
+    body = json.loads(client.get("/nope").get_data())
+    assert set(body) == {"error"}

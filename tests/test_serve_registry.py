@@ -1,0 +1,175 @@
+"""Hot reload of the models folder: add, replace, remove, corrupt and temporary files."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+
+from nnfunc.datasets import load_dataset
+from nnfunc.modelfile import dumps_model, save_model
+from nnfunc.pipeline import RECIPES, TrainConfig, train_model
+from serve import ServeConfig, create_app
+from serve.registry import ModelRegistry, model_name
+
+ROW = {"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP64", "data": [5, 3, 4, 1]}]}
+
+
+@pytest.fixture(scope="module")
+def iris_a():
+    return train_model(load_dataset("iris"), RECIPES["iris"])
+
+
+@pytest.fixture(scope="module")
+def iris_b():
+    return train_model(load_dataset("iris"), TrainConfig(hidden=(3,), epochs=5, seed=1))
+
+
+@pytest.fixture
+def folder(tmp_path, iris_a):
+    save_model(iris_a, tmp_path / "iris.msgpack")
+    return tmp_path
+
+
+def make_app(folder, **options):
+    return create_app(ServeConfig(models_dir=str(folder), poll_interval=0, **options))
+
+
+def refresh(app):
+    return app.extensions["nnfunc"].registry.refresh()
+
+
+def version(client, name="iris"):
+    response = client.post(f"/v2/models/{name}/infer", json=ROW)
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()["model_version"]
+
+
+def test_model_names_come_from_safe_file_stems_only():
+    assert model_name("iris.msgpack") == "iris"
+    assert model_name("iris-v2.1_b.msgpack") == "iris-v2.1_b"
+    for ignored in (
+        ".iris.msgpack.3f2a.tmp",  # save_model's temporary file
+        ".iris.msgpack",
+        "iris.msgpack~",
+        "iris.msgpack.tmp",
+        "iris.tmp.msgpack",
+        "iris~.msgpack",
+        "iris.json",
+        "bad name.msgpack",
+        "..msgpack",
+        "x" * 200 + ".msgpack",
+    ):
+        assert model_name(ignored) is None, ignored
+
+
+def test_adding_replacing_and_removing_files(folder, iris_b):
+    app = make_app(folder)
+    client = app.test_client()
+    first = version(client)
+    assert client.get("/v2/models/xor").status_code == 404
+    save_model(iris_b, folder / "iris2.msgpack")
+    assert refresh(app) is True
+    assert client.get("/v2/models/iris2").status_code == 200
+    save_model(iris_b, folder / "iris.msgpack")  # replace: same name, new content
+    refresh(app)
+    second = version(client)
+    assert second != first and second == version(client, "iris2")
+    os.remove(folder / "iris2.msgpack")
+    refresh(app)
+    assert client.get("/v2/models/iris2").status_code == 404
+    assert refresh(app) is False  # nothing changed since
+
+
+def test_touching_a_file_without_changing_it_keeps_the_loaded_model(folder):
+    app = make_app(folder)
+    registry = app.extensions["nnfunc"].registry
+    model = registry.get("iris").model
+    os.utime(folder / "iris.msgpack", ns=(1, 1))
+    refresh(app)
+    assert registry.get("iris").model is model
+
+
+def test_corrupt_replacement_keeps_the_old_version_and_says_why(folder):
+    app = make_app(folder)
+    client = app.test_client()
+    before = version(client)
+    (folder / "iris.msgpack").write_bytes(b"\x93garbage")
+    refresh(app)
+    assert version(client) == before  # still served
+    assert client.get("/v2/health/ready").status_code == 200
+    status = client.get("/v1/models/iris").get_json()["model_version_status"][0]
+    assert status["state"] == "AVAILABLE"
+    assert "cannot load iris.msgpack" in status["status"]["error_message"]
+    index = client.post("/v2/repository/index").get_json()
+    assert "not a readable model file" in index[0]["reason"]
+
+
+def test_a_corrupt_new_model_is_unavailable_not_half_loaded(folder, iris_a):
+    app = make_app(folder)
+    client = app.test_client()
+    data = dumps_model(iris_a)
+    (folder / "broken.msgpack").write_bytes(data[: len(data) // 2])  # a half-written file
+    refresh(app)
+    ready = client.get("/v2/models/broken/ready")
+    assert ready.status_code == 503 and ready.get_json()["state"] == "UNAVAILABLE"
+    assert "cannot load broken.msgpack" in ready.get_json()["reason"]
+    infer = client.post("/v2/models/broken/infer", json=ROW)
+    assert infer.status_code == 503 and "not ready" in infer.get_json()["error"]
+    assert client.get("/v2/health/ready").get_json() == {"ready": False, "not_ready": ["broken"]}
+    assert client.get("/v1/models/broken").get_json()["model_version_status"][0]["state"] == "END"
+    # The writer finishes: the complete file loads on the next scan.
+    (folder / "broken.msgpack").write_bytes(data)
+    refresh(app)
+    assert client.get("/v2/models/broken/ready").status_code == 200
+    assert client.get("/v2/health/ready").status_code == 200
+
+
+def test_temporary_and_foreign_files_are_ignored(folder, iris_a):
+    data = dumps_model(iris_a)
+    for name in (".iris.msgpack.ab12.tmp", "iris.msgpack~", "other.tmp.msgpack", "notes.txt"):
+        (folder / name).write_bytes(data)
+    (folder / "sub.msgpack").mkdir()
+    app = make_app(folder)
+    names = [m["name"] for m in app.test_client().get("/v1/models").get_json()["models"]]
+    assert names == ["iris"]
+
+
+def test_missing_folder_is_not_ready_and_recovers(tmp_path, iris_a):
+    folder = tmp_path / "later"
+    app = make_app(folder)
+    client = app.test_client()
+    assert client.get("/v2/health/ready").status_code == 503
+    folder.mkdir()
+    save_model(iris_a, folder / "iris.msgpack")
+    refresh(app)
+    assert client.get("/v2/health/ready").status_code == 200
+    version(client)
+
+
+def test_load_endpoint_rescans_now(folder, iris_b):
+    app = make_app(folder)
+    client = app.test_client()
+    save_model(iris_b, folder / "new.msgpack")
+    response = client.post("/v2/repository/models/new/load")
+    assert response.status_code == 200 and response.get_json()["state"] == "READY"
+    (folder / "bad.msgpack").write_bytes(b"nope")
+    failed = client.post("/v2/repository/models/bad/load")
+    assert failed.status_code == 400 and "cannot load bad.msgpack" in failed.get_json()["error"]
+    assert client.post("/v2/repository/models/gone/load").status_code == 404
+
+
+def test_the_watcher_thread_picks_up_changes_within_two_seconds(folder, iris_b):
+    registry = ModelRegistry(folder, poll_interval=0.1)
+    registry.refresh()
+    first = registry.get("iris").version
+    registry.start()
+    try:
+        save_model(iris_b, folder / "iris.msgpack")
+        deadline = time.monotonic() + 2.0
+        while registry.get("iris").version == first and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert registry.get("iris").version != first
+    finally:
+        registry.stop()

@@ -1,0 +1,214 @@
+"""`nnfunc serve` as a real server: 2 gunicorn workers on a loopback port, talked to over HTTP.
+
+The tests run in order against one server: predictions equal `nnfunc predict`, a concurrent load
+with a model replaced mid-way fails no request, a corrupt file leaves the last version serving,
+/metrics adds up both workers, and SIGTERM ends it cleanly.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from nnfunc.cli import main
+from nnfunc.datasets import load_dataset
+from nnfunc.modelfile import save_model
+from nnfunc.pipeline import RECIPES, TrainConfig, train_model
+
+pytest.importorskip("gunicorn")
+ROWS = load_dataset("iris").X[::10].tolist()  # 15 rows
+INFER_COUNT = {"n": 0}  # every successful /v2/models/iris/infer, to check /metrics against
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def infer_body(rows):
+    tensor = {"name": "input", "shape": [len(rows), 4], "datatype": "FP64", "data": rows}
+    return json.dumps({"inputs": [tensor]})
+
+
+def request(port, method, path, body=None, conn=None):
+    """(status, decoded JSON or text) over a fresh connection unless one is given."""
+    own = conn is None
+    conn = conn or http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        data = response.read()
+    finally:
+        if own:
+            conn.close()
+    if response.getheader("Content-Type", "").startswith("application/json"):
+        return response.status, json.loads(data)
+    return response.status, data.decode()
+
+
+def infer(port, conn=None):
+    status, body = request(port, "POST", "/v2/models/iris/infer", infer_body(ROWS[:1]), conn)
+    if status == 200:
+        INFER_COUNT["n"] += 1
+    return status, body
+
+
+@pytest.fixture(scope="module")
+def models():
+    first = train_model(load_dataset("iris"), RECIPES["iris"])
+    second = train_model(load_dataset("iris"), TrainConfig(hidden=(3,), epochs=5, seed=1))
+    return first, second
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory, models):
+    folder = tmp_path_factory.mktemp("models")
+    save_model(models[0], folder / "iris.msgpack")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NNFUNC_", "PROMETHEUS_"))}
+    command = [sys.executable, "-m", "nnfunc", "serve", "--models", str(folder)]
+    command += ["--port", str(port), "--workers", "2", "--poll-interval", "0.2"]
+    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if request(port, "GET", "/v2/health/ready")[0] == 200:
+                break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"server did not start:\n{proc.stdout.read().decode()}")
+        time.sleep(0.1)
+    yield {"proc": proc, "port": port, "folder": folder}
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def test_predictions_equal_nnfunc_predict(server, tmp_path):
+    csv = tmp_path / "rows.csv"
+    names = load_dataset("iris").feature_names
+    csv.write_text(",".join(names) + "\n" + "".join(",".join(map(repr, r)) + "\n" for r in ROWS))
+    model_file = server["folder"] / "iris.msgpack"
+    cli = subprocess.run(
+        [sys.executable, "-m", "nnfunc", "predict", str(model_file), "--data", str(csv)]
+        + ["--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    expected = json.loads(cli.stdout)
+    status, body = request(server["port"], "POST", "/v2/models/iris/infer", infer_body(ROWS))
+    assert status == 200
+    outputs = {o["name"]: o["data"] for o in body["outputs"]}
+    assert outputs["label"] == expected["labels"]
+    assert (
+        np.reshape(outputs["probabilities"], (len(ROWS), 3)).tolist() == expected["probabilities"]
+    )
+    INFER_COUNT["n"] += 1
+    status, v1 = request(
+        server["port"], "POST", "/v1/models/iris:predict", json.dumps({"instances": ROWS})
+    )
+    assert [p["label"] for p in v1["predictions"]] == expected["labels"]
+
+
+def test_concurrent_load_with_a_model_replaced_midway_fails_nothing(server, models):
+    port = server["port"]
+    before = infer(port)[1]["model_version"]
+    stop = threading.Event()
+    failures: list[str] = []
+    versions: list[str] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        while not stop.is_set():
+            try:
+                status, body = infer(port, conn)
+            except (OSError, http.client.HTTPException) as exc:
+                with lock:
+                    failures.append(repr(exc))
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                continue
+            with lock:
+                if status == 200:
+                    versions.append(body["model_version"])
+                else:
+                    failures.append(f"{status} {body}")
+        conn.close()
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)
+    save_model(models[1], server["folder"] / "iris.msgpack")  # atomic replace under load
+    time.sleep(2.0)
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=20)
+    assert failures == []
+    assert len(versions) > 50
+    after = set(versions) - {before}
+    assert len(after) == 1, "the replaced model was never served during the load"
+    # Both workers serve the new version now (fresh connections land on either).
+    new = after.pop()
+    assert all(infer(port)[1]["model_version"] == new for _ in range(10))
+    server["version"] = new
+
+
+def test_corrupt_file_leaves_the_last_version_serving(server):
+    port = server["port"]
+    (server["folder"] / "iris.msgpack").write_bytes(b"\x85not a model at all")
+    time.sleep(1.0)  # several poll intervals: every worker has tried to load it
+    for _ in range(10):
+        status, body = infer(port)
+        assert status == 200 and body["model_version"] == server["version"]
+        _, model_status = request(port, "GET", "/v1/models/iris")
+        error = model_status["model_version_status"][0]["status"]["error_message"]
+        assert "cannot load iris.msgpack" in error
+    assert request(port, "GET", "/v2/health/ready")[0] == 200
+
+
+def test_metrics_add_up_every_worker(server):
+    status, text = request(server["port"], "GET", "/metrics")
+    assert status == 200
+    match = re.search(r'nnfunc_requests_total\{endpoint="v2.infer",model="iris"\} (\S+)', text)
+    assert match is not None, text[:2000]
+    assert float(match.group(1)) == INFER_COUNT["n"]
+
+
+def test_sigterm_stops_the_server_cleanly(server):
+    proc = server["proc"]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=20) == 0
+    log = proc.stdout.read().decode()
+    assert "Traceback" not in log
+    assert "Shutting down" in log
+
+
+def test_cli_refuses_a_busy_port_and_a_missing_folder(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(main, ["serve", "--models", str(tmp_path), "--port", str(port)])
+    assert result.exit_code == 2
+    assert "already in use" in result.output
+    missing = CliRunner().invoke(main, ["serve", "--models", str(tmp_path / "nope")])
+    assert missing.exit_code == 2 and "does not exist" in missing.output
