@@ -170,7 +170,7 @@ def load_model_arg(path: str) -> Any:
 def read_input(path: str) -> tuple[bytes, str]:
     """The bytes of a file, or of stdin for `-`, with the name to use in messages."""
     if path == "-":
-        return click.get_binary_stream("stdin").read(), "<stdin>"
+        return sys.stdin.buffer.read(), "<stdin>"
     with cli_errors(), open(path, "rb") as f:
         return f.read(), path
 

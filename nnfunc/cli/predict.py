@@ -8,6 +8,7 @@ they read back bit for bit.
 from __future__ import annotations
 
 import csv
+import io
 
 import click
 
@@ -56,9 +57,9 @@ def predict(model_path: str, data: str, fmt: str) -> None:
         else:
             echo_json({"targets": columns, "values": values}, indent=None)
         return
-    out = click.get_text_stream("stdout")
+    out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["label", *columns] if labels is not None else columns)
     for i, row in enumerate(values):
         writer.writerow([labels[i], *map(repr, row)] if labels is not None else map(repr, row))
-    out.flush()
+    click.echo(out.getvalue(), nl=False)

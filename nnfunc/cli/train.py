@@ -143,16 +143,17 @@ def train(
     if data is None and dataset is None:
         dataset = "iris"
     name = dataset or os.path.splitext(os.path.basename(data))[0]
-    out = out or os.path.join("models", f"{name}.msgpack")
-    check_writable(out, create_folder=out == os.path.join("models", f"{name}.msgpack"))
+    default_out = os.path.join("models", f"{name}.msgpack")
+    out = out or default_out
     if plot is not None:
         from nnfunc.plotting import require_matplotlib
 
         with cli_errors():
             require_matplotlib()
-        check_writable(plot)
         if os.path.abspath(plot) == os.path.abspath(out):
             raise click.UsageError("--plot and --out name the same file")
+        check_writable(plot)
+    check_writable(out, create_folder=out == default_out)  # the last check: it may make models/
 
     overrides = {OVERRIDES[k]: v for k, v in options.items() if v is not None}
     with cli_errors():

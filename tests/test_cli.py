@@ -1,0 +1,404 @@
+"""The `nnfunc` command line through click's CliRunner, plus real subprocess calls."""
+
+import csv
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from nnfunc.cli import main
+from nnfunc.datasets import dataset_names, load_dataset
+from nnfunc.model import predict as model_predict
+from nnfunc.model import predict_proba, predict_values
+from nnfunc.modelfile import load_model, loads_model
+
+IRIS_CSV = Path(__file__).parent.parent / "nnfunc" / "data" / "iris.csv"
+
+
+def run(*args, input=None, env=None):
+    return CliRunner().invoke(main, [str(a) for a in args], input=input, env=env)
+
+
+def assert_fails(result, code, message):
+    """Exit `code`, exactly one `Error: ...` line on stderr mentioning `message`, no traceback."""
+    assert result.exit_code == code, result.output
+    assert isinstance(result.exception, SystemExit)
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert message in lines[0]
+    assert result.stdout == ""
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    """A classifier and a regressor made by `nnfunc train`, and CSV inputs."""
+    folder = tmp_path_factory.mktemp("cli")
+    iris = folder / "iris.msgpack"
+    assert run("train", "--epochs", 60, "--out", iris, "--quiet").exit_code == 0
+    arithmetic = folder / "arithmetic.msgpack"
+    result = run("train", "--dataset", "arithmetic", "--epochs", 3, "--out", arithmetic, "-q")
+    assert result.exit_code == 0
+    features = folder / "features.csv"
+    rows = list(csv.reader(IRIS_CSV.open()))
+    features.write_text("\n".join(",".join(r[:4][::-1]) for r in rows[:11]) + "\n")
+    return {"iris": iris, "arithmetic": arithmetic, "features": features, "folder": folder}
+
+
+# --- train ----------------------------------------------------------------------------------------
+
+
+def test_train_with_no_arguments_writes_models_iris(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = run("train")
+    assert result.exit_code == 0, result.output
+    assert "test       accuracy 0.9" in result.stdout
+    assert "wrote models/iris.msgpack" in result.stdout
+    assert result.stderr == ""  # no progress bar off a terminal
+    model = load_model(tmp_path / "models" / "iris.msgpack")
+    assert model.config["epochs"] == 300 and model.config["hidden"] == [6]
+    assert model.provenance["created"].endswith("Z")
+
+
+def test_train_json_summary_matches_the_file(tmp_path):
+    out = tmp_path / "xor.msgpack"
+    env = {"SOURCE_DATE_EPOCH": "0"}
+    result = run("train", "--dataset", "xor", "--out", out, "--json", env=env)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    blob = out.read_bytes()
+    assert summary["bytes"] == len(blob) and summary["model"] == str(out)
+    assert summary["sha256"] == hashlib.sha256(blob).hexdigest()
+    model = loads_model(blob)
+    assert summary["metrics"] == model.metrics and summary["sizes"] == [2, 4, 1]
+    assert model.provenance["created"] == "1970-01-01T00:00:00Z"
+    again = tmp_path / "again.msgpack"
+    assert run("train", "--dataset", "xor", "--out", again, "-q", env=env).exit_code == 0
+    assert again.read_bytes() == blob
+
+
+def test_every_training_option_reaches_the_model(tmp_path):
+    out = tmp_path / "m.msgpack"
+    args = [
+        "--data", IRIS_CSV, "--target", "species", "--task", "classify", "--layers", "8,5",
+        "--activation", "leaky_relu:0.1", "--output-activation", "softmax",
+        "--loss", "softmax_cross_entropy", "--init", "glorot_normal", "--optimizer", "nesterov",
+        "--lr", "0.05", "--schedule", "cosine", "--batch-size", "8", "--epochs", "40",
+        "--l2", "0.0001", "--clip-norm", "5", "--seed", "3", "--val-split", "0.2",
+        "--test-split", "0.25", "--early-stopping", "--patience", "50", "--dtype", "float32",
+        "--out", out,
+    ]  # fmt: skip
+    result = run("train", *args)
+    assert result.exit_code == 0, result.output
+    model = load_model(out)
+    expected = {
+        "hidden": [8, 5], "activation": "leaky_relu:0.1", "output_activation": "softmax",
+        "loss": "softmax_cross_entropy", "init": "glorot_normal", "optimizer": "nesterov",
+        "lr": 0.05, "schedule": "cosine", "batch_size": 8, "epochs": 40, "l2": 0.0001,
+        "clip_norm": 5.0, "seed": 3, "val_split": 0.2, "test_split": 0.25,
+        "early_stopping": True, "patience": 50, "dtype": "float32",
+    }  # fmt: skip
+    assert {k: model.config[k] for k in expected} == expected
+    assert model.spec.sizes == (4, 8, 5, 3) and model.params.dtype == np.float32
+    assert set(model.metrics) == {"train", "validation", "test"}
+    assert len(model.history.val_loss) == 40
+    assert "validation" in result.stdout and model.provenance["dataset"] == "iris"
+
+
+def test_train_regression_on_a_csv_with_several_targets(tmp_path):
+    data = load_dataset("sum", n_samples=200)
+    path = tmp_path / "adds.csv"
+    lines = ["a,b,total,double"]
+    lines += [f"{a!r},{b!r},{a + b!r},{2 * (a + b)!r}" for a, b in data.X.tolist()]
+    path.write_text("\n".join(lines) + "\n")
+    out = tmp_path / "adds.msgpack"
+    result = run("train", "--data", path, "--target", "total,double", "--out", out, "--epochs", 30)
+    assert result.exit_code == 0, result.output
+    assert "R2 " in result.stdout
+    model = load_model(out)
+    assert model.task == "regress" and model.target_names == ("total", "double")
+
+
+def test_plot_draws_a_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    out, png = tmp_path / "moons.msgpack", tmp_path / "moons.png"
+    args = ["--dataset", "moons", "--epochs", 2, "--val-split", 0.2, "--out", out, "--plot", png]
+    result = run("train", *args)
+    assert result.exit_code == 0, result.output
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and f"wrote {png}" in result.stdout
+    width = int.from_bytes(png.read_bytes()[16:20], "big")
+    assert width == 1500  # three panels: loss, accuracy, decision regions
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path, monkeypatch):
+    import nnfunc.cli.train as train_module
+
+    monkeypatch.setattr(train_module, "is_terminal", lambda stream=None: True)
+    updates = []
+    real = train_module.Progress.__call__
+    monkeypatch.setattr(
+        train_module.Progress, "__call__", lambda self, r: updates.append(r.epoch) or real(self, r)
+    )
+    result = run("train", "--dataset", "xor", "--epochs", 5, "--out", tmp_path / "x.msgpack")
+    assert result.exit_code == 0 and updates == [1, 2, 3, 4, 5]
+    monkeypatch.setattr(train_module, "is_terminal", lambda stream=None: False)
+    result = run("train", "--dataset", "xor", "--epochs", 5, "--out", tmp_path / "x.msgpack")
+    assert result.exit_code == 0 and updates == [1, 2, 3, 4, 5] and result.stderr == ""
+
+
+# --- bad input: exit 2 (1 when diverged), one line, and the existing model file left intact ------
+
+
+@pytest.fixture
+def workspace(tmp_path):
+    (tmp_path / "bad.csv").write_text("a,b,y\n1,2,x\n3,oops,y\n")
+    (tmp_path / "nan.csv").write_text("a,b,y\n1,2,x\n3,nan,y\n")
+    (tmp_path / "one.csv").write_text("a,b,y\n1,2,x\n3,4,x\n")
+    (tmp_path / "good.csv").write_text("a,b,y\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n")
+    (tmp_path / "a_dir").mkdir()
+    (tmp_path / "old.msgpack").write_bytes(b"previous model")
+    return tmp_path
+
+
+TRAIN_ERRORS = [
+    (["--data", "missing.csv"], "'missing.csv' does not exist"),
+    (["--data", "bad.csv"], "bad.csv: row 2, column 'b': 'oops' is not a number"),
+    (["--data", "nan.csv"], "nan.csv: row 2, column 'b': 'nan' is not a finite number"),
+    (["--data", "one.csv"], "target column 'y' has a single class 'x'"),
+    (["--data", "good.csv", "--target", "zz"], "unknown target column 'zz'; available columns"),
+    (["--lr", "-0.1"], "Invalid value for '--lr': -0.1 is not in the range x>0"),
+    (["--lr", "nan"], "'nan' is not a finite number"),
+    (["--epochs", "0"], "Invalid value for '--epochs'"),
+    (["--layers", "8,x"], "'8,x' is not a comma-separated list of integers"),
+    (["--activation", "softmax"], "softmax can only be the output activation"),
+    (["--activation", "swoosh"], "unknown activation 'swoosh'"),
+    (["--optimizer", "lbfgs"], "Invalid value for '--optimizer'"),
+    (["--val-split", "1.5"], "Invalid value for '--val-split'"),
+    (["--data", "good.csv", "--dataset", "xor"], "give --data or --dataset, not both"),
+    (["--dataset", "iris", "--target", "species"], "--target selects a column of a --data CSV"),
+    (["--dataset", "iris", "--task", "regress"], "cannot regress on non-numeric target labels"),
+    (["--dataset", "sum", "--loss", "binary_cross_entropy"], "regression uses the mse loss"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), TRAIN_ERRORS)
+def test_train_refuses_bad_input(workspace, monkeypatch, args, message):
+    monkeypatch.chdir(workspace)
+    before = sorted(os.listdir(workspace))
+    result = run("train", *args, "--out", "old.msgpack")
+    assert_fails(result, 2, message)
+    assert (workspace / "old.msgpack").read_bytes() == b"previous model"
+    assert sorted(os.listdir(workspace)) == before
+
+
+@pytest.mark.parametrize(
+    ("out", "message"),
+    [
+        ("no_such_folder/m.msgpack", "folder no_such_folder does not exist"),
+        ("a_dir", "a_dir: is a directory"),
+        ("good.csv/m.msgpack", "folder good.csv does not exist"),
+    ],
+)
+def test_train_refuses_unusable_output_paths(workspace, monkeypatch, out, message):
+    monkeypatch.chdir(workspace)
+    before = sorted(os.listdir(workspace))
+    assert_fails(run("train", "--dataset", "xor", "--out", out), 2, message)
+    assert_fails(run("train", "--dataset", "xor", "--plot", out), 2, message)
+    assert sorted(os.listdir(workspace)) == before
+
+
+def test_train_refuses_an_unwritable_folder(workspace):
+    locked = workspace / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if os.access(locked, os.W_OK):  # root ignores permission bits: use a real read-only place
+            locked = Path("/proc")
+            if not locked.is_dir():
+                pytest.skip("no unwritable folder available")
+        result = run("train", "--dataset", "xor", "--out", locked / "m.msgpack")
+        assert_fails(result, 2, f"cannot write in folder {locked}")
+    finally:
+        (workspace / "locked").chmod(0o700)
+    assert not (locked / "m.msgpack").exists()
+
+
+def test_a_diverged_run_exits_1_and_writes_nothing(workspace):
+    out = workspace / "old.msgpack"
+    args = ["--dataset", "sum", "--optimizer", "sgd", "--lr", "100", "--epochs", "5", "--out", out]
+    result = run("train", *args)
+    assert_fails(result, 1, "training diverged at epoch 1")
+    assert "no model file was written" in result.stderr
+    assert out.read_bytes() == b"previous model"
+    assert sorted(os.listdir(workspace)) == sorted(
+        ["bad.csv", "nan.csv", "one.csv", "good.csv", "a_dir", "old.msgpack"]
+    )
+
+
+@pytest.mark.parametrize("command", ["evaluate", "predict", "inspect"])
+def test_corrupt_or_missing_model_files_are_refused(workspace, files, command):
+    blob = files["iris"].read_bytes()
+    corrupt = bytearray(blob)
+    corrupt[len(blob) // 2] ^= 1  # inside the payload
+    (workspace / "corrupt.msgpack").write_bytes(bytes(corrupt))
+    (workspace / "text.msgpack").write_text("not a model")
+    extra = [] if command == "inspect" else ["--data", IRIS_CSV]
+    cases = {
+        "corrupt.msgpack": "checksum mismatch",
+        "text.msgpack": "not a readable model file",
+        "gone.msgpack": "gone.msgpack: no such file",
+    }
+    for name, message in cases.items():
+        assert_fails(run(command, workspace / name, *extra), 2, message)
+
+
+# --- evaluate, predict, inspect, datasets ---------------------------------------------------------
+
+
+def test_evaluate_prints_metrics_confusion_matrix_and_per_class_scores(files):
+    result = run("evaluate", files["iris"], "--data", IRIS_CSV)
+    assert result.exit_code == 0, result.output
+    for text in ("accuracy 0.9", "confusion matrix", "setosa", "precision", "macro avg"):
+        assert text in result.stdout
+    report = json.loads(run("evaluate", files["iris"], "--data", IRIS_CSV, "--json").stdout)
+    metrics = report["metrics"]
+    assert metrics["n_samples"] == 150 and np.sum(metrics["confusion_matrix"]) == 150
+    assert set(metrics["per_class"]) == {"setosa", "versicolor", "virginica"}
+
+
+def test_evaluate_a_regressor(files, tmp_path):
+    data = load_dataset("arithmetic", n_samples=50, seed=9)
+    path = tmp_path / "a.csv"
+    rows = ["b,a,sum,difference,absolute_difference"]
+    rows += [f"{b!r},{a!r},{a + b!r},{a - b!r},{abs(a - b)!r}" for a, b in data.X.tolist()]
+    path.write_text("\n".join(rows) + "\n")
+    result = run("evaluate", files["arithmetic"], "--data", path)
+    assert result.exit_code == 0, result.output
+    assert "absolute_difference" in result.stdout and "mean" in result.stdout
+
+
+def test_evaluate_refuses_bad_data(files, workspace):
+    (workspace / "rose.csv").write_text(IRIS_CSV.read_text().replace("virginica", "rose", 1))
+    assert_fails(
+        run("evaluate", files["iris"], "--data", workspace / "rose.csv"), 2, "unknown class 'rose'"
+    )
+    assert_fails(
+        run("evaluate", files["iris"], "--data", workspace / "good.csv"),
+        2,
+        "missing feature column 'sepal_length'",
+    )
+
+
+def test_predict_csv_and_json_match_the_library(files):
+    model = load_model(files["iris"])
+    X = load_dataset("iris").X[:10]
+    result = run("predict", files["iris"], "--data", files["features"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert rows[0] == ["label", "p_setosa", "p_versicolor", "p_virginica"]
+    assert [r[0] for r in rows[1:]] == model_predict(model, X).tolist()
+    probabilities = np.array([[float(v) for v in r[1:]] for r in rows[1:]])
+    assert probabilities.tobytes() == predict_proba(model, X).tobytes()  # exact round trip
+    as_json = json.loads(
+        run("predict", files["iris"], "--data", files["features"], "--format", "json").stdout
+    )
+    assert as_json["classes"] == ["setosa", "versicolor", "virginica"]
+    assert as_json["labels"] == [r[0] for r in rows[1:]]
+
+
+def test_predict_reads_stdin_and_answers_regressors_in_original_units(files):
+    model = load_model(files["arithmetic"])
+    X = np.array([[10.0, 20.0], [99.5, 0.25]])
+    result = run("predict", files["arithmetic"], "--data", "-", input="b,a\n20,10\n0.25,99.5\n")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert rows[0] == ["sum", "difference", "absolute_difference"]
+    values = np.array([[float(v) for v in r] for r in rows[1:]])
+    assert values.tobytes() == predict_values(model, X).tobytes()
+
+
+def test_predict_refuses_bad_cells(files):
+    cases = {
+        "b,a\n1,x\n": "<stdin>: row 1, column 'a': 'x' is not a number",
+        "b,a\n1,2\n1,NaN\n": "<stdin>: row 2, column 'a': 'NaN' is not a finite number",
+        "b\n1\n": "<stdin>: missing feature column 'a'",
+        "": "<stdin>: file is empty",
+    }
+    for text, message in cases.items():
+        assert_fails(run("predict", files["arithmetic"], "--data", "-", input=text), 2, message)
+    assert_fails(run("predict", files["arithmetic"], "--data", "nope.csv"), 2, "nope.csv")
+
+
+def test_inspect_summarises_layers_parameters_and_provenance(files):
+    result = run("inspect", files["iris"])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    for text in (
+        "dense_1  (None, 6)     relu            30",
+        "dense_2  (None, 3)     softmax",
+        "Total params: 51",
+    ):
+        assert text in out
+    for text in ("features standardised", "adam (lr 0.01", "test       accuracy", "dataset iris"):
+        assert text in out
+    data = json.loads(run("inspect", files["iris"], "--json").stdout)
+    assert data["n_params"] == 51 and [r["params"] for r in data["layers"]] == [30, 21]
+    assert data["format"] == "nnfunc-model" and data["version"] == 1
+    assert len(data["preprocessing"]["feature_scaler"]["mean"]) == 4
+    assert data["history"]["epochs"] == 60
+
+
+def test_datasets_lists_every_bundled_dataset():
+    result = run("datasets")
+    assert result.exit_code == 0
+    for name in dataset_names():
+        assert any(line.startswith(name + " ") for line in result.stdout.splitlines())
+    rows = json.loads(run("datasets", "--json").stdout)
+    shapes = {r["name"]: (r["n_samples"], r["n_features"]) for r in rows}
+    assert shapes["iris"] == (150, 4) and shapes["moons"] == (5000, 2)
+
+
+# --- the installed entry point, as a user runs it ------------------------------------------------
+
+
+def _entry_point():
+    script = Path(sys.executable).parent / "nnfunc"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "nnfunc"]
+
+
+def test_real_subprocesses(files, tmp_path):
+    out = tmp_path / "xor.msgpack"
+    done = subprocess.run(
+        [
+            *_entry_point(),
+            "train",
+            "--dataset",
+            "xor",
+            "--epochs",
+            "20",
+            "--out",
+            str(out),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["model"] == str(out) and load_model(out).task == "classify"
+    done = subprocess.run(
+        [sys.executable, "-m", "nnfunc", "inspect", str(tmp_path / "missing.msgpack")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"Error: {tmp_path / 'missing.msgpack'}: no such file"
+    ]

@@ -1,0 +1,183 @@
+"""The training pipeline: seeded runs, recipes, data loading and new data in a model's terms."""
+
+import attrs
+import numpy as np
+import pytest
+
+from nnfunc.csvdata import DataError
+from nnfunc.datasets import load_dataset
+from nnfunc.model import predict
+from nnfunc.modelfile import dumps_model
+from nnfunc.pipeline import (
+    CSV_DEFAULTS,
+    RECIPES,
+    TrainConfig,
+    default_config,
+    evaluate,
+    infer_task,
+    load_training_data,
+    model_inputs,
+    model_targets,
+    read_table,
+    train_model,
+)
+from nnfunc.training import TrainingDiverged
+
+
+@pytest.fixture(scope="module")
+def xor():
+    return train_model(load_dataset("xor"), RECIPES["xor"])
+
+
+@pytest.fixture(scope="module")
+def iris():
+    return train_model(load_dataset("iris"), attrs.evolve(RECIPES["iris"], epochs=60))
+
+
+def test_recipes_learn_their_datasets(xor, iris):
+    assert xor.metrics["train"]["accuracy"] == 1.0 and "test" not in xor.metrics
+    np.testing.assert_array_equal(predict(xor, [[0, 0], [0, 1], [1, 0], [1, 1]]), [0, 1, 1, 0])
+    assert iris.metrics["test"]["accuracy"] >= 0.9
+    assert iris.metrics["train"]["n_samples"] == 120 and iris.metrics["test"]["n_samples"] == 30
+
+
+def test_same_seed_same_model_different_seed_different_model():
+    data = load_dataset("iris")
+    config = attrs.evolve(RECIPES["iris"], epochs=5)
+    assert dumps_model(train_model(data, config)) == dumps_model(train_model(data, config))
+    other = train_model(data, attrs.evolve(config, seed=1))
+    assert dumps_model(other) != dumps_model(train_model(data, config))
+
+
+def test_config_and_provenance_are_recorded(iris):
+    assert TrainConfig.from_dict(
+        {k: v for k, v in iris.config.items() if k in attrs.fields_dict(TrainConfig)}
+    ) == attrs.evolve(RECIPES["iris"], epochs=60)
+    assert iris.config["epochs_run"] == 60 and iris.config["stopped_early"] is False
+    assert iris.config["optimizer_config"]["schedule"] == {"name": "constant", "lr": 0.01}
+    assert iris.provenance["dataset"] == "iris" and len(iris.provenance["dataset_sha256"]) == 64
+    assert "created" not in iris.provenance
+    created = train_model(
+        load_dataset("xor"), attrs.evolve(RECIPES["xor"], epochs=2), created="2026-01-02T03:04:05Z"
+    )
+    assert created.provenance["created"] == "2026-01-02T03:04:05Z"
+
+
+def test_on_epoch_sees_every_epoch_and_can_stop_training():
+    seen = []
+    model = train_model(
+        load_dataset("xor"),
+        attrs.evolve(RECIPES["xor"], epochs=50),
+        on_epoch=lambda report: seen.append(report.epoch) or report.epoch == 7,
+    )
+    assert seen == list(range(1, 8))
+    assert model.config["epochs_run"] == 7 and model.config["stopped_early"] is True
+
+
+def test_a_diverging_run_raises():
+    config = TrainConfig(hidden=(8,), optimizer="sgd", lr=100.0, epochs=5)
+    with np.errstate(all="ignore"), pytest.raises(TrainingDiverged):
+        train_model(load_dataset("sum"), config)
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ValueError, match="lr must be positive"):
+        TrainConfig(lr=-0.1)
+    with pytest.raises(ValueError, match="cannot regress on non-numeric"):
+        infer_task(load_dataset("iris"), "regress")
+    with pytest.raises(ValueError, match="regression uses the mse loss"):
+        train_model(load_dataset("sum"), TrainConfig(loss="binary_cross_entropy", epochs=1))
+
+
+def test_default_config_picks_the_recipe_or_the_csv_defaults():
+    assert default_config("moons") is RECIPES["moons"]
+    assert default_config(None) is CSV_DEFAULTS
+    assert default_config("my_file") is CSV_DEFAULTS
+
+
+def test_load_training_data_from_a_csv_or_a_bundled_dataset(tmp_path):
+    path = tmp_path / "points.csv"
+    path.write_text("x,y,kind\n0,1,a\n1,0,b\n2,2,a\n")
+    data = load_training_data(data=path, target="kind")
+    assert data.name == "points" and data.feature_names == ("x", "y") and data.task == "classify"
+    numeric = tmp_path / "numbers.csv"
+    numeric.write_text("x,y,z\n0,1,0.5\n1,0,2.5\n")
+    assert load_training_data(data=numeric, target=["y", "z"]).task == "regress"
+    assert load_training_data(dataset="xor").name == "xor"
+    with pytest.raises(ValueError, match="either a CSV file or a bundled dataset"):
+        load_training_data(data=path, dataset="xor")
+    with pytest.raises(ValueError, match="either a CSV file or a bundled dataset"):
+        load_training_data()
+    with pytest.raises(ValueError, match="fixed target columns"):
+        load_training_data(dataset="iris", target="species")
+    with pytest.raises(DataError, match="unknown target column 'nope'"):
+        load_training_data(data=path, target="nope")
+
+
+def test_read_table_refuses_unusable_csv():
+    assert read_table(b"\xef\xbb\xbfa,b\n1,2\n\n3,4\n", "t.csv") == (
+        ["a", "b"],
+        [["1", "2"], ["3", "4"]],
+    )
+    cases = {
+        b"": "file is empty",
+        b"a,b\n": "header only",
+        b"a,a\n1,2\n": "duplicate column names",
+        b"a,b\n1,2\n3\n": "row 2 has 1 cells, expected 2",
+        b"a,b\n\xff,1\n": "not UTF-8",
+    }
+    for data, message in cases.items():
+        with pytest.raises(DataError, match=message):
+            read_table(data, "t.csv")
+
+
+def test_model_inputs_picks_columns_by_name(iris):
+    data = load_dataset("iris")
+    names = list(iris.feature_names)
+    header = ["id", *reversed(names), "species"]
+    body = [
+        [str(i), *map(repr, row[::-1].tolist()), label]
+        for i, (row, label) in enumerate(zip(data.X, data.y))
+    ]
+    X = model_inputs(iris, header, body, "t.csv")
+    np.testing.assert_array_equal(X, data.X)
+    codes = model_targets(iris, header, body, "t.csv")
+    np.testing.assert_array_equal(np.asarray(iris.classes)[codes], data.y)
+    with pytest.raises(DataError, match="missing feature column 'petal_width'"):
+        model_inputs(iris, header[:1] + header[2:], [r[:1] + r[2:] for r in body], "t.csv")
+    bad = [row.copy() for row in body[:3]]
+    bad[2][1] = "wide"
+    with pytest.raises(DataError, match="row 3, column 'petal_width': 'wide' is not a number"):
+        model_inputs(iris, header, bad, "t.csv")
+    bad[2][1] = "inf"
+    with pytest.raises(DataError, match="row 3, column 'petal_width': 'inf' is not a finite"):
+        model_inputs(iris, header, bad, "t.csv")
+    bad[2][1] = ""
+    with pytest.raises(DataError, match="row 3, column 'petal_width': missing value"):
+        model_inputs(iris, header, bad, "t.csv")
+    bad = [row.copy() for row in body[:2]]
+    bad[1][-1] = "rose"
+    with pytest.raises(DataError, match="row 2, column 'species': unknown class 'rose'"):
+        model_targets(iris, header, bad, "t.csv")
+
+
+def test_integer_classes_accept_integral_cells(xor):
+    header = ["a", "b", "xor"]
+    codes = model_targets(xor, header, [["0", "0", "0"], ["0", "1", "1.0"]], "t.csv")
+    np.testing.assert_array_equal(codes, [0, 1])
+    with pytest.raises(DataError, match="unknown class '2'"):
+        model_targets(xor, header, [["0", "0", "2"]], "t.csv")
+    with pytest.raises(DataError, match="unknown class '0.5'"):
+        model_targets(xor, header, [["0", "0", "0.5"]], "t.csv")
+
+
+def test_evaluate_reproduces_the_training_metrics(xor):
+    data = load_dataset("xor")
+    assert evaluate(xor, data.X, data.y) == xor.metrics["train"]
+    arithmetic = train_model(
+        load_dataset("arithmetic"), attrs.evolve(RECIPES["arithmetic"], epochs=2, test_split=0.0)
+    )
+    full = load_dataset("arithmetic")
+    report = evaluate(arithmetic, full.X, full.y)
+    assert report == arithmetic.metrics["train"]
+    assert set(report["per_target"]) == {"sum", "difference", "absolute_difference"}
