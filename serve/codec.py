@@ -41,16 +41,16 @@ def body_format(request: Request) -> str:
 
 
 def _check_depth(value: Any) -> None:
-    """Refuse JSON nested deeper than MAX_DEPTH (msgpack checks its own depth)."""
+    """Refuse JSON nested deeper than MAX_DEPTH (msgpack checks its own depth); visits containers
+    only, so a long flat list of numbers costs one type check per number."""
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if isinstance(item, (list, dict)):
-            if depth > MAX_DEPTH:
-                raise ApiError(400, f"malformed body: nested deeper than {MAX_DEPTH} levels")
-            stack.extend(
-                (child, depth + 1) for child in (item.values() if isinstance(item, dict) else item)
-            )
+        for child in item.values() if type(item) is dict else item:
+            if type(child) is list or type(child) is dict:
+                if depth >= MAX_DEPTH:
+                    raise ApiError(400, f"malformed body: nested deeper than {MAX_DEPTH} levels")
+                stack.append((child, depth + 1))
 
 
 def read_body(request: Request, *, max_bytes: int) -> tuple[Any, str]:
@@ -68,7 +68,8 @@ def read_body(request: Request, *, max_bytes: int) -> tuple[Any, str]:
             raise ApiError(400, "malformed body: JSON nested too deeply") from None
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
             raise ApiError(400, f"malformed body: invalid JSON ({exc})") from None
-        _check_depth(value)
+        if type(value) is list or type(value) is dict:
+            _check_depth(value)
         return value, fmt
     try:
         return unpackb_limited(data, max_bytes=max_bytes, max_depth=MAX_DEPTH), fmt

@@ -108,32 +108,124 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {"instances": {"type": "array"}, "inputs": {}, "signature_name": STR},
     },
+    "IndexRequest": {"type": "object", "properties": {"ready": BOOL}},
     "PredictResponse": {
         "anyOf": [_obj(["predictions"], predictions={"type": "array"}), _obj(["outputs"])]
     },
 }
 
 
-def _responses(ok: str | None, *codes: int, ok_types: tuple[str, ...] = (JSON,)) -> dict:
-    out: dict[str, Any] = {}
-    if ok is not None:
-        content = {t: {"schema": _ref(ok)} for t in ok_types}
-        out["200"] = {"description": "OK", "content": content}
-    for code in codes:
-        error = {"description": REASONS[code], "content": {JSON: {"schema": _ref("Error")}}}
-        if code == 503 and ok in ("ModelReady", "Ready"):
-            error["content"][JSON]["schema"] = _ref(ok)
-        out[str(code)] = error
-    return out
+MODEL = ("name",)
+VERSIONED = ("name", "version")
+BOTH = (JSON, MSGPACK)
+ANY_OBJECT = {"type": "object"}
+# path, method, summary, 200 schema, error codes, path parameters, request body schema
+ROUTES: list[tuple[str, str, str, Any, tuple[int, ...], tuple[str, ...], str | None]] = [
+    ("/v2", "get", "Server metadata", "ServerMetadata", (), (), None),
+    ("/v2/health/live", "get", "Liveness", "Live", (), (), None),
+    ("/v2/health/ready", "get", "Readiness: every model loaded", "Ready", (503,), (), None),
+    ("/v2/models/{name}", "get", "Model metadata", "ModelMetadata", (404, 503), MODEL, None),
+    (
+        "/v2/models/{name}/versions/{version}",
+        "get",
+        "Model metadata",
+        "ModelMetadata",
+        (404, 503),
+        VERSIONED,
+        None,
+    ),
+    ("/v2/models/{name}/ready", "get", "Model readiness", "ModelReady", (404, 503), MODEL, None),
+    (
+        "/v2/models/{name}/versions/{version}/ready",
+        "get",
+        "Model readiness",
+        "ModelReady",
+        (404, 503),
+        VERSIONED,
+        None,
+    ),
+    (
+        "/v2/models/{name}/infer",
+        "post",
+        "Run a model",
+        "InferResponse",
+        (400, 404, 413, 415, 503),
+        MODEL,
+        "InferRequest",
+    ),
+    (
+        "/v2/models/{name}/versions/{version}/infer",
+        "post",
+        "Run a model version",
+        "InferResponse",
+        (400, 404, 413, 415, 503),
+        VERSIONED,
+        "InferRequest",
+    ),
+    (
+        "/v2/repository/index",
+        "post",
+        "Every model file and its state",
+        {"type": "array", "items": _ref("ModelStatus")},
+        (400, 413, 415),
+        (),
+        "IndexRequest",
+    ),
+    (
+        "/v2/repository/models/{name}/load",
+        "post",
+        "Rescan the models folder now (bearer token if configured)",
+        "ModelStatus",
+        (400, 401, 404),
+        MODEL,
+        None,
+    ),
+    ("/v1/models", "get", "List models", "ModelList", (), (), None),
+    ("/v1/models/{name}", "get", "Model status (TF Serving)", "TFModelStatus", (404,), MODEL, None),
+    (
+        "/v1/models/{name}/metadata",
+        "get",
+        "Signature (TF Serving)",
+        "TFMetadata",
+        (404, 503),
+        MODEL,
+        None,
+    ),
+    (
+        "/v1/models/{name}:predict",
+        "post",
+        "Predict (TF Serving)",
+        "PredictResponse",
+        (400, 404, 413, 415, 503),
+        MODEL,
+        "PredictRequest",
+    ),
+    ("/metrics", "get", "Prometheus metrics (text format)", STR, (501,), (), None),
+    ("/openapi.json", "get", "This document", ANY_OBJECT, (), (), None),
+]
+BENCH_ROUTE = ("/bench/constant", "post", "Constant answer (benchmark ceiling)", ANY_OBJECT, (413,))
 
 
-def _op(
+def _operation(
     summary: str,
-    responses: dict,
-    params: list[str] = (),
+    ok: Any,
+    errors: tuple[int, ...],
+    params: tuple[str, ...] = (),
     body: str | None = None,
     example: Any = None,
-) -> dict:
+) -> dict[str, Any]:
+    """One operation: its 200 answer, every error status as an Error, parameters and body."""
+    schema = _ref(ok) if isinstance(ok, str) else ok
+    if ok is STR:
+        content = {"text/plain": {"schema": STR}}
+    elif body in ("InferRequest", "PredictRequest"):
+        content = {t: {"schema": schema} for t in BOTH}
+    else:
+        content = {JSON: {"schema": schema}}
+    responses: dict[str, Any] = {"200": {"description": "OK", "content": content}}
+    for code in errors:
+        error = _ref(ok) if code == 503 and ok in ("ModelReady", "Ready") else _ref("Error")
+        responses[str(code)] = {"description": REASONS[code], "content": {JSON: {"schema": error}}}
     op: dict[str, Any] = {"summary": summary, "responses": responses}
     if params:
         op["parameters"] = [{"$ref": f"#/components/parameters/{p}"} for p in params]
@@ -141,9 +233,10 @@ def _op(
         media: dict[str, Any] = {"schema": _ref(body)}
         if example is not None:
             media["example"] = example
+        types = BOTH if body != "IndexRequest" else (JSON,)
         op["requestBody"] = {
-            "required": True,
-            "content": {JSON: media, MSGPACK: {"schema": _ref(body)}},
+            "required": body != "IndexRequest",
+            "content": {t: media if t == JSON else {"schema": _ref(body)} for t in types},
         }
     return op
 
@@ -151,126 +244,31 @@ def _op(
 def document(state: ServeState) -> dict[str, Any]:
     """The OpenAPI 3.0 document for this server, with examples from the first served model."""
     ready = [e for e in state.registry.entries() if e.ready]
-    name, infer_example, predict_example = "iris", None, None
+    name, examples = "iris", {}
     if ready:
         name, model = ready[0].name, ready[0].model
         tensor = input_tensors(model)[0]
         row = [0.0] * model.spec.n_inputs
-        infer_example = {"inputs": [{**tensor, "shape": [1, len(row)], "data": [row]}]}
-        predict_example = {"instances": [row]}
-    name_schema = {"type": "string", "pattern": f"^{NAME_RE.pattern}$"}
-    parameters = {
-        "name": {
-            "name": "name",
-            "in": "path",
-            "required": True,
-            "schema": name_schema,
-            "example": name,
-        },
-        "version": {"name": "version", "in": "path", "required": True, "schema": name_schema},
-    }
-    v = ("name", "version")
-    infer = _op(
-        "Run a model",
-        _responses("InferResponse", 400, 404, 413, 415, 503, ok_types=(JSON, MSGPACK)),
-        ("name",),
-        "InferRequest",
-        infer_example,
-    )
-    paths: dict[str, Any] = {
-        "/v2": {"get": _op("Server metadata", _responses("ServerMetadata"))},
-        "/v2/health/live": {"get": _op("Liveness", _responses("Live"))},
-        "/v2/health/ready": {"get": _op("Readiness: every model loaded", _responses("Ready", 503))},
-        "/v2/models/{name}": {
-            "get": _op("Model metadata", _responses("ModelMetadata", 404, 503), ("name",))
-        },
-        "/v2/models/{name}/versions/{version}": {
-            "get": _op("Model metadata", _responses("ModelMetadata", 404, 503), v)
-        },
-        "/v2/models/{name}/ready": {
-            "get": _op("Model readiness", _responses("ModelReady", 404, 503), ("name",))
-        },
-        "/v2/models/{name}/versions/{version}/ready": {
-            "get": _op("Model readiness", _responses("ModelReady", 404, 503), v)
-        },
-        "/v2/models/{name}/infer": {"post": infer},
-        "/v2/models/{name}/versions/{version}/infer": {
-            "post": {**infer, "parameters": [{"$ref": f"#/components/parameters/{p}"} for p in v]}
-        },
-        "/v2/repository/index": {
-            "post": {
-                "summary": "Every model file and its state",
-                "responses": {
-                    "200": {
-                        "description": "OK",
-                        "content": {
-                            JSON: {"schema": {"type": "array", "items": _ref("ModelStatus")}}
-                        },
-                    },
-                    **_responses(None, 400, 413, 415),
-                },
-                "requestBody": {
-                    "required": False,
-                    "content": {
-                        JSON: {"schema": {"type": "object", "properties": {"ready": BOOL}}}
-                    },
-                },
-            }
-        },
-        "/v2/repository/models/{name}/load": {
-            "post": {
-                **_op(
-                    "Reload the models folder now",
-                    _responses("ModelStatus", 400, 401, 404),
-                    ("name",),
-                ),
-                "security": [{"bearer": []}, {}],
-            }
-        },
-        "/v1/models": {"get": _op("List models (TF Serving style)", _responses("ModelList"))},
-        "/v1/models/{name}": {
-            "get": _op("Model status (TF Serving)", _responses("TFModelStatus", 404), ("name",))
-        },
-        "/v1/models/{name}/metadata": {
-            "get": _op("Signature (TF Serving)", _responses("TFMetadata", 404, 503), ("name",))
-        },
-        "/v1/models/{name}:predict": {
-            "post": _op(
-                "Predict (TF Serving)",
-                _responses("PredictResponse", 400, 404, 413, 415, 503, ok_types=(JSON, MSGPACK)),
-                ("name",),
-                "PredictRequest",
-                predict_example,
-            )
-        },
-        "/metrics": {
-            "get": {
-                "summary": "Prometheus metrics",
-                "responses": {
-                    "200": {"description": "OK", "content": {"text/plain": {"schema": STR}}},
-                    **_responses(None, 501),
-                },
-            }
-        },
-        "/openapi.json": {
-            "get": {
-                "summary": "This document",
-                "responses": {
-                    "200": {"description": "OK", "content": {JSON: {"schema": {"type": "object"}}}}
-                },
-            }
-        },
-    }
-    if state.config.bench_route:
-        paths["/bench/constant"] = {
-            "post": {
-                "summary": "Constant answer (benchmark ceiling)",
-                "responses": {
-                    "200": {"description": "OK", "content": {JSON: {"schema": {"type": "object"}}}},
-                    **_responses(None, 413),
-                },
-            }
+        examples = {
+            "InferRequest": {"inputs": [{**tensor, "shape": [1, len(row)], "data": [row]}]},
+            "PredictRequest": {"instances": [row]},
         }
+    name_schema = {"type": "string", "pattern": f"^{NAME_RE.pattern}$"}
+    path_param = {"in": "path", "required": True, "schema": name_schema}
+    parameters = {
+        "name": {"name": "name", **path_param, "example": name},
+        "version": {"name": "version", **path_param},
+    }
+    routes = list(ROUTES)
+    if state.config.bench_route:
+        routes.append((*BENCH_ROUTE, (), None))
+    paths: dict[str, Any] = {}
+    for path, method, summary, ok, errors, params, body in routes:
+        example = examples.get(body) if body else None
+        op = _operation(summary, ok, errors, params, body, example)
+        if 401 in errors:  # token-guarded: a bearer token when the server has one configured
+            op["security"] = [{"bearer": []}, {}]
+        paths.setdefault(path, {})[method] = op
     return {
         "openapi": "3.0.3",
         "info": {

@@ -40,6 +40,18 @@ def _short(value: Any) -> str:
     return text if len(text) <= 40 else text[:37] + "..."
 
 
+def _first_non_number(data: list) -> tuple[str, Any]:
+    """Index path (like `[2][3]`) and value of the first non-number in nested lists, in order."""
+    for i, value in enumerate(data):
+        if type(value) is list:
+            inner, bad = _first_non_number(value)
+            if inner:
+                return f"[{i}]{inner}", bad
+        elif type(value) is not float and type(value) is not int:
+            return f"[{i}]", value
+    return "", None
+
+
 def numeric_array(data: Any, *, what: str) -> np.ndarray:
     """float64 array from nested lists of numbers; strings, booleans, nulls, ragged lists: 400."""
     if not isinstance(data, list):
@@ -51,7 +63,8 @@ def numeric_array(data: Any, *, what: str) -> np.ndarray:
             if kind is list:
                 stack.append(value)
             elif kind is not float and kind is not int:
-                raise ApiError(400, f"{what}: non-numeric value {_short(value)}")
+                where, bad = _first_non_number(data)
+                raise ApiError(400, f"{what}: non-numeric value {_short(bad)} at {where}")
     try:
         return np.array(data, dtype=np.float64)
     except OverflowError:
