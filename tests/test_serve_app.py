@@ -202,6 +202,7 @@ def test_accept_header_chooses_the_response_format(client):
         (tensor(IRIS_ROWS, data=[[1, 2, 3, True]] * 3), ["non-numeric value True at [0][3]"]),
         (tensor(IRIS_ROWS, data=[[1, 2, 3, None]] * 3), ["non-numeric value None"]),
         (tensor(IRIS_ROWS, data="1,2,3,4"), ["array of numbers"]),
+        (tensor(IRIS_ROWS, data=[[1, 2, 3, 10**400]] * 3), ["too large for float64"]),
         (tensor(np.zeros((0, 4))), ["empty batch"]),
         (tensor(IRIS_ROWS, datatype="INT32"), ["non-integer"]),
         (tensor([[1.7e308] * 4]), ["out of range"]),
@@ -395,3 +396,29 @@ def test_error_bodies_are_json_not_html(client):
         assert "<" not in response.get_data(as_text=True)
     body = json.loads(client.get("/nope").get_data())
     assert set(body) == {"error"}
+
+
+def test_config_from_environment():
+    env = {
+        "NNFUNC_MODELS_DIR": "/srv/models",
+        "NNFUNC_SERVE_MAX_ROWS": "7",
+        "NNFUNC_SERVE_TOKEN": "t",
+        "NNFUNC_SERVE_BENCH": "1",
+    }
+    config = ServeConfig.from_env(env, max_rows=None, poll_interval=2.0)
+    assert (config.models_dir, config.max_rows, config.token) == ("/srv/models", 7, "t")
+    assert config.bench_route and config.poll_interval == 2.0
+    assert ServeConfig.from_env({}).models_dir == "models"
+    with pytest.raises(ValueError, match="NNFUNC_SERVE_MAX_ROWS must be an integer"):
+        ServeConfig.from_env({"NNFUNC_SERVE_MAX_ROWS": "lots"})
+    with pytest.raises(ValueError, match="max_rows must be positive"):
+        ServeConfig(max_rows=0)
+
+
+def test_the_benchmark_ceiling_route_exists_only_when_enabled(iris):
+    base = {"models_dir": None, "poll_interval": 0}
+    off = create_app(ServeConfig(**base), models={"iris": iris}).test_client()
+    assert off.post("/bench/constant", data=b"{}").status_code == 404
+    on = create_app(ServeConfig(**base, bench_route=True), models={"iris": iris}).test_client()
+    assert on.post("/bench/constant", data=b"{}").get_json()["model_name"] == "constant"
+    assert "/bench/constant" in on.get("/openapi.json").get_json()["paths"]

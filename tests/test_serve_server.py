@@ -212,3 +212,29 @@ def test_cli_refuses_a_busy_port_and_a_missing_folder(tmp_path):
     assert "already in use" in result.output
     missing = CliRunner().invoke(main, ["serve", "--models", str(tmp_path / "nope")])
     assert missing.exit_code == 2 and "does not exist" in missing.output
+
+
+def test_dev_server_answers_and_stops_on_sigterm(tmp_path, models):
+    save_model(models[0], tmp_path / "iris.msgpack")
+    port = free_port()
+    command = [sys.executable, "-m", "nnfunc", "serve", "--models", str(tmp_path)]
+    proc = subprocess.Popen(
+        [*command, "--port", str(port), "--dev"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, body = request(port, "POST", "/v2/models/iris/infer", infer_body(ROWS))
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        assert status == 200 and body["model_name"] == "iris"
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
