@@ -16,6 +16,7 @@ activation through the chain rule. Conventions:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -25,40 +26,81 @@ from nnfunc.activations import Activation, sigmoid, softplus
 LossAndDelta = tuple[float, np.ndarray]
 
 
-def _labels_or_probs(y: np.ndarray, z: np.ndarray) -> tuple[bool, np.ndarray]:
-    """Classify a target as integer labels (True) or a probability matrix (False)."""
-    if y.ndim == 1:
-        if y.dtype.kind not in "iub":
-            if not np.all(np.equal(np.mod(y, 1), 0)):
-                raise ValueError("softmax_cross_entropy needs integer class labels")
-            y = y.astype(np.int64)
-        if y.size and (y.min() < 0 or y.max() >= z.shape[1]):
-            raise ValueError(f"class labels must lie in [0, {z.shape[1] - 1}]")
-        return True, y
-    if y.shape != z.shape:
-        raise ValueError(f"target shape {y.shape} does not match the output shape {z.shape}")
-    return False, y.astype(z.dtype, copy=False)
+@functools.lru_cache(maxsize=64)
+def ones(n: int, dtype: np.dtype) -> np.ndarray:
+    """A cached read-only vector of ones: row and column sums are products with it (fast BLAS)."""
+    vector = np.ones(n, dtype)
+    vector.flags.writeable = False
+    return vector
+
+
+def softmax_targets(y: np.ndarray, n_classes: int, dtype: np.dtype) -> np.ndarray:
+    """Target rows for `softmax_xent`: one-hot rows for integer labels, else the given rows.
+
+    Integer labels (shape (n,)) and probability rows (shape (n, k)) are validated here, once, so
+    the training loop can gather batches of rows without checking them again.
+    """
+    if y.ndim != 1:
+        if y.ndim != 2 or y.shape[1] != n_classes:
+            raise ValueError(f"target shape {y.shape} does not match {n_classes} outputs")
+        return y.astype(dtype, copy=False)
+    if y.dtype.kind not in "iub":
+        if not np.all(np.equal(np.mod(y, 1), 0)):
+            raise ValueError("softmax_cross_entropy needs integer class labels")
+        y = y.astype(np.int64)
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(f"class labels must lie in [0, {n_classes - 1}]")
+    rows = np.zeros((len(y), n_classes), dtype)
+    rows[np.arange(len(y)), y] = 1
+    return rows
+
+
+def row_max(z: np.ndarray) -> np.ndarray:
+    """The maximum of each row, shape (n, 1); column by column for a few columns (much faster)."""
+    if z.shape[1] > 4 or z.shape[1] < 2:
+        return z.max(axis=1, keepdims=True)
+    m = np.maximum(z[:, 0], z[:, 1])
+    for j in range(2, z.shape[1]):
+        np.maximum(m, z[:, j], out=m)
+    return m[:, None]
+
+
+def softmax_xent(
+    z: np.ndarray,
+    rows: np.ndarray,
+    out: np.ndarray | None = None,
+    scratch: np.ndarray | None = None,
+) -> LossAndDelta:
+    """Mean cross-entropy of softmax(z) against target rows; gradient (softmax(z) - rows) / n.
+
+    Each row is shifted by its maximum first, so exp never overflows and the log-probabilities
+    stay exact. `out` receives the gradient and `scratch` (both shaped like z) the log-probs.
+    """
+    n = z.shape[0]
+    if n == 0:
+        return float("nan"), np.zeros_like(z)
+    logp = np.subtract(z, row_max(z), out=scratch)
+    p = np.exp(logp, out=out)
+    norm = p @ ones(z.shape[1], z.dtype)
+    logp -= np.log(norm)[:, None]
+    logp *= rows
+    value = float(-logp.sum()) / n
+    p /= norm[:, None]
+    p -= rows
+    p /= n
+    return value, p
 
 
 def softmax_cross_entropy(
     z: np.ndarray, y: np.ndarray, act: Activation, alpha: float
 ) -> LossAndDelta:
-    """Mean cross-entropy of softmax(z) against labels; gradient (softmax(z) - onehot(y)) / n."""
-    n = z.shape[0]
-    is_labels, y = _labels_or_probs(y, z)
-    shifted = z - z.max(axis=1, keepdims=True)
-    p = np.exp(shifted)
-    norm = p.sum(axis=1, keepdims=True)
-    p /= norm
-    if is_labels:
-        rows = np.arange(n)
-        value = float(np.mean(np.log(norm[:, 0]) - shifted[rows, y]))
-        p[rows, y] -= 1.0
-    else:
-        value = float(-np.sum(y * (shifted - np.log(norm))) / n)
-        p -= y
-    p /= n
-    return value, p
+    """Mean cross-entropy of softmax(z) against labels; gradient (softmax(z) - onehot(y)) / n.
+
+    `y` holds integer labels of shape (n,) or probability rows of shape (n, k).
+    """
+    if y.ndim == 2 and y.shape != z.shape:
+        raise ValueError(f"target shape {y.shape} does not match the output shape {z.shape}")
+    return softmax_xent(z, softmax_targets(y, z.shape[1], z.dtype))
 
 
 def binary_cross_entropy(

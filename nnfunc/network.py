@@ -1,8 +1,9 @@
 """The network's math: forward pass, loss, and gradients by backpropagation.
 
 The public functions take records (`MLPSpec`, `Params`) and return new ones. The underscored
-functions work on plain tuples of arrays so the training loop can skip record construction on its
-hot path; both go through the same code, so there is one copy of the math.
+functions work on plain tuples of arrays, optionally writing into a `Workspace` of buffers that the
+training loop owns and reuses; the public functions run the very same code on fresh arrays, so
+there is one copy of the math.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import numpy as np
 
 from nnfunc.activations import Activation, parse_activation
 from nnfunc.arrays import freeze
-from nnfunc.losses import LOSSES, LossFn
+from nnfunc.losses import LOSSES, LossFn, ones, softmax_targets, softmax_xent
 from nnfunc.params import Params
 from nnfunc.spec import MLPSpec
 
@@ -29,6 +30,7 @@ class Plan:
     loss: LossFn
     dtype: np.dtype
     label_targets: bool  # softmax cross-entropy: targets are integer labels
+    widths: tuple[int, ...] = ()  # the layer sizes
 
 
 @functools.lru_cache(maxsize=256)
@@ -40,7 +42,36 @@ def plan(spec: MLPSpec) -> Plan:
         loss=LOSSES[spec.loss],
         dtype=np.dtype(spec.dtype),
         label_targets=spec.loss == "softmax_cross_entropy",
+        widths=spec.sizes,
     )
+
+
+class Buffers:
+    """One batch size's arrays: each layer's outputs, deltas and ReLU masks, and loss scratch."""
+
+    def __init__(self, n: int, widths: Sequence[int], dtype: np.dtype):
+        self.outs = [np.empty((n, w), dtype) for w in widths]
+        self.deltas = [np.empty((n, w), dtype) for w in widths]
+        self.masks = [np.empty((n, w), bool) for w in widths[:-1]]
+        self.scratch = np.empty((n, widths[-1]), dtype)
+
+
+class Workspace:
+    """Arrays the training loop reuses from step to step, per batch size.
+
+    `grads` are the arrays the gradients are written into (views of the loop's own buffer).
+    """
+
+    def __init__(self, pl: Plan, grads: Sequence[np.ndarray]):
+        self.plan = pl
+        self.grads = list(grads)
+        self._by_rows: dict[int, Buffers] = {}
+
+    def buffers(self, n: int) -> Buffers:
+        """The buffers for a batch of n rows (made on first use)."""
+        if n not in self._by_rows:
+            self._by_rows[n] = Buffers(n, self.plan.widths[1:], self.plan.dtype)
+        return self._by_rows[n]
 
 
 def as_inputs(spec: MLPSpec, X: np.ndarray) -> np.ndarray:
@@ -64,54 +95,81 @@ def as_targets(spec: MLPSpec, y: np.ndarray) -> np.ndarray:
     return y.reshape(-1, spec.n_outputs) if y.ndim == 1 else y
 
 
-def _logits(pl: Plan, leaves: Sequence[np.ndarray], X: np.ndarray) -> np.ndarray:
-    a = X
-    last = len(leaves) - 2
-    for i in range(0, len(leaves), 2):
-        z = a @ leaves[i]
-        z += leaves[i + 1]
-        if i == last:
-            return z
-        act, alpha = pl.hidden[i // 2]
-        a = act.fn(z, alpha)
+def loss_targets(spec: MLPSpec, y: np.ndarray) -> np.ndarray:
+    """Targets as `_value_and_grads` takes them: softmax rows (labels one-hot), else as_targets."""
+    y = as_targets(spec, y)
+    if spec.loss == "softmax_cross_entropy":
+        return softmax_targets(y, spec.n_outputs, np.dtype(spec.dtype))
+    return y
+
+
+def _forward(
+    pl: Plan, leaves: Sequence[np.ndarray], X: np.ndarray, outs: list[np.ndarray] | None = None
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Every layer's input (X, then the hidden activations) and pre-activation (the last: logits).
+
+    ReLU layers are activated in place, so for them the pre-activation array holds the output.
+    """
+    inputs, zs = [X], []
+    last = len(leaves) // 2 - 1
+    for k in range(last + 1):
+        z = np.matmul(inputs[-1], leaves[2 * k], out=None if outs is None else outs[k])
+        z += leaves[2 * k + 1]
+        zs.append(z)
+        if k == last:
+            return inputs, zs
+        act, alpha = pl.hidden[k]
+        inputs.append(np.maximum(z, 0, out=z) if act.name == "relu" else act.fn(z, alpha))
     raise AssertionError("unreachable")
 
 
+def _logits(pl: Plan, leaves: Sequence[np.ndarray], X: np.ndarray) -> np.ndarray:
+    return _forward(pl, leaves, X)[1][-1]
+
+
 def _value_and_grads(
-    pl: Plan, leaves: Sequence[np.ndarray], X: np.ndarray, y: np.ndarray, l2: float
+    pl: Plan,
+    leaves: Sequence[np.ndarray],
+    X: np.ndarray,
+    targets: np.ndarray,
+    l2: float,
+    ws: Workspace | None = None,
 ) -> tuple[float, list[np.ndarray], np.ndarray]:
-    """Loss, gradients (same order as `leaves`), and the output logits, from one forward pass."""
-    n_layers = len(leaves) // 2
-    inputs = [X]
-    zs = []
-    a = X
-    for k in range(n_layers):
-        z = a @ leaves[2 * k]
-        z += leaves[2 * k + 1]
-        zs.append(z)
-        if k < n_layers - 1:
-            act, alpha = pl.hidden[k]
-            a = act.fn(z, alpha)
-            inputs.append(a)
+    """Loss, gradients (same order as `leaves`), and the output logits, from one forward pass.
+
+    `targets` come from `loss_targets`. With a workspace, every array is one of its buffers and
+    the gradients are written into `ws.grads`; without one they are freshly allocated.
+    """
+    n = X.shape[0]
+    bufs = ws.buffers(n) if ws is not None else None
+    inputs, zs = _forward(pl, leaves, X, bufs and bufs.outs)
     out_act, out_alpha = pl.output
-    value, delta = pl.loss(zs[-1], y, out_act, out_alpha)
-    grads: list[np.ndarray] = [None] * len(leaves)  # type: ignore[list-item]
-    for k in range(n_layers - 1, -1, -1):
-        grads[2 * k] = inputs[k].T @ delta
-        grads[2 * k + 1] = delta.sum(axis=0)
-        if k > 0:
-            act, alpha = pl.hidden[k - 1]
-            delta = delta @ leaves[2 * k].T
-            if act.name == "relu":
-                delta *= zs[k - 1] > 0
-            else:
-                delta *= act.grad(zs[k - 1], inputs[k], alpha)
+    if pl.label_targets:
+        value, delta = softmax_xent(
+            zs[-1], targets, bufs and bufs.deltas[-1], bufs and bufs.scratch
+        )
+    else:
+        value, delta = pl.loss(zs[-1], targets, out_act, out_alpha)
+    grads = ws.grads if ws is not None else [np.empty_like(a) for a in leaves]
+    ones_n = ones(n, delta.dtype)
+    for k in range(len(leaves) // 2 - 1, -1, -1):
+        np.matmul(inputs[k].T, delta, out=grads[2 * k])
+        np.matmul(ones_n, delta, out=grads[2 * k + 1])
+        if k == 0:
+            break
+        prev = np.matmul(delta, leaves[2 * k].T, out=bufs and bufs.deltas[k - 1])
+        act, alpha = pl.hidden[k - 1]
+        if act.name == "relu":
+            prev *= np.greater(inputs[k], 0, out=bufs and bufs.masks[k - 1])
+        else:
+            prev *= act.grad(zs[k - 1], inputs[k], alpha)
+        delta = prev
     if l2:
         penalty = 0.0
-        for k in range(n_layers):
-            w = leaves[2 * k]
+        for k in range(0, len(leaves), 2):
+            w = leaves[k]
             penalty += float(np.vdot(w, w))
-            grads[2 * k] += l2 * w
+            grads[k] += l2 * w
         value += 0.5 * l2 * penalty
     return value, grads, zs[-1]
 
@@ -145,7 +203,7 @@ def value_and_grads(
 ) -> tuple[float, Params]:
     """The loss and its gradients (a params-shaped record) from a single forward pass."""
     value, grads, _ = _value_and_grads(
-        plan(spec), params.leaves(), as_inputs(spec, X), as_targets(spec, y), l2
+        plan(spec), params.leaves(), as_inputs(spec, X), loss_targets(spec, y), l2
     )
     return value, Params.from_leaves([freeze(g) for g in grads])
 

@@ -9,6 +9,7 @@ optimizer to `Params` records; the training loop calls the same transforms on le
 from __future__ import annotations
 
 import math
+import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -74,6 +75,17 @@ class ChainState:
     states: tuple[Any, ...]
 
 
+# What each built-in transform computes, keyed by its update function, so the training loop can run
+# an equivalent fused kernel (nnfunc.fused) on its own buffers; transforms not listed here run as
+# they are.
+DESCRIPTIONS: weakref.WeakKeyDictionary[Callable, tuple] = weakref.WeakKeyDictionary()
+
+
+def _described(transform: GradientTransformation, *description: Any) -> GradientTransformation:
+    DESCRIPTIONS[transform.update] = description
+    return transform
+
+
 def _frozen(arrays: Any) -> tuple[np.ndarray, ...]:
     return tuple(freeze(a) for a in arrays)
 
@@ -95,7 +107,7 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
         scale = max_norm / norm
         return _frozen(g * scale for g in grads), state
 
-    return GradientTransformation(lambda leaves: EmptyState(), update)
+    return _described(GradientTransformation(lambda leaves: EmptyState(), update), "clip", max_norm)
 
 
 def trace(decay: float, *, nesterov: bool = False) -> GradientTransformation:
@@ -110,7 +122,8 @@ def trace(decay: float, *, nesterov: bool = False) -> GradientTransformation:
             return _frozen(g + decay * v for g, v in zip(grads, velocity)), TraceState(velocity)
         return velocity, TraceState(velocity)
 
-    return GradientTransformation(lambda leaves: TraceState(_zeros(leaves)), update)
+    transform = GradientTransformation(lambda leaves: TraceState(_zeros(leaves)), update)
+    return _described(transform, "trace", decay, nesterov)
 
 
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> GradientTransformation:
@@ -133,7 +146,7 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Grad
         updates = _frozen((m * c1) / (np.sqrt(v * c2) + eps) for m, v in zip(mu, nu))
         return updates, ScaleByAdamState(count, mu, nu)
 
-    return GradientTransformation(init, update)
+    return _described(GradientTransformation(init, update), "adam", b1, b2, eps)
 
 
 def scale_by_rms(decay: float = 0.9, eps: float = 1e-8) -> GradientTransformation:
@@ -148,7 +161,8 @@ def scale_by_rms(decay: float = 0.9, eps: float = 1e-8) -> GradientTransformatio
         nu = _frozen(decay * v + (1 - decay) * (g * g) for g, v in zip(grads, state.nu))
         return _frozen(g / (np.sqrt(v) + eps) for g, v in zip(grads, nu)), ScaleByRmsState(nu)
 
-    return GradientTransformation(lambda leaves: ScaleByRmsState(_zeros(leaves)), update)
+    transform = GradientTransformation(lambda leaves: ScaleByRmsState(_zeros(leaves)), update)
+    return _described(transform, "rms", decay, eps)
 
 
 def add_decayed_weights(weight_decay: float) -> GradientTransformation:
@@ -161,7 +175,8 @@ def add_decayed_weights(weight_decay: float) -> GradientTransformation:
             g + weight_decay * p if p.ndim == 2 else g for g, p in zip(grads, params)
         ), state
 
-    return GradientTransformation(lambda leaves: EmptyState(), update)
+    transform = GradientTransformation(lambda leaves: EmptyState(), update)
+    return _described(transform, "decay", weight_decay)
 
 
 def scale_by_learning_rate(learning_rate: float | Schedule) -> GradientTransformation:
@@ -170,10 +185,11 @@ def scale_by_learning_rate(learning_rate: float | Schedule) -> GradientTransform
 
     def update(grads: Leaves, state: CountState, params: Leaves) -> tuple[Updates, CountState]:
         del params
-        rate = -schedule(state.count)
+        rate = -float(schedule(state.count))  # a Python float keeps float32 updates float32
         return _frozen(g * rate for g in grads), CountState(state.count + 1)
 
-    return GradientTransformation(lambda leaves: CountState(0), update)
+    transform = GradientTransformation(lambda leaves: CountState(0), update)
+    return _described(transform, "lr", schedule)
 
 
 def chain(
@@ -191,7 +207,7 @@ def chain(
             new_states.append(s)
         return tuple(grads), ChainState(tuple(new_states))
 
-    return GradientTransformation(init, update, config or {})
+    return _described(GradientTransformation(init, update, config or {}), "chain", transforms)
 
 
 # --- the named optimizers ------------------------------------------------------------------------

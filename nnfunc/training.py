@@ -1,20 +1,22 @@
 """The training loop: epochs of shuffled minibatches, validation, early stopping, history.
 
 `fit_epochs` yields one `EpochReport` per epoch, so a caller can drive a progress bar or stop by
-leaving the loop; `fit` runs it to the end and returns a `FitResult`. Inside an epoch the loop works
-on plain tuples of arrays and builds records only once per epoch.
+leaving the loop; `fit` runs it to the end and returns a `FitResult`. The steps themselves run in
+`nnfunc.loop` on buffers it owns; records are built only when a report or the result needs them.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import attrs
 import numpy as np
 
-from nnfunc.network import _logits, _value_and_grads, as_inputs, as_targets, plan
-from nnfunc.optim import GradientTransformation, apply_updates
+from nnfunc.loop import Batches, Diverged, TrainLoop
+from nnfunc.network import _logits, as_inputs, as_targets, loss_targets, plan
+from nnfunc.optim import GradientTransformation
 from nnfunc.params import Params, RngOrSeed, as_rng
 from nnfunc.spec import MLPSpec
 
@@ -130,7 +132,18 @@ def _split_validation(X, y, validation_split: float, rng: np.random.Generator):
     return X[order[n_val:]], y[order[n_val:]], X[order[:n_val]], y[order[:n_val]]
 
 
-def fit_epochs(
+@attrs.frozen
+class _Epoch:
+    """What one epoch measured (the loop's parameters are read from the loop itself)."""
+
+    epoch: int
+    loss: float
+    metric: float
+    val_loss: float | None
+    val_metric: float | None
+
+
+def _run(
     spec: MLPSpec,
     params: Params,
     X: np.ndarray,
@@ -139,13 +152,13 @@ def fit_epochs(
     optimizer: GradientTransformation,
     epochs: int,
     rng: RngOrSeed,
-    batch_size: int | None = None,
-    l2: float = 0.0,
-    opt_state: Any = None,
-    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
-    validation_split: float = 0.0,
-) -> Iterator[EpochReport]:
-    """Train epoch by epoch, yielding a report after each; stop iterating to stop training."""
+    batch_size: int | None,
+    l2: float,
+    opt_state: Any,
+    validation_data: tuple[np.ndarray, np.ndarray] | None,
+    validation_split: float,
+) -> Iterator[tuple[TrainLoop, _Epoch]]:
+    """The training run shared by `fit_epochs` and `fit`: the loop and each epoch's figures."""
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
     if batch_size is not None and batch_size < 1:
@@ -166,54 +179,98 @@ def fit_epochs(
         )
     if len(X) == 0:
         raise ValueError("no training rows")
-    pl = plan(spec)
-    leaves = params.leaves()
-    state = optimizer.init(leaves) if opt_state is None else opt_state
     n = len(X)
+    classify = spec.loss == "softmax_cross_entropy"
+    targets = loss_targets(spec, y)  # validated once: one-hot rows for labels
+    labels = (y if y.ndim == 1 else y.argmax(axis=1)) if classify else None
+    loop = TrainLoop(spec, params, optimizer, opt_state, l2=l2)
     full_batch = batch_size is None or batch_size >= n
-    history = History("r2" if spec.loss == "mse" else "accuracy")
-    best = (np.inf, 0)
+    batches = Batches(X, targets, labels, n if full_batch else batch_size)
+    predicted = np.empty(n, np.intp) if classify else None
     for epoch in range(1, epochs + 1):
         metric = _Metric(spec)
-        total = 0.0
-        if full_batch:
-            batches = [(X, y)]
-        else:
-            order = rng.permutation(n)
-            Xs, ys = X[order], y[order]
-            batches = [
-                (Xs[i : i + batch_size], ys[i : i + batch_size]) for i in range(0, n, batch_size)
-            ]
-        for Xb, yb in batches:
-            value, grads, z = _value_and_grads(pl, leaves, Xb, yb, l2)
-            if not np.isfinite(value):
-                raise TrainingDiverged(epoch, value)
+        total, start, correct = 0.0, 0, 0
+        for Xb, Tb, yb in batches.epoch(None if full_batch else rng.permutation(n)):
+            try:
+                value, z = loop.step(Xb, Tb)
+            except Diverged as exc:
+                raise TrainingDiverged(epoch, exc.value) from None
             total += value * len(Xb)
-            metric.add(_regression_output(spec, z) if spec.loss == "mse" else z, yb)
-            updates, state = optimizer.update(grads, state, leaves)
-            leaves = apply_updates(leaves, updates)
-        epoch_loss = total / n
-        if not all(np.isfinite(a).all() for a in leaves):
+            if classify:  # accuracy from one argmax per batch, compared once per epoch
+                np.argmax(z, axis=1, out=predicted[start : start + len(Xb)])
+                correct += int(np.count_nonzero(predicted[start : start + len(Xb)] == yb))
+            else:
+                metric.add(_regression_output(spec, z) if spec.loss == "mse" else z, Tb)
+            start += len(Xb)
+        if not loop.finite():
             raise TrainingDiverged(epoch, float("nan"))
         val_loss = val_metric = None
         if validation_data is not None:
-            val_loss, val_metric = _evaluate(spec, leaves, *validation_data, l2)
-            if not np.isfinite(val_loss):
+            val_loss, val_metric = _evaluate(spec, tuple(loop.leaves), *validation_data, l2)
+            if not math.isfinite(val_loss):
                 raise TrainingDiverged(epoch, val_loss)
-        history = attrs.evolve(
-            history,
-            loss=(*history.loss, epoch_loss),
-            metric=(*history.metric, metric.value()),
-            val_loss=history.val_loss if val_loss is None else (*history.val_loss, val_loss),
-            val_metric=history.val_metric
-            if val_metric is None
-            else (*history.val_metric, val_metric),
-        )
-        monitored = epoch_loss if val_loss is None else val_loss
-        improved = monitored < best[0]
+        epoch_metric = correct / n if classify else metric.value()
+        yield loop, _Epoch(epoch, total / n, epoch_metric, val_loss, val_metric)
+
+
+class _Recorder:
+    """Builds the History and tracks the best epoch from `_Epoch` figures."""
+
+    def __init__(self, spec: MLPSpec):
+        self.metric_name = "r2" if spec.loss == "mse" else "accuracy"
+        self.columns: tuple[list[float], ...] = ([], [], [], [])
+        self.best = (np.inf, 0)
+
+    def add(self, e: _Epoch) -> bool:
+        """Record an epoch; True when its monitored loss is the lowest so far."""
+        for column, value in zip(self.columns, (e.loss, e.metric, e.val_loss, e.val_metric)):
+            if value is not None:
+                column.append(value)
+        monitored = e.loss if e.val_loss is None else e.val_loss
+        improved = monitored < self.best[0]
         if improved:
-            best = (monitored, epoch)
-        yield EpochReport(epoch, Params.from_leaves(leaves), state, history, best[1], improved)
+            self.best = (monitored, e.epoch)
+        return improved
+
+    def history(self) -> History:
+        return History(self.metric_name, *(tuple(c) for c in self.columns))
+
+
+def fit_epochs(
+    spec: MLPSpec,
+    params: Params,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    optimizer: GradientTransformation,
+    epochs: int,
+    rng: RngOrSeed,
+    batch_size: int | None = None,
+    l2: float = 0.0,
+    opt_state: Any = None,
+    validation_data: tuple[np.ndarray, np.ndarray] | None = None,
+    validation_split: float = 0.0,
+) -> Iterator[EpochReport]:
+    """Train epoch by epoch, yielding a report after each; stop iterating to stop training."""
+    recorder = _Recorder(spec)
+    for loop, e in _run(
+        spec,
+        params,
+        X,
+        y,
+        optimizer=optimizer,
+        epochs=epochs,
+        rng=rng,
+        batch_size=batch_size,
+        l2=l2,
+        opt_state=opt_state,
+        validation_data=validation_data,
+        validation_split=validation_split,
+    ):
+        improved = recorder.add(e)
+        yield EpochReport(
+            e.epoch, loop.params(), loop.opt_state(), recorder.history(), recorder.best[1], improved
+        )
 
 
 def fit(
@@ -242,9 +299,10 @@ def fit(
     """
     if patience < 1:
         raise ValueError(f"patience must be at least 1, got {patience}")
-    best_value, best_report, last = np.inf, None, None
+    recorder = _Recorder(spec)
+    best_value, best, last_epoch = np.inf, None, 0
     stopped = False
-    for report in fit_epochs(
+    for loop, e in _run(
         spec,
         params,
         X,
@@ -254,20 +312,33 @@ def fit(
         rng=rng,
         batch_size=batch_size,
         l2=l2,
+        opt_state=None,
         validation_data=validation_data,
         validation_split=validation_split,
     ):
-        last = report
-        history = report.history
-        monitored = history.val_loss[-1] if history.val_loss else history.loss[-1]
-        if monitored < best_value - min_delta or best_report is None:
-            best_value, best_report = monitored, report
-        if callback is not None and callback(report):
+        improved = recorder.add(e)
+        last_epoch = e.epoch
+        monitored = e.loss if e.val_loss is None else e.val_loss
+        if monitored < best_value - min_delta or best is None:
+            best_value = monitored
+            # Records are built only when someone will look at them.
+            best = (e.epoch, loop.params(), loop.opt_state()) if early_stopping else (e.epoch,)
+        if callback is not None:
+            report = EpochReport(
+                e.epoch,
+                loop.params(),
+                loop.opt_state(),
+                recorder.history(),
+                recorder.best[1],
+                improved,
+            )
+            if callback(report):
+                stopped = True
+                break
+        if early_stopping and e.epoch - best[0] >= patience:
             stopped = True
             break
-        if early_stopping and report.epoch - best_report.epoch >= patience:
-            stopped = True
-            break
-    assert last is not None and best_report is not None
-    keep = best_report if early_stopping else last
-    return FitResult(keep.params, keep.opt_state, last.history, keep.epoch, stopped)
+    assert best is not None
+    if early_stopping:
+        return FitResult(best[1], best[2], recorder.history(), best[0], stopped)
+    return FitResult(loop.params(), loop.opt_state(), recorder.history(), last_epoch, stopped)

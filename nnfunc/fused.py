@@ -1,0 +1,202 @@
+"""Fused optimizer kernels: the built-in transforms applied in place to one flat buffer.
+
+The training loop keeps every parameter in one contiguous array and the gradients in another, so
+an optimizer step is a few whole-buffer numpy operations instead of several per layer, and makes
+no new arrays. Each kernel performs exactly the arithmetic of its pure transform in `optim`, in the
+same order and with the same scalars, so both give bit-identical parameters; a chain holding any
+transform not described in `optim.DESCRIPTIONS` is not fused (`compile_optimizer` returns None).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from nnfunc.arrays import freeze
+from nnfunc.optim import (
+    DESCRIPTIONS,
+    ChainState,
+    CountState,
+    EmptyState,
+    GradientTransformation,
+    ScaleByAdamState,
+    ScaleByRmsState,
+    TraceState,
+)
+
+
+class Flat:
+    """A flat buffer and its per-leaf views (w0, b0, w1, b1, ...)."""
+
+    def __init__(self, shapes: Sequence[tuple[int, ...]], dtype: np.dtype):
+        self.shapes = tuple(tuple(s) for s in shapes)
+        self.data = np.zeros(sum(math.prod(s) for s in self.shapes), dtype)
+        self.views = []
+        start = 0
+        for shape in self.shapes:
+            size = math.prod(shape)
+            self.views.append(self.data[start : start + size].reshape(shape))
+            start += size
+
+    def load(self, leaves: Sequence[np.ndarray]) -> None:
+        """Copy arrays of the right shapes in (refusing others)."""
+        if tuple(np.shape(a) for a in leaves) != self.shapes:
+            raise ValueError("the arrays do not match the parameters' shapes")
+        for view, leaf in zip(self.views, leaves):
+            view[...] = leaf
+
+    def export(self) -> tuple[np.ndarray, ...]:
+        """Read-only per-leaf copies."""
+        return tuple(freeze(v.copy()) for v in self.views)
+
+
+# How many parameter-sized buffers each kind of transform keeps.
+_N_BUFFERS = {"clip": 0, "trace": 1, "adam": 2, "rms": 1, "decay": 0, "lr": 0}
+
+
+class _Kernel:
+    """One transform's in-place rewrite of the flat updates buffer (the gradients on entry)."""
+
+    def __init__(self, description: tuple, flat: Flat):
+        self.kind, *self.args = description
+        self.count = 0
+        self.buffers = [Flat(flat.shapes, flat.data.dtype) for _ in range(_N_BUFFERS[self.kind])]
+
+    def load(self, state: Any) -> None:
+        if self.kind == "trace":
+            self.buffers[0].load(state.velocity)
+        elif self.kind == "adam":
+            self.count = state.count
+            self.buffers[0].load(state.mu)
+            self.buffers[1].load(state.nu)
+        elif self.kind == "rms":
+            self.buffers[0].load(state.nu)
+        elif self.kind == "lr":
+            self.count = state.count
+        elif not isinstance(state, EmptyState):
+            raise TypeError(f"unexpected optimizer state {type(state).__name__}")
+
+    def state(self) -> Any:
+        if self.kind == "trace":
+            return TraceState(self.buffers[0].export())
+        if self.kind == "adam":
+            return ScaleByAdamState(self.count, self.buffers[0].export(), self.buffers[1].export())
+        if self.kind == "rms":
+            return ScaleByRmsState(self.buffers[0].export())
+        if self.kind == "lr":
+            return CountState(self.count)
+        return EmptyState()
+
+    def update(self, u: Flat, params: Flat, tmp: np.ndarray) -> None:
+        """Replace the updates in `u.data` by this transform's output, as the pure one computes."""
+        g = u.data
+        if self.kind == "clip":
+            norm = math.sqrt(sum(float(np.vdot(v, v)) for v in u.views))
+            if norm > self.args[0]:
+                g *= self.args[0] / norm
+        elif self.kind == "trace":
+            decay, nesterov = self.args
+            v = self.buffers[0].data
+            v *= decay
+            v += g  # g + decay * v
+            if nesterov:
+                np.multiply(v, decay, out=tmp)
+                g += tmp  # g + decay * v_new
+            else:
+                g[...] = v
+        elif self.kind == "adam":
+            b1, b2, eps = self.args
+            self.count += 1
+            m, v = self.buffers[0].data, self.buffers[1].data
+            m *= b1
+            np.multiply(g, 1 - b1, out=tmp)
+            m += tmp  # b1 * m + (1 - b1) * g
+            v *= b2
+            np.multiply(g, g, out=tmp)
+            tmp *= 1 - b2
+            v += tmp  # b2 * v + (1 - b2) * (g * g)
+            c1 = 1.0 / (1.0 - b1**self.count)
+            c2 = 1.0 / (1.0 - b2**self.count)
+            np.multiply(v, c2, out=tmp)
+            np.sqrt(tmp, out=tmp)
+            tmp += eps
+            np.multiply(m, c1, out=g)
+            g /= tmp  # (m * c1) / (sqrt(v * c2) + eps)
+        elif self.kind == "rms":
+            decay, eps = self.args
+            v = self.buffers[0].data
+            v *= decay
+            np.multiply(g, g, out=tmp)
+            tmp *= 1 - decay
+            v += tmp  # decay * v + (1 - decay) * (g * g)
+            np.sqrt(v, out=tmp)
+            tmp += eps
+            g /= tmp  # g / (sqrt(v) + eps)
+        elif self.kind == "decay":
+            for gv, pv in zip(u.views, params.views):
+                if pv.ndim == 2:
+                    gv += pv * self.args[0]  # g + weight_decay * p, weights only
+        elif self.kind == "lr":
+            g *= -float(self.args[0](self.count))
+            self.count += 1
+
+
+def _flatten(transform: GradientTransformation) -> Any:
+    """A description tuple, a list of children for a chain, or None if any part is unknown."""
+    description = DESCRIPTIONS.get(transform.update)
+    if description is None or description[0] != "chain":
+        return description
+    children = [_flatten(t) for t in description[1]]
+    return None if any(child is None for child in children) else children
+
+
+class FusedOptimizer:
+    """An optimizer chain run in place on flat buffers; `state()` gives the pure state records."""
+
+    def __init__(self, tree: Any, params: Flat):
+        self.tree = self._build(tree, params)
+        self.tmp = np.empty_like(params.data)
+
+    def _build(self, node: Any, params: Flat) -> Any:
+        if isinstance(node, list):
+            return [self._build(child, params) for child in node]
+        return _Kernel(node, params)
+
+    def load(self, state: Any, node: Any = None) -> None:
+        """Take over a pure state record (as `init_optimizer` or an earlier fit returns it)."""
+        node = self.tree if node is None else node
+        if isinstance(node, list):
+            if not isinstance(state, ChainState) or len(state.states) != len(node):
+                raise TypeError("the optimizer state does not match the optimizer")
+            for child, child_state in zip(node, state.states):
+                self.load(child_state, child)
+        else:
+            node.load(state)
+
+    def state(self, node: Any = None) -> Any:
+        """The current state as the pure transforms' records (fresh read-only copies)."""
+        node = self.tree if node is None else node
+        if isinstance(node, list):
+            return ChainState(tuple(self.state(child) for child in node))
+        return node.state()
+
+    def step(self, grads: Flat, params: Flat) -> None:
+        """Turn the gradients in `grads` into updates and add them to `params`, in place."""
+        self._update(self.tree, grads, params)
+        params.data += grads.data
+
+    def _update(self, node: Any, u: Flat, params: Flat) -> None:
+        if isinstance(node, list):
+            for child in node:
+                self._update(child, u, params)
+        else:
+            node.update(u, params, self.tmp)
+
+
+def compile_optimizer(optimizer: GradientTransformation, params: Flat) -> FusedOptimizer | None:
+    """A fused equivalent of `optimizer` for parameters laid out as `params`, if one exists."""
+    tree = _flatten(optimizer)
+    return None if tree is None else FusedOptimizer(tree, params)

@@ -1,0 +1,129 @@
+"""The inner training loop: epochs of minibatch steps on buffers the loop owns.
+
+`TrainLoop` keeps the parameters in one flat array (the layers are views of it), the gradients in
+another, the optimizer state in fused buffers (`nnfunc.fused`) and the activations in a
+`Workspace`, and updates them in place, so a step allocates nothing. Records (`Params`, optimizer
+states) are made only when asked for, as read-only copies: nothing a caller holds ever changes.
+An optimizer that cannot be fused runs through its pure transforms on read-only arrays instead.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+from nnfunc.arrays import freeze
+from nnfunc.fused import Flat, compile_optimizer
+from nnfunc.network import Workspace, _value_and_grads, plan
+from nnfunc.optim import GradientTransformation, apply_updates
+from nnfunc.params import Params
+from nnfunc.spec import MLPSpec
+
+# Up to this size the data is permuted as a whole each epoch (into a reused buffer); above it,
+# each batch's rows are gathered on their own, so the loop never holds a second copy of big data.
+PERMUTE_WHOLE_BYTES = 32 * 2**20
+
+
+class Diverged(ArithmeticError):
+    """The loss or the parameters stopped being finite (the caller names the epoch)."""
+
+    def __init__(self, value: float):
+        super().__init__(value)
+        self.value = value
+
+
+class TrainLoop:
+    """Parameters, gradients, optimizer state and activation buffers of one training run."""
+
+    def __init__(
+        self,
+        spec: MLPSpec,
+        params: Params,
+        optimizer: GradientTransformation,
+        opt_state: Any,
+        *,
+        l2: float,
+    ):
+        self.spec, self.pl, self.l2 = spec, plan(spec), l2
+        leaves = params.leaves()
+        self.flat = Flat([a.shape for a in leaves], self.pl.dtype)
+        self.flat.load(leaves)
+        self.grads = Flat(self.flat.shapes, self.pl.dtype)
+        self.fused = compile_optimizer(optimizer, self.flat)
+        self.optimizer = optimizer
+        if self.fused is not None:
+            if opt_state is not None:
+                self.fused.load(opt_state)  # a fresh kernel already holds the initial state
+            self.leaves: tuple[np.ndarray, ...] | list[np.ndarray] = self.flat.views
+        else:
+            self.state = optimizer.init(leaves) if opt_state is None else opt_state
+            self.leaves = leaves
+        self.ws = Workspace(self.pl, self.grads.views)
+
+    def step(self, X: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
+        """One update from one batch; returns the batch loss (before the update) and the logits."""
+        value, grads, z = _value_and_grads(self.pl, self.leaves, X, targets, self.l2, self.ws)
+        if not math.isfinite(value):
+            raise Diverged(value)
+        if self.fused is not None:
+            self.fused.step(self.grads, self.flat)
+        else:
+            fresh = tuple(freeze(g.copy()) for g in grads)
+            updates, self.state = self.optimizer.update(fresh, self.state, self.leaves)
+            self.leaves = apply_updates(self.leaves, updates)
+        return value, z
+
+    def finite(self) -> bool:
+        """True when every parameter is finite (one sum decides unless it overflows)."""
+        if self.fused is not None:
+            return math.isfinite(float(self.flat.data.sum())) or bool(
+                np.isfinite(self.flat.data).all()
+            )
+        return all(bool(np.isfinite(a).all()) for a in self.leaves)
+
+    def params(self) -> Params:
+        """The current parameters as a record of read-only copies."""
+        if self.fused is not None:
+            return Params.from_leaves(self.flat.export())
+        return Params.from_leaves(self.leaves)
+
+    def opt_state(self) -> Any:
+        """The current optimizer state, as the pure transforms' records."""
+        return self.fused.state() if self.fused is not None else self.state
+
+
+class Batches:
+    """An epoch's (rows, targets, labels) batches, in buffers reused from epoch to epoch."""
+
+    def __init__(self, X: np.ndarray, targets: np.ndarray, labels: np.ndarray | None, size: int):
+        self.arrays = [a for a in (X, targets, labels) if a is not None]
+        self.n, self.size = len(X), size
+        self.has_labels = labels is not None
+        whole = sum(a.nbytes for a in self.arrays) <= PERMUTE_WHOLE_BYTES
+        rows = self.n if whole else min(size, self.n)
+        self.buffers = [np.empty((rows, *a.shape[1:]), a.dtype) for a in self.arrays]
+        self.whole = whole
+
+    def epoch(self, order: np.ndarray | None) -> Iterator[tuple[Any, ...]]:
+        """The batches in `order` (None: all rows at once, unshuffled)."""
+        if order is None:
+            yield self._split(self.arrays)
+            return
+        if self.whole:
+            for a, buf in zip(self.arrays, self.buffers):
+                np.take(a, order, axis=0, out=buf, mode="clip")
+            for i in range(0, self.n, self.size):
+                yield self._split([buf[i : i + self.size] for buf in self.buffers])
+            return
+        for i in range(0, self.n, self.size):
+            idx = order[i : i + self.size]
+            parts = [buf[: len(idx)] for buf in self.buffers]
+            for a, part in zip(self.arrays, parts):
+                np.take(a, idx, axis=0, out=part, mode="clip")
+            yield self._split(parts)
+
+    def _split(self, parts: list[np.ndarray]) -> tuple[Any, ...]:
+        return (parts[0], parts[1], parts[2] if self.has_labels else None)
