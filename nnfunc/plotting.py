@@ -49,6 +49,19 @@ def _curves(ax_loss: Any, ax_metric: Any, model: Model) -> None:
         ax.legend()
 
 
+def _class_colors(n: int) -> Any:
+    """One distinct colour per class: blue/red for two (as coolwarm's ends), tab10/tab20 beyond."""
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+
+    if n == 2:
+        ends = colormaps["coolwarm"]
+        return ListedColormap([ends(0.0), ends(1.0)])
+    if n <= 20:
+        return ListedColormap(colormaps["tab10" if n <= 10 else "tab20"].colors[:n])
+    return colormaps["viridis"].resampled(n)
+
+
 def _regions(ax: Any, model: Model, data: Dataset) -> None:
     """Predicted class over a grid of the two features, with the data points on top."""
     X = data.X
@@ -59,20 +72,21 @@ def _regions(ax: Any, model: Model, data: Dataset) -> None:
     xx, yy = np.meshgrid(g0, g1)
     grid = np.column_stack([xx.ravel(), yy.ravel()])
     n = len(model.classes)
-    cmap = "coolwarm" if n == 2 else "tab10"
+    cmap = _class_colors(n)
     if n == 2:
         surface = predict_proba(model, grid)[:, 1].reshape(xx.shape)
-        ax.contourf(xx, yy, surface, levels=np.linspace(0, 1, 11), cmap=cmap, alpha=0.35)
+        ax.contourf(xx, yy, surface, levels=np.linspace(0, 1, 11), cmap="coolwarm", alpha=0.35)
         ax.contour(xx, yy, surface, levels=[0.5], colors="k", linewidths=1)
     else:
         codes = predict_codes(model, grid).reshape(xx.shape)
-        ax.contourf(xx, yy, codes, levels=np.arange(n + 1) - 0.5, cmap=cmap, alpha=0.35, vmin=0)
+        ax.contourf(xx, yy, codes, levels=np.arange(n + 1) - 0.5, cmap=cmap, alpha=0.35)
     y = encode_labels(model.labels, data.y) if model.labels is not None else data.y
-    points = ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, s=12, edgecolors="k", linewidths=0.3)
-    if n != 2:
-        points.set_clim(-0.5, 9.5)
+    size = float(np.clip(4000 / len(X), 8, 80))  # big dots for a truth table, small for 5000 rows
+    ax.scatter(
+        X[:, 0], X[:, 1], c=y, cmap=cmap, vmin=-0.5, vmax=n - 0.5, s=size, edgecolors="k", lw=0.3
+    )
     handles = [
-        ax.scatter([], [], color=points.cmap(points.norm(k)), label=str(c), edgecolors="k")
+        ax.scatter([], [], color=cmap(k), label=str(c), edgecolors="k")
         for k, c in enumerate(model.classes)
     ]
     ax.legend(handles=handles, title=model.target_names[0], fontsize="small")

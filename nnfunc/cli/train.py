@@ -93,12 +93,21 @@ def _architecture(model: Model) -> str:
     return f"{'-'.join(map(str, spec.sizes))} {acts} MLP ({model.n_params} parameters)"
 
 
-@click.command(cls=Command)
-@click.option("--data", type=click.Path(exists=True, dir_okay=False), help="CSV file to train on.")
+@click.command(cls=Command, short_help="Train a model and write a model file.")
+@click.option(
+    "--data",
+    metavar="CSV",
+    type=click.Path(exists=True, dir_okay=False),
+    help="CSV file with a header row to train on.",
+)
 @click.option(
     "--dataset", type=click.Choice(dataset_names()), help="Bundled dataset (default: iris)."
 )
-@click.option("--target", help="Target column(s) of the CSV, comma-separated (default: last).")
+@click.option(
+    "--target",
+    metavar="COLUMN",
+    help="Target column(s) of the CSV, comma-separated (default: last).",
+)
 @click.option("--task", type=click.Choice(["classify", "regress"]), help="Inferred if omitted.")
 @click.option("--layers", type=Layers(), help="Hidden layer sizes, e.g. 16,16 (or 'none').")
 @click.option("--activation", type=ActivationName(hidden=True), help="Hidden activation.")
@@ -120,8 +129,18 @@ def _architecture(model: Model) -> str:
 )
 @click.option("--patience", type=click.IntRange(min=1), help="Epochs without improvement.")
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), help="Float type.")
-@click.option("--out", type=click.Path(), help="Model file (default: models/<data name>.msgpack).")
-@click.option("--plot", type=click.Path(), help="Draw training curves to this PNG (matplotlib).")
+@click.option(
+    "--out",
+    metavar="PATH",
+    type=click.Path(),
+    help="Model file (default: models/<data name>.msgpack).",
+)
+@click.option(
+    "--plot",
+    metavar="PNG",
+    type=click.Path(),
+    help="Draw training curves to this PNG (matplotlib).",
+)
 @json_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
 def train(
@@ -135,7 +154,11 @@ def train(
     quiet: bool,
     **options: Any,
 ) -> None:
-    """Train a model and write it to a model file (with no options: Iris to models/iris.msgpack)."""
+    """Train a model and write it to a model file (with no options: Iris to models/iris.msgpack).
+
+    Options left out come from the bundled dataset's tested recipe, or, for a CSV file, from
+    defaults that suit small tables (16 hidden units, Adam, lr 0.01, batches of 32, 200 epochs).
+    """
     if data is not None and dataset is not None:
         raise click.UsageError("give --data or --dataset, not both")
     if target is not None and data is None:
