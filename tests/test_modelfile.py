@@ -23,6 +23,7 @@ from nnfunc.modelfile import (
 )
 from nnfunc.msgpack_safe import MsgpackError, unpackb_limited
 from nnfunc.pipeline import RECIPES, train_model
+from nnfunc.preprocessing import LabelEncoder
 
 FUZZ = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -106,6 +107,26 @@ def test_round_trip_is_bit_exact(models, name):
     else:
         assert predict_values(back, X).tobytes() == predict_values(model, X).tobytes()
     assert back.history == model.history and back.metrics == model.metrics
+
+
+def test_optional_fields_round_trip_as_nil(models):
+    xor = models["xor"]
+    bare = attrs.evolve(
+        xor,
+        history=None,
+        feature_scaler=None,
+        labels=LabelEncoder((False, True)),
+        config={},
+        metrics={},
+        provenance={},
+    )
+    payload = payload_of(dumps_model(bare))
+    assert payload["history"] is None and payload["feature_scaler"] is None
+    back = loads_model(dumps_model(bare))
+    assert back == bare and back.classes == (False, True)
+    X = [[0, 1], [1, 1], [0, 0]]
+    assert predict(back, X).dtype == bool
+    np.testing.assert_array_equal(predict(back, X), predict(bare, X))
 
 
 def test_same_model_same_bytes_and_no_clock(models):
