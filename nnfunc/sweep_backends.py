@@ -8,7 +8,10 @@ dask.distributed are imported only when asked for (the `dask` extra installs bot
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
+import signal
+import threading
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -112,17 +115,31 @@ def dask_backend(client: Any) -> Backend:
 def local_dask(n_workers: int, *, processes: bool = True) -> Iterator[Backend]:
     """Start a Dask cluster of `n_workers` single-threaded workers on this machine, then stop it."""
     distributed = _require("distributed")
-    with (
-        distributed.LocalCluster(
+    with _children_ignore_ctrl_c():
+        cluster = distributed.LocalCluster(
             n_workers=n_workers,
             threads_per_worker=1,
             processes=processes,
             host="127.0.0.1",
             dashboard_address="127.0.0.1:0",  # its HTTP server runs anyway: a free loopback port
-        ) as cluster,
-        distributed.Client(cluster) as client,
-    ):
+            silence_logs=logging.ERROR,  # not the warnings of a cluster stopped by Ctrl-C
+        )
+    with cluster, distributed.Client(cluster) as client:
         yield dask_backend(client)
+
+
+@contextlib.contextmanager
+def _children_ignore_ctrl_c() -> Iterator[None]:
+    """Processes started in the block inherit an ignored SIGINT: Ctrl-C reaches only this
+    process, which stops them cleanly, instead of printing a traceback from each worker."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ from typing import Any
 from nnfunc.modelfile import write_atomic
 from nnfunc.sweep import SPLIT_PREFIX, SWEEPABLE, SweepResult
 
-MAX_LINES = 12
+MAX_LINES = 10
 
 
 def _label(name: str, value: Any) -> str:
@@ -59,21 +59,26 @@ def plot_sweep(result: SweepResult, path: str | os.PathLike[str], *, x: str | No
     for row in rows:
         groups.setdefault(", ".join(f"{n}={_label(n, row[n])}" for n in others), []).append(row)
     metric = result.meta["metric"]
+    ranked_by = result.meta["ranked_by"].removesuffix("_mean")
     held_out = [p for s, p in SPLIT_PREFIX.items() if s != "train"]
+    # One group: every held-out split. Several: the ranking split only, best groups first.
     splits = [p for p in held_out if f"{p}_{metric}_mean" in rows[0]] or ["train"]
-    fig = Figure(figsize=(8, 5), layout="constrained")
+    if len(groups) > 1:
+        splits = [ranked_by.removesuffix(f"_{metric}")]
+        best_first = sorted(groups, key=lambda g: -max(r[f"{ranked_by}_mean"] for r in groups[g]))
+        groups = {g: groups[g] for g in best_first}
+    shown = dict(list(groups.items())[:MAX_LINES])
+    fig = Figure(figsize=(9 if len(groups) > 1 else 8, 5), layout="constrained")
     ax = fig.subplots()
     positions, ticks = _x_values(x, rows)
     where = {id(row): position for row, position in zip(rows, positions)}
-    for n_line, (group, members) in enumerate(groups.items()):
-        if n_line * len(splits) >= MAX_LINES:
-            break
+    for group, members in shown.items():
         members = sorted(members, key=lambda r: where[id(r)])
         xs = [where[id(r)] for r in members]
         for split in splits:
             means = [r[f"{split}_{metric}_mean"] for r in members]
             stds = [r[f"{split}_{metric}_std"] or 0.0 for r in members]
-            label = f"{split} {metric}" + (f" ({group})" if group else "")
+            label = group or f"{split} {metric}"
             ax.errorbar(xs, means, yerr=stds, marker="o", markersize=3, capsize=3, label=label)
     if ticks is not None:
         ax.set_xticks(range(len(ticks)), ticks, rotation=30 if len(ticks) > 6 else 0)
@@ -84,10 +89,15 @@ def plot_sweep(result: SweepResult, path: str | os.PathLike[str], *, x: str | No
     ax.set_xlabel(label)
     if ticks is None and x in ("hidden", "epochs", "batch_size"):
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_ylabel(f"{metric} (mean ± std over {trials} trial{'s' * (trials > 1)})")
+    y_label = f"{splits[0]} {metric}" if len(splits) == 1 else metric
+    ax.set_ylabel(f"{y_label} (mean ± std over {trials} trial{'s' * (trials > 1)})")
     ax.set_title(f"{result.meta['dataset']}: {metric} against {label}")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
+    if len(groups) > 1:
+        note = f"best {len(shown)} of {len(groups)}" if len(shown) < len(groups) else None
+        ax.legend(fontsize="small", title=note, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    else:
+        ax.legend(fontsize="small")
     buffer = io.BytesIO()
     fig.savefig(buffer, format=Path(path).suffix.lstrip(".").lower() or "png", dpi=120)
     write_atomic(path, buffer.getvalue())

@@ -150,7 +150,7 @@ def test_cli_sweep_writes_tables_plot_and_best_model(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "space.toml").write_text('hidden = "2..3"\ntrials = 2\n[fixed]\nepochs = 5\n')
     args = ["sweep", "--config", "space.toml", "--dataset", "iris", "--jobs", "1"]
-    args += ["--plot", "acc.png", "--save-best", "best.nnf", "--out", "iris.csv"]
+    args += ["--plot", "acc.png", "--save-best", "best.msgpack", "--out", "iris.csv"]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     assert "best: hidden=" in result.output
@@ -160,7 +160,7 @@ def test_cli_sweep_writes_tables_plot_and_best_model(tmp_path, monkeypatch):
     assert document["meta"]["fixed"]["val_split"] == 0.2
     assert document["meta"]["ranked_by"] == "val_accuracy_mean"
     assert (tmp_path / "acc.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    model = load_model(tmp_path / "best.nnf")
+    model = load_model(tmp_path / "best.msgpack")
     assert model.config["epochs"] == 5
     # running again refuses to clobber the results; --resume has nothing left to do
     again = CliRunner().invoke(main, args)

@@ -78,11 +78,14 @@ def _backend(jobs: int | None, scheduler: str | None, dask_local: int | None, n_
 
 
 def _describe(row: dict[str, Any], names: list[str]) -> str:
+    """`hidden=16x16 lr=0.01`: the swept values of a row, floats to 4 significant digits."""
     parts = []
     for name in names:
         value = row[name]
         if name == "hidden":
             value = "x".join(map(str, value)) or "none"
+        elif isinstance(value, float):
+            value = f"{value:.4g}"
         parts.append(f"{name}={value}")
     return " ".join(parts) or "base config"
 
@@ -113,14 +116,14 @@ def _report(result: SweepResult, names: list[str], seconds: float) -> None:
         (r for r in rows if r.get(meta["ranked_by"]) is not None),
         key=lambda r: -r[meta["ranked_by"]],
     )
+    width = max((len(_describe(r, names)) for r in ranked[:10]), default=0)
     for row in ranked[:10]:
         extra = (
             f"  {test} {_stat(row, test)}" if ranked_by != test and test + "_mean" in row else ""
         )
         failed = f"  ({row['failed']} failed)" if row["failed"] else ""
-        click.echo(
-            f"  {_describe(row, names):40s} {ranked_by} {_stat(row, ranked_by)}{extra}{failed}"
-        )
+        described = _describe(row, names).ljust(width)
+        click.echo(f"  {described}  {ranked_by} {_stat(row, ranked_by)}{extra}{failed}")
     best = result.best
     if best is not None:
         click.echo(f"best: {_describe(best, names)}")
