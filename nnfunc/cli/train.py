@@ -72,7 +72,7 @@ class Progress:
 
     def __init__(self, epochs: int, label: str):
         self.bar = click.progressbar(
-            length=epochs, label=label, file=sys.stderr, show_eta=True, item_show_func=str
+            length=epochs, label=label, file=sys.stderr, width=20, item_show_func=lambda text: text
         )
         self.bar.__enter__()
 
