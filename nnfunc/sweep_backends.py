@@ -89,7 +89,10 @@ def dask_backend(client: Any) -> Backend:
     distributed = _require("distributed")
     from nnfunc import __version__
 
-    versions = client.run(_nnfunc_version)
+    try:
+        versions = client.run(_nnfunc_version)
+    except Exception as exc:  # a worker that cannot import nnfunc, say
+        raise RuntimeError(f"Dask workers cannot run nnfunc: {type(exc).__name__}: {exc}") from exc
     wrong = {worker: v for worker, v in versions.items() if v != __version__}
     if wrong:
         raise RuntimeError(f"Dask workers run another nnfunc than {__version__}: {wrong}")

@@ -185,7 +185,11 @@ def _space_options(command):
     metavar="K",
     help="Trials (seeds) per configuration [default: 3].",
 )
-@click.option("--seed", type=int, help="Base seed of every trial's seed [default: 0].")
+@click.option(
+    "--seed",
+    type=int,
+    help="Base seed: trial seeds (and random draws) derive from it [default: 0].",
+)
 @click.option(
     "--val-split",
     type=click.FloatRange(0, 1, max_open=True),
@@ -234,7 +238,8 @@ def sweep(config_file: str | None, **options: Any) -> None:
 
     \b
     The hidden-size experiment on the moons data:
-      nnfunc sweep --dataset moons --hidden 3..40 --trials 3 --out moons.csv --plot moons.png
+      nnfunc sweep --dataset moons --hidden 3..40 --trials 3 \\
+          --out moons-hidden.csv --plot moons-hidden.png --save-best moons-best.msgpack
     """
     try:
         settings = read_space_file(config_file) if config_file else {}
