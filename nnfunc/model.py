@@ -47,8 +47,9 @@ class Model:
             if self.labels is None or not self.spec.is_classifier:
                 raise ValueError("a classifier needs class labels and a cross-entropy loss")
             n_classes = len(self.labels.classes)
-            expected = 1 if self.spec.loss == "binary_cross_entropy" else n_classes
-            if self.spec.n_outputs != expected or n_classes < 2:
+            binary = self.spec.loss == "binary_cross_entropy"
+            expected = 1 if binary else n_classes
+            if self.spec.n_outputs != expected or n_classes < 2 or (binary and n_classes != 2):
                 raise ValueError(
                     f"{n_classes} class labels do not fit {self.spec.n_outputs} output(s)"
                 )
@@ -106,6 +107,13 @@ def predict_codes(model: Model, X: Any) -> np.ndarray:
     if model.spec.loss == "binary_cross_entropy":
         return (z[:, 0] >= 0).astype(np.int64)
     return z.argmax(axis=1)
+
+
+def predict_with_proba(model: Model, X: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Class labels and probabilities from one forward pass (what a prediction service answers)."""
+    p = predict_proba(model, X)
+    assert model.labels is not None
+    return decode_labels(model.labels, p.argmax(axis=1)), p
 
 
 def predict(model: Model, X: Any) -> np.ndarray:

@@ -5,10 +5,17 @@ import numpy as np
 import pytest
 
 from nnfunc.datasets import load_dataset
-from nnfunc.model import Model, predict, predict_codes, predict_proba, predict_values
+from nnfunc.model import (
+    Model,
+    predict,
+    predict_codes,
+    predict_proba,
+    predict_values,
+    predict_with_proba,
+)
 from nnfunc.network import forward
 from nnfunc.pipeline import RECIPES, train_model
-from nnfunc.preprocessing import scale, unscale
+from nnfunc.preprocessing import LabelEncoder, scale, unscale
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +66,19 @@ def test_inconsistent_models_are_refused(iris):
         attrs.evolve(iris, labels=None)
     with pytest.raises(ValueError, match="task"):
         attrs.evolve(iris, task="cluster")
+
+
+def test_a_sigmoid_classifier_needs_exactly_two_classes():
+    xor = train_model(load_dataset("xor"), RECIPES["xor"])
+    with pytest.raises(ValueError, match="3 class labels do not fit 1 output"):
+        attrs.evolve(xor, labels=LabelEncoder((0, 1, 2)))
+
+
+def test_labels_with_probabilities_in_one_pass(iris):
+    X = load_dataset("iris").X
+    labels, p = predict_with_proba(iris, X)
+    np.testing.assert_array_equal(labels, predict(iris, X))
+    np.testing.assert_array_equal(p, predict_proba(iris, X))
 
 
 def test_binary_sigmoid_classifier_gives_two_probability_columns():
