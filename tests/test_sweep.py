@@ -21,6 +21,7 @@ from nnfunc.sweep import (
     trial_seeds,
 )
 from nnfunc.sweep_backends import joblib_backend, local_dask, serial
+from nnfunc.sweep_plot import plot_sweep
 from nnfunc.sweep_results import TIME_COLUMNS, csv_text, load_results
 from nnfunc.sweep_space import parse_values
 
@@ -53,7 +54,9 @@ def test_joblib_dask_and_serial_give_identical_tables(moons):
         assert [r.get("metrics") for r in a["runs"]] == [r.get("metrics") for r in b["runs"]]
 
 
-def test_diverged_and_failing_trials_are_recorded_and_the_sweep_goes_on(moons, monkeypatch):
+def test_diverged_and_failing_trials_are_recorded_and_the_sweep_goes_on(
+    moons, monkeypatch, tmp_path
+):
     real = pipeline.train_model
     doomed = trial_seeds(3, 3)[1]
 
@@ -74,6 +77,9 @@ def test_diverged_and_failing_trials_are_recorded_and_the_sweep_goes_on(moons, m
     assert len([r for r in flaky_row["runs"] if "metrics" in r]) == 2
     # a configuration with a failed trial does not win on the mean of fewer trials
     assert result.best is rows[3, 0.1]
+    # the figure skips the configurations with no successful trial
+    assert plot_sweep(result, tmp_path / "plot.png", x="lr") == "lr"
+    assert (tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_interrupted_sweep_resumes_without_redoing_finished_rows(moons, tmp_path):
