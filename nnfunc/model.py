@@ -12,7 +12,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from nnfunc.network import forward, logits
+from nnfunc.network import forward, logits, plan
 from nnfunc.params import Params
 from nnfunc.preprocessing import LabelEncoder, StandardScaler, decode_labels, scale, unscale
 from nnfunc.spec import MLPSpec
@@ -85,10 +85,8 @@ def predict_proba(model: Model, X: Any) -> np.ndarray:
     """Class probabilities, one column per class in `model.classes` order."""
     if model.task != "classify":
         raise ValueError("predict_proba needs a classifier")
-    p = forward(model.spec, model.params, prepare_inputs(model, X))
-    if model.spec.loss == "binary_cross_entropy":
-        p = np.concatenate([1.0 - p, p], axis=1)
-    return p
+    z = logits(model.spec, model.params, prepare_inputs(model, X))
+    return _proba_from_logits(model.spec, z)
 
 
 def predict_values(model: Model, X: Any) -> np.ndarray:
@@ -99,21 +97,37 @@ def predict_values(model: Model, X: Any) -> np.ndarray:
     return out if model.target_scaler is None else unscale(model.target_scaler, out)
 
 
-def predict_codes(model: Model, X: Any) -> np.ndarray:
-    """Class indices into `model.classes` for each row (classifiers only)."""
-    if model.task != "classify":
-        raise ValueError("predict_codes needs a classifier")
-    z = logits(model.spec, model.params, prepare_inputs(model, X))
-    if model.spec.loss == "binary_cross_entropy":
+def _codes_from_logits(spec: MLPSpec, z: np.ndarray) -> np.ndarray:
+    if spec.loss == "binary_cross_entropy":
         return (z[:, 0] >= 0).astype(np.int64)
     return z.argmax(axis=1)
 
 
+def _proba_from_logits(spec: MLPSpec, z: np.ndarray) -> np.ndarray:
+    act, alpha = plan(spec).output
+    p = act.fn(z, alpha)
+    if spec.loss == "binary_cross_entropy":
+        p = np.concatenate([1.0 - p, p], axis=1)
+    return p
+
+
+def predict_codes(model: Model, X: Any) -> np.ndarray:
+    """Class indices into `model.classes` for each row (classifiers only)."""
+    if model.task != "classify":
+        raise ValueError("predict_codes needs a classifier")
+    return _codes_from_logits(
+        model.spec, logits(model.spec, model.params, prepare_inputs(model, X))
+    )
+
+
 def predict_with_proba(model: Model, X: Any) -> tuple[np.ndarray, np.ndarray]:
     """Class labels and probabilities from one forward pass (what a prediction service answers)."""
-    p = predict_proba(model, X)
+    if model.task != "classify":
+        raise ValueError("predict_with_proba needs a classifier")
     assert model.labels is not None
-    return decode_labels(model.labels, p.argmax(axis=1)), p
+    z = logits(model.spec, model.params, prepare_inputs(model, X))
+    codes = _codes_from_logits(model.spec, z)
+    return decode_labels(model.labels, codes), _proba_from_logits(model.spec, z)
 
 
 def predict(model: Model, X: Any) -> np.ndarray:

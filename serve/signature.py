@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from nnfunc.model import Model, predict, predict_proba, predict_values
+from nnfunc.model import Model, predict_values, predict_with_proba
 from serve.errors import ApiError
 
 INPUT = "input"
@@ -63,7 +63,8 @@ def compute_outputs(model: Model, X: np.ndarray, names: list[str]) -> dict[str, 
     """
     with np.errstate(all="ignore"):
         if model.task == "classify":
-            numbers = {"probabilities": predict_proba(model, X)}
+            labels, probabilities = predict_with_proba(model, X)
+            numbers = {"probabilities": probabilities}
         else:
             numbers = {"values": predict_values(model, X)}
         for name, values in numbers.items():
@@ -74,7 +75,7 @@ def compute_outputs(model: Model, X: np.ndarray, names: list[str]) -> dict[str, 
                     "(feature values far outside the training data overflow the network)",
                 )
         if "label" in names:
-            numbers["label"] = predict(model, X)
+            numbers["label"] = labels
     return {name: numbers[name] for name in names}
 
 
