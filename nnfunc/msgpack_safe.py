@@ -13,6 +13,8 @@ import msgpack
 import numpy as np
 
 PLAIN_TYPES = (type(None), bool, int, float, str, bytes, list, dict)
+_SCALARS = frozenset(PLAIN_TYPES[:6])
+_CONTAINERS = frozenset((list, dict))
 
 
 class MsgpackError(ValueError):
@@ -41,16 +43,25 @@ def check_plain(value: Any, *, max_depth: int, what: str = "value") -> None:
     Iterative, so a hostile depth cannot exhaust the Python stack. msgpack's timestamp extension
     (code -1) bypasses `ext_hook` and decodes to a `Timestamp`; it is caught here.
     """
+    if type(value) not in _CONTAINERS:
+        _check_scalar(value, what)
+        return
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if type(item) not in PLAIN_TYPES:
-            raise MsgpackError(f"{what}: type {type(item).__name__} is not accepted")
-        if isinstance(item, (list, dict)):
-            if depth > max_depth:
-                raise MsgpackError(f"{what}: nested deeper than {max_depth} levels")
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
+        if depth > max_depth:
+            raise MsgpackError(f"{what}: nested deeper than {max_depth} levels")
+        for child in item.values() if type(item) is dict else item:
+            kind = type(child)
+            if kind in _CONTAINERS:
+                stack.append((child, depth + 1))
+            elif kind not in _SCALARS:
+                _check_scalar(child, what)
+
+
+def _check_scalar(value: Any, what: str) -> None:
+    if type(value) not in _SCALARS:
+        raise MsgpackError(f"{what}: type {type(value).__name__} is not accepted")
 
 
 def unpackb_limited(
