@@ -62,13 +62,19 @@ def without_times(result: SweepResult) -> str:
     )
 
 
-def report(times: dict[str, list[float]], identical: bool, hidden: range, trials: int) -> str:
+def report(
+    times: dict[str, list[float]],
+    loads: dict[str, list[float]],
+    identical: bool,
+    hidden: range,
+    trials: int,
+) -> str:
     """The markdown results page."""
     base = statistics.median(next(iter(times.values())))
     n_trials = len(hidden) * trials
     rows = [
         f"| {name} | {' / '.join(f'{t:.1f}' for t in ts)} | {statistics.median(ts):.1f} | "
-        f"{base / statistics.median(ts):.2f}x |"
+        f"{base / statistics.median(ts):.2f}x | {' / '.join(f'{x:.1f}' for x in loads[name])} |"
         for name, ts in times.items()
     ]
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -81,15 +87,17 @@ def report(times: dict[str, list[float]], identical: bool, hidden: range, trials
             f"({n_trials} trainings of the moons recipe: 5000 rows, SGD lr 0.1, 10 epochs, "
             "batch 10, 20% test and 20% validation held out).",
             "",
-            "| engine | wall time per run (s) | median (s) | speed-up |",
-            "|---|---|---|---|",
+            "| engine | wall time per run (s) | median (s) | speed-up | load before each run |",
+            "|---|---|---|---|---|",
             *rows,
             "",
             f"Same table from every engine (times aside): {'yes' if identical else 'NO'}",
             "",
             f"Machine: {os.cpu_count()} cores, Python {platform.python_version()}, "
-            f"numpy {np.__version__}; load average after the runs: {load} (the machine is "
-            "shared, so timings are noisy). Worker start-up is included in every time.",
+            f"numpy {np.__version__}; load average after the runs: {load}. The machine is "
+            "shared with other work (the load column: 1-minute load average before each run, "
+            "which still counts the previous run's own workers), "
+            "so timings are noisy. Worker start-up is included in every time.",
             "",
             "Reproduce: `python -m benchmarks.sweep_bench`",
             "",
@@ -105,14 +113,16 @@ def main() -> None:
     args = parser.parse_args()
     hidden, trials = (range(3, 9), 1) if args.quick else (range(3, 41), 3)
     times: dict[str, list[float]] = {}
+    loads: dict[str, list[float]] = {}
     tables = set()
     for _ in range(args.repeats):
         for name, engine in engines().items():
+            loads.setdefault(name, []).append(os.getloadavg()[0])
             seconds, result = sweep_once(engine, hidden, trials)
             times.setdefault(name, []).append(seconds)
             tables.add(without_times(result))
             print(f"{name}: {seconds:.1f} s", flush=True)
-    text = report(times, len(tables) == 1, hidden, trials)
+    text = report(times, loads, len(tables) == 1, hidden, trials)
     args.out.write_text(text, encoding="utf-8")
     print(text)
 
