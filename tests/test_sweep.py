@@ -197,7 +197,7 @@ def test_cli_on_dask_gives_the_table_of_local_processes(tmp_path, monkeypatch):
         (["--lr", "1e-4..1e-1"], "lr: a grid needs points"),
         (["--activation", "nope"], "nope"),
         (["--jobs", "2", "--dask-local", "2"], "--jobs picks local processes"),
-        (["--dataset", "iris", "--csv", "x.csv"], "give --dataset or --csv"),
+        (["--dataset", "iris", "--data", "x.csv"], "give --dataset or --data"),
     ],
 )
 def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, monkeypatch, args, message):

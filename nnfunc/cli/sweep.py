@@ -142,8 +142,8 @@ SPACE_HELP = {
 
 def _space_options(command):
     for name in reversed(SWEEPABLE):
-        flag = "--" + name.replace("_", "-")
-        command = click.option(flag, name, metavar="VALUES", help=SPACE_HELP[name])(command)
+        flags = ["--" + name.replace("_", "-")] + (["--layers"] if name == "hidden" else [])
+        command = click.option(*flags, name, metavar="VALUES", help=SPACE_HELP[name])(command)
     return command
 
 
@@ -162,10 +162,12 @@ def _space_options(command):
     help="Bundled dataset to train on (its recipe is the base config) [default: iris].",
 )
 @click.option(
+    "--data",
     "--csv",
     "csv_path",
+    metavar="CSV",
     type=click.Path(dir_okay=False),
-    help="Train on this CSV file instead of a bundled dataset.",
+    help="Train on this CSV file instead of a bundled dataset (as in nnfunc train).",
 )
 @click.option("--target", help="Target column of the CSV file [default: the last].")
 @click.option("--task", type=click.Choice(TASKS), help="classify or regress [default: inferred].")
@@ -298,7 +300,7 @@ def _plan(settings: dict[str, Any], options: dict[str, Any]):
         if options[option] is None:
             options[option] = settings.get(key)
     if options["dataset"] is not None and options["csv_path"] is not None:
-        raise ValueError("give --dataset or --csv, not both")
+        raise ValueError("give --dataset or --data, not both")
     name = options["dataset"] or "iris"
     if name not in dataset_names():
         raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(dataset_names())}")
