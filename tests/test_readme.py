@@ -1,0 +1,24 @@
+"""The README's Python snippets run, and its two set-up commands stay at the top and in CI."""
+
+import pathlib
+import re
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+README = (ROOT / "README.md").read_text()
+
+
+def test_python_snippets_run(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    snippets = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+    assert len(snippets) >= 2
+    for snippet in snippets:
+        exec(compile(snippet, "README.md", "exec"), {})  # noqa: S102 - our own documentation
+
+
+def test_the_two_setup_commands_come_first_and_ci_runs_the_second():
+    commands = re.findall(r"```sh\n(.*?)\n```", README, flags=re.S)[:2]
+    assert commands[0].endswith("nnfunc train") and "pip install ." in commands[0]
+    assert "pip install -e '.[dev]'" in commands[1] and "pytest" in commands[1]
+    assert README.index(commands[1]) < README.index("## ")
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "pip install -e '.[dev]'" in ci and "README.md" in ci
