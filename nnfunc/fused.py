@@ -10,7 +10,9 @@ transform not described in `optim.DESCRIPTIONS` is not fused (`compile_optimizer
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -58,12 +60,19 @@ _N_BUFFERS = {"clip": 0, "trace": 1, "adam": 2, "rms": 1, "decay": 0, "lr": 0}
 
 
 class _Kernel:
-    """One transform's in-place rewrite of the flat updates buffer (the gradients on entry)."""
+    """One transform's in-place rewrite of the flat updates buffer (the gradients on entry).
+
+    `prepare` works out the step's scalars (counts, clip scale) once; `apply` then rewrites any
+    slice [lo, hi) of the buffers, so disjoint slices can run in parallel.
+    """
 
     def __init__(self, description: tuple, flat: Flat):
         self.kind, *self.args = description
         self.count = 0
+        self.scalars: tuple = ()
         self.buffers = [Flat(flat.shapes, flat.data.dtype) for _ in range(_N_BUFFERS[self.kind])]
+        ends = np.cumsum([math.prod(s) for s in flat.shapes])
+        self.weights = [(e - math.prod(s), e) for s, e in zip(flat.shapes, ends) if len(s) == 2]
 
     def load(self, state: Any) -> None:
         if self.kind == "trace":
@@ -90,16 +99,28 @@ class _Kernel:
             return CountState(self.count)
         return EmptyState()
 
-    def update(self, u: Flat, params: Flat, tmp: np.ndarray) -> None:
-        """Replace the updates in `u.data` by this transform's output, as the pure one computes."""
-        g = u.data
+    def prepare(self, u: Flat) -> None:
+        """The step's scalars, exactly as the pure transform computes them."""
         if self.kind == "clip":
             norm = math.sqrt(sum(float(np.vdot(v, v)) for v in u.views))
-            if norm > self.args[0]:
-                g *= self.args[0] / norm
+            self.scalars = (self.args[0] / norm,) if norm > self.args[0] else ()
+        elif self.kind == "adam":
+            b1, b2, _ = self.args
+            self.count += 1
+            self.scalars = (1.0 / (1.0 - b1**self.count), 1.0 / (1.0 - b2**self.count))
+        elif self.kind == "lr":
+            self.scalars = (-float(self.args[0](self.count)),)
+            self.count += 1
+
+    def apply(self, g: np.ndarray, p: np.ndarray, tmp: np.ndarray, lo: int, hi: int) -> None:
+        """Rewrite the updates g[lo:hi] (p: parameters, tmp: scratch) as the pure one does."""
+        g, p, tmp = g[lo:hi], p[lo:hi], tmp[lo:hi]
+        if self.kind == "clip":
+            if self.scalars:
+                g *= self.scalars[0]
         elif self.kind == "trace":
             decay, nesterov = self.args
-            v = self.buffers[0].data
+            v = self.buffers[0].data[lo:hi]
             v *= decay
             v += g  # g + decay * v
             if nesterov:
@@ -108,9 +129,8 @@ class _Kernel:
             else:
                 g[...] = v
         elif self.kind == "adam":
-            b1, b2, eps = self.args
-            self.count += 1
-            m, v = self.buffers[0].data, self.buffers[1].data
+            (b1, b2, eps), (c1, c2) = self.args, self.scalars
+            m, v = self.buffers[0].data[lo:hi], self.buffers[1].data[lo:hi]
             m *= b1
             np.multiply(g, 1 - b1, out=tmp)
             m += tmp  # b1 * m + (1 - b1) * g
@@ -118,8 +138,6 @@ class _Kernel:
             np.multiply(g, g, out=tmp)
             tmp *= 1 - b2
             v += tmp  # b2 * v + (1 - b2) * (g * g)
-            c1 = 1.0 / (1.0 - b1**self.count)
-            c2 = 1.0 / (1.0 - b2**self.count)
             np.multiply(v, c2, out=tmp)
             np.sqrt(tmp, out=tmp)
             tmp += eps
@@ -127,7 +145,7 @@ class _Kernel:
             g /= tmp  # (m * c1) / (sqrt(v * c2) + eps)
         elif self.kind == "rms":
             decay, eps = self.args
-            v = self.buffers[0].data
+            v = self.buffers[0].data[lo:hi]
             v *= decay
             np.multiply(g, g, out=tmp)
             tmp *= 1 - decay
@@ -136,12 +154,12 @@ class _Kernel:
             tmp += eps
             g /= tmp  # g / (sqrt(v) + eps)
         elif self.kind == "decay":
-            for gv, pv in zip(u.views, params.views):
-                if pv.ndim == 2:
-                    gv += pv * self.args[0]  # g + weight_decay * p, weights only
+            for start, end in self.weights:  # g + weight_decay * p, on the weight matrices only
+                a, b = max(start, lo) - lo, min(end, hi) - lo
+                if a < b:
+                    g[a:b] += p[a:b] * self.args[0]
         elif self.kind == "lr":
-            g *= -float(self.args[0](self.count))
-            self.count += 1
+            g *= self.scalars[0]
 
 
 def _flatten(transform: GradientTransformation) -> Any:
@@ -153,17 +171,53 @@ def _flatten(transform: GradientTransformation) -> Any:
     return None if any(child is None for child in children) else children
 
 
+# Above this many parameters a step's element-wise work is split over threads (numpy releases
+# the GIL in its loops); below it the hand-over costs more than it saves.
+PARALLEL_SIZE = 2**19
+_POOL: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _pool(workers: int) -> ThreadPoolExecutor:
+    """A process-wide thread pool, made again after a fork (a child inherits no threads)."""
+    global _POOL
+    if _POOL is None or _POOL[0] != os.getpid():
+        _POOL = (os.getpid(), ThreadPoolExecutor(workers, thread_name_prefix="nnfunc"))
+    return _POOL[1]
+
+
+def _workers() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
 class FusedOptimizer:
     """An optimizer chain run in place on flat buffers; `state()` gives the pure state records."""
 
     def __init__(self, tree: Any, params: Flat):
         self.tree = self._build(tree, params)
+        self.kernels = list(self._leaves(self.tree))
         self.tmp = np.empty_like(params.data)
+        size = params.data.size
+        # Only a clip at the very front sees the raw gradients before any slice is rewritten.
+        parallel = all(k.kind != "clip" for k in self.kernels[1:]) and size >= PARALLEL_SIZE
+        parts = _workers() if parallel else 1
+        bounds = [size * i // parts for i in range(parts + 1)]
+        self.slices = list(zip(bounds[:-1], bounds[1:]))
 
     def _build(self, node: Any, params: Flat) -> Any:
         if isinstance(node, list):
             return [self._build(child, params) for child in node]
         return _Kernel(node, params)
+
+    def _leaves(self, node: Any) -> Any:
+        if isinstance(node, list):
+            for child in node:
+                yield from self._leaves(child)
+        else:
+            yield node
 
     def load(self, state: Any, node: Any = None) -> None:
         """Take over a pure state record (as `init_optimizer` or an earlier fit returns it)."""
@@ -185,15 +239,23 @@ class FusedOptimizer:
 
     def step(self, grads: Flat, params: Flat) -> None:
         """Turn the gradients in `grads` into updates and add them to `params`, in place."""
-        self._update(self.tree, grads, params)
-        params.data += grads.data
+        if len(self.slices) == 1:
+            for kernel in self.kernels:
+                kernel.prepare(grads)
+                kernel.apply(grads.data, params.data, self.tmp, 0, grads.data.size)
+            params.data += grads.data
+            return
+        for kernel in self.kernels:
+            kernel.prepare(grads)
+        pool = _pool(len(self.slices))
+        jobs = [pool.submit(self._slice, grads.data, params.data, lo, hi) for lo, hi in self.slices]
+        for job in jobs:
+            job.result()
 
-    def _update(self, node: Any, u: Flat, params: Flat) -> None:
-        if isinstance(node, list):
-            for child in node:
-                self._update(child, u, params)
-        else:
-            node.update(u, params, self.tmp)
+    def _slice(self, g: np.ndarray, p: np.ndarray, lo: int, hi: int) -> None:
+        for kernel in self.kernels:
+            kernel.apply(g, p, self.tmp, lo, hi)
+        p[lo:hi] += g[lo:hi]
 
 
 def compile_optimizer(optimizer: GradientTransformation, params: Flat) -> FusedOptimizer | None:

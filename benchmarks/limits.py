@@ -1,0 +1,121 @@
+"""What the hardware allows: the BLAS in use, its GEMM rate, and the GEMM-only time of W4.
+
+`step_gemms` lists the eight matrix products of one training step (three forward, three weight
+gradients, two input gradients) with the operand layouts nnfunc uses; timing them at the batch
+sizes of an epoch gives the time no implementation that does this arithmetic can beat with the
+same BLAS. The memory budget is what the issue allows: data, parameters, optimizer state and one
+batch of activations.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+from time import perf_counter
+
+import numpy as np
+
+from benchmarks.workloads import Problem
+
+BLAS_VARIABLES = (
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_L2_SIZE",
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+)
+
+
+def blas_info() -> list[dict]:
+    """The BLAS libraries loaded in this process (threadpoolctl), with kernel and thread count."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return [{"prefix": "unknown (threadpoolctl is not installed)"}]
+    keys = ("prefix", "version", "architecture", "num_threads", "threading_layer")
+    return [
+        {key: info.get(key) for key in keys} | {"file": os.path.basename(info["filepath"])}
+        for info in threadpool_info()
+        if info.get("user_api") == "blas"
+    ]
+
+
+def blas_environment() -> dict[str, str | None]:
+    """The environment variables that steer OpenBLAS, as this process sees them."""
+    return {name: os.environ.get(name) for name in BLAS_VARIABLES}
+
+
+def _time(fn, repeats: int) -> float:
+    fn()  # warm-up: BLAS buffers, page faults
+    times = []
+    for _ in range(repeats):
+        start = perf_counter()
+        fn()
+        times.append(perf_counter() - start)
+    return statistics.median(times)
+
+
+def gemm_rate(n: int = 2048, dtype: str = "float32", repeats: int = 5) -> float:
+    """GFLOP/s of one square n x n product (the best this BLAS does on large matrices)."""
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((n, n), dtype=np.float32).astype(dtype) for _ in range(2))
+    out = np.empty((n, n), dtype)
+    seconds = min(_time(lambda: np.matmul(a, b, out=out), 1) for _ in range(repeats))
+    return 2 * n**3 / seconds / 1e9
+
+
+def step_gemms(sizes: tuple[int, ...], rows: int) -> list[tuple[str, int, int, int]]:
+    """(name, m, k, n) of the eight products of a step with `rows` rows (m x k times k x n)."""
+    layers = range(len(sizes) - 1)
+    forward = [(f"forward {i}", rows, sizes[i], sizes[i + 1]) for i in layers]
+    weights = [(f"weight grad {i}", sizes[i], rows, sizes[i + 1]) for i in layers]
+    inputs = [(f"input grad {i}", rows, sizes[i + 1], sizes[i]) for i in layers if i > 0]
+    return forward + weights + inputs
+
+
+def _gemm_seconds(name: str, m: int, k: int, n: int, dtype: str, repeats: int) -> float:
+    """Time one product laid out as nnfunc does (transposed views where it uses them)."""
+    rng = np.random.default_rng(1)
+    if name.startswith("weight"):  # inputs.T @ delta
+        a = rng.standard_normal((k, m), dtype=np.float32).astype(dtype).T
+        b = rng.standard_normal((k, n), dtype=np.float32).astype(dtype)
+    elif name.startswith("input"):  # delta @ W.T
+        a = rng.standard_normal((m, k), dtype=np.float32).astype(dtype)
+        b = rng.standard_normal((n, k), dtype=np.float32).astype(dtype).T
+    else:
+        a = rng.standard_normal((m, k), dtype=np.float32).astype(dtype)
+        b = rng.standard_normal((k, n), dtype=np.float32).astype(dtype)
+    out = np.empty((m, n), dtype)
+    return _time(lambda: np.matmul(a, b, out=out), repeats)
+
+
+def gemm_epoch(problem: Problem, repeats: int = 5) -> dict:
+    """GEMM-only seconds and GFLOP for the problem's whole run, measured product by product."""
+    w = problem.workload
+    n = len(problem.X)
+    size = w.batch_size or n
+    batches = {size: n // size} | ({n % size: 1} if n % size else {})
+    seconds = flops = 0.0
+    detail = []
+    for rows, count in batches.items():
+        for name, m, k, nn in step_gemms(w.sizes, rows):
+            t = _gemm_seconds(name, m, k, nn, w.dtype, repeats)
+            seconds += t * count * w.epochs
+            flops += 2.0 * m * k * nn * count * w.epochs
+            if rows == size:
+                detail.append({"gemm": name, "shape": [m, k, nn], "ms": t * 1e3})
+    return {"seconds": seconds, "gflop": flops / 1e9, "per_gemm": detail}
+
+
+def memory_budget(problem: Problem) -> dict[str, int]:
+    """Bytes the issue allows: data, parameters, optimizer state and one batch of activations."""
+    w = problem.workload
+    params = sum(a.nbytes for a in problem.leaves)
+    rows = min(w.batch_size or len(problem.X), len(problem.X))
+    itemsize = np.dtype(w.dtype).itemsize
+    parts = {
+        "data": problem.X.nbytes + problem.y.nbytes,
+        "parameters": params,
+        "optimizer state": params * (2 if w.optimizer == "adam" else 0),
+        "one batch of activations": rows * sum(w.sizes[1:]) * itemsize,
+    }
+    return parts | {"total": sum(parts.values())}

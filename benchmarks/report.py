@@ -1,0 +1,267 @@
+"""RESULTS.md from the measurements: tables, ratios, the equal-work check and the goals."""
+
+from __future__ import annotations
+
+import datetime
+import importlib.metadata
+import os
+import platform
+import statistics
+from typing import Any
+
+LABELS = {
+    "nnfunc": "nnfunc",
+    "numpy": "hand-written numpy",
+    "sklearn": "scikit-learn",
+    "torch": "PyTorch eager",
+    "nnfunc (2-class twin)": "nnfunc on scikit-learn's 2-64-1 twin",
+}
+# Final losses must agree this closely (relative) to count as the same work. scikit-learn's Adam
+# adds eps after its bias correction (not before), so it follows a slightly different path.
+TOLERANCE = {"float64": 1e-6, "float32": 1e-3, "sklearn adam": 2e-2}
+
+
+def machine() -> dict[str, Any]:
+    """CPU, cores and library versions of this machine."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
+    except (OSError, StopIteration):
+        pass
+    versions = {}
+    for package in ("numpy", "scikit-learn", "torch", "threadpoolctl"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = "not installed"
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "versions": versions,
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+    }
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:,.1f} ms" if seconds < 10 else f"{seconds:,.2f} s"
+
+
+def _us(seconds: float) -> str:
+    return f"{seconds * 1e6:,.1f} us"
+
+
+def _time_cell(run: dict, steps: int) -> str:
+    return f"{_ms(run['median_s'])} ({_us(run['median_s'] / steps)}/step)"
+
+
+def _goal(rows: list[str], what: str, value: float, target: float, higher: bool, unit: str):
+    met = value >= target if higher else value <= target
+    verdict = "met" if met else f"**missed by {abs(value / target - 1) * 100:.0f}%**"
+    sign = ">=" if higher else "<="
+    rows.append(f"| {what} | {value:.2f}{unit} | {sign} {target:g}{unit} | {verdict} |")
+
+
+def _loss_tolerance(impl: str, entry: dict, dtype: str) -> float:
+    if impl == "sklearn" and "adam" in entry["title"]:
+        return TOLERANCE["sklearn adam"]
+    return TOLERANCE[dtype]
+
+
+# Each peer must take at least this many times nnfunc's time (the issue's goals).
+PEER_GOALS = {
+    "W1": {"numpy": 1.0, "sklearn": 2.0, "torch": 3.5},
+    "W2": {"numpy": 1.0, "sklearn": 2.0, "torch": 3.5},
+    "W3": {"sklearn": 1.7, "torch": 1.7},
+    "W4": {"sklearn": 1.7, "torch": 1.7},
+}
+TWIN = "nnfunc (2-class twin)"
+
+
+def _reference(impl: str, runs: dict) -> dict:
+    """The nnfunc run that did the same work as `impl` (scikit-learn's W2 has one output)."""
+    return runs[TWIN] if impl == "sklearn" and TWIN in runs else runs["nnfunc"]
+
+
+def _workload_tables(variant: dict, goals: list[str]) -> list[str]:
+    out = []
+    impls = [i for i in LABELS if any(i in e["runs"] for e in variant["workloads"].values())]
+    out += ["| workload | " + " | ".join(LABELS[i] for i in impls) + " |"]
+    out += ["|" + "---|" * (len(impls) + 1)]
+    checks = []
+    for name, entry in variant["workloads"].items():
+        runs, steps = entry["runs"], entry["steps"]
+        dtype = "float32" if "float32" in entry["title"] else "float64"
+        cells = []
+        for impl in impls:
+            if impl not in runs:
+                cells.append("not installed" if impl in ("sklearn", "torch") else "")
+                continue
+            run, reference = runs[impl], _reference(impl, runs)
+            cell = _time_cell(run, steps)
+            if not impl.startswith("nnfunc"):
+                cell += f", **{run['median_s'] / reference['median_s']:.2f}x** nnfunc"
+                rel = abs(run["loss"] - reference["loss"]) / max(abs(reference["loss"]), 1e-300)
+                ok = rel <= _loss_tolerance(impl, entry, dtype)
+                checks.append(
+                    f"| {name} | {LABELS[impl]} | {run['loss']:.10g} | "
+                    f"{reference['loss']:.10g} | {rel:.1e} | {'yes' if ok else '**NO**'} |"
+                )
+            cells.append(cell)
+        out.append(f"| {name}: {entry['title']}, {steps} steps | " + " | ".join(cells) + " |")
+        for peer, target in PEER_GOALS.get(name, {}).items():
+            if peer in runs:
+                ratio = runs[peer]["median_s"] / _reference(peer, runs)["median_s"]
+                _goal(goals, f"{name}: {LABELS[peer]} time / nnfunc time", ratio, target, True, "x")
+        if "gemm" in entry:
+            ratio = runs["nnfunc"]["median_s"] / entry["gemm"]["seconds"]
+            _goal(goals, "W4: nnfunc epoch / GEMM-only epoch", ratio, 1.3, False, "x")
+    out += [
+        "",
+        "Final training loss (mean over the last epoch) against nnfunc's on the same problem",
+        "",
+    ]
+    out += ["| workload | implementation | final loss | nnfunc's | relative difference | agrees |"]
+    out += ["|---|---|---|---|---|---|", *checks]
+    if any(TWIN in e["runs"] for e in variant["workloads"].values()):
+        out += [
+            "",
+            "scikit-learn's MLPClassifier has a single logistic output for two classes, so for W2 "
+            "it is compared with nnfunc on the same 2-64-1 sigmoid network (the 'twin').",
+        ]
+    return out
+
+
+def _gemm_section(variant: dict) -> list[str]:
+    entry = variant["workloads"].get("W4")
+    if not entry or "gemm" not in entry:
+        return []
+    gemm, nn = entry["gemm"], entry["runs"]["nnfunc"]["median_s"]
+    rate = entry["gemm_rate_gflops"]
+    lines = [
+        "",
+        f"W4 GEMM limit: the eight products of every step take **{_ms(gemm['seconds'])}** per "
+        f"epoch ({gemm['gflop']:.0f} GFLOP, {gemm['gflop'] / gemm['seconds']:.0f} GFLOP/s); "
+        f"a square float32 GEMM runs at {rate:.0f} GFLOP/s here, so no code can do the epoch in "
+        f"under {_ms(gemm['gflop'] / rate)}. nnfunc's epoch: {_ms(nn)} = "
+        f"**{nn / gemm['seconds']:.2f}x** the GEMM-only time.",
+        "",
+        "| product (one full batch) | m, k, n | ms |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {g['gemm']} | {g['shape']} | {g['ms']:.2f} |" for g in gemm["per_gemm"]]
+    return lines
+
+
+def _memory_section(results: dict, goals: list[str]) -> list[str]:
+    memory = results["memory"]
+    budget = next(iter(memory.values()))["budget"]
+    parts = ", ".join(f"{k} {v / 2**20:.1f} MiB" for k, v in budget.items() if k != "total")
+    lines = [
+        "## Peak memory (W4, one fresh process per implementation)",
+        "",
+        f"Allowed: 1.3 x ({parts}) = 1.3 x {budget['total'] / 2**20:.1f} MiB. Measured: peak "
+        "resident memory minus the resident memory before the data was made (after imports "
+        "and a warm-up GEMM).",
+        "",
+        "| implementation | peak above baseline | / (data + parameters + state + batch) |",
+        "|---|---|---|",
+    ]
+    for impl, m in memory.items():
+        ratio = m["used_bytes"] / budget["total"]
+        lines.append(f"| {LABELS[impl]} | {m['used_bytes'] / 2**20:.1f} MiB | {ratio:.2f}x |")
+    if "nnfunc" in memory:
+        ratio = memory["nnfunc"]["used_bytes"] / budget["total"]
+        _goal(goals, "W4: nnfunc peak memory / allowed base", ratio, 1.3, False, "x")
+    return lines
+
+
+def _process_section(results: dict, goals: list[str]) -> list[str]:
+    fl = results["fresh_vs_long_lived"]
+    fresh, long_lived = statistics.median(fl["fresh_s"]), statistics.median(fl["long_lived_s"])
+    ratio = fresh / long_lived
+    _goal(goals, "fresh process / long-lived (W3 through train_model)", ratio, 1.1, False, "x")
+    cli = results["cli"]
+    return [
+        "## Fresh process against a long-lived one (W3 through `nnfunc.pipeline.train_model`)",
+        "",
+        f"Training time measured inside the process: fresh processes {_ms(fresh)} (median of "
+        f"{len(fl['fresh_s'])}), the same training repeated in one long-lived process "
+        f"{_ms(long_lived)} (median of {len(fl['long_lived_s'])}): **{fresh / long_lived:.2f}x**.",
+        "",
+        f"The real command, wall time including interpreter start, imports, reading the CSV and "
+        f"writing the model file: `{cli['command']}` took "
+        f"{', '.join(_ms(t) for t in cli['seconds'])}.",
+    ]
+
+
+def _latency_section(latency: dict, goals: list[str]) -> list[str]:
+    lines = [
+        "## Prediction latency (Iris 4-6-3 from the `iris` recipe)",
+        "",
+        f"Model file: {latency['model_file']}; the loaded model predicts the same labels: "
+        f"{'yes' if latency['loaded_model_agrees'] else '**NO**'}.",
+        "",
+        "| how | one row | 1000 rows |",
+        "|---|---|---|",
+    ]
+    for name, r in latency["calls"].items():
+        lines.append(f"| {name} | {_us(r['one_row_s'])} | {_us(r['1000_rows_s'])} |")
+        if "model file" in name:
+            us = r["one_row_s"] * 1e6
+            _goal(goals, "one row through a loaded model file", us, 15, False, " us")
+    return lines
+
+
+def _profile_section(profile: dict) -> list[str]:
+    lines = ["## Where nnfunc's time goes (cProfile, one run, top functions by own time)"]
+    for name, p in profile.items():
+        lines += ["", f"{name}: {_ms(p['seconds'])} under the profiler, {p['steps']} steps.", ""]
+        lines += ["| function | calls | own time | with callees |", "|---|---|---|---|"]
+        for row in p["top"]:
+            function = row["function"].replace("|", "/")
+            lines.append(
+                f"| `{function}` | {row['calls']} | {_ms(row['tottime_s'])} | "
+                f"{_ms(row['cumtime_s'])} |"
+            )
+    return lines
+
+
+def render(results: dict) -> str:
+    """The whole RESULTS.md."""
+    m = results["machine"]
+    versions = ", ".join(f"{k} {v}" for k, v in m["versions"].items())
+    lines = [
+        "# nnfunc benchmarks",
+        "",
+        f"Written by `python -m benchmarks.run{' --quick' if results['quick'] else ''}` on "
+        f"{m['date']} in {results['elapsed_s']:.0f} s: {m['cpu']}, {m['cores']} cores, Python "
+        f"{m['python']}, {versions}. Times are the median of {results['repeats']} runs after a "
+        "warm-up run, implementations interleaved; the machine is shared, so expect noise.",
+    ]
+    if results["quick"]:
+        lines += ["", "**Quick mode: tiny workloads, one run each; the figures mean nothing.**"]
+    goals: list[str] = []
+    for variant in results["variants"]:
+        variant_goals: list[str] = []
+        blas = "; ".join(
+            f"{b.get('prefix')} {b.get('version')} kernel {b.get('architecture')}, "
+            f"{b.get('num_threads')} threads ({b.get('file')})"
+            for b in variant["blas"]
+        )
+        env = ", ".join(f"{k}={v}" for k, v in variant["environment"].items() if v is not None)
+        lines += ["", f"## Training, environment {variant['name']}", ""]
+        lines += [f"BLAS: {blas}. Variables: {env or 'none set'}."]
+        if "torch_threads" in variant:
+            lines[-1] += f" PyTorch threads: {variant['torch_threads']}."
+        lines += ["", *_workload_tables(variant, variant_goals), *_gemm_section(variant)]
+        goals += [row.replace("| ", f"| {variant['name']}: ", 1) for row in variant_goals]
+    lines += ["", *_memory_section(results, goals)]
+    lines += ["", *_process_section(results, goals)]
+    latency = results["variants"][0].get("latency")
+    if latency:
+        lines += ["", *_latency_section(latency, goals)]
+    lines += ["", *_profile_section(results["profile"])]
+    lines += ["", "## Goals", "", "| goal | measured | target | |", "|---|---|---|---|", *goals]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,143 @@
+"""Run every benchmark and write benchmarks/RESULTS.md: `python -m benchmarks.run [--quick]`.
+
+Each measurement runs in its own process: the workload timings once with the environment as it is
+and once with OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE flipped (unset both when the environment sets
+either; otherwise set them as the reference machine does), fresh `train_model` processes against
+one long-lived process, the real `nnfunc train` command, and one process per implementation for
+peak memory. `--quick` shrinks every workload so the whole run takes seconds (a smoke test).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from time import perf_counter
+
+from benchmarks import report
+from benchmarks.peers import PEERS, available
+
+ROOT = Path(__file__).resolve().parent.parent
+BLAS_FLAGS = {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "512"}
+
+
+def variants() -> list[tuple[str, dict[str, str]]]:
+    """(name, environment) pairs: the environment as it is, and with the two variables flipped."""
+    here = dict(os.environ)
+    others = {k: v for k, v in here.items() if k not in BLAS_FLAGS}
+    if others != here:
+        return [("as is", here), ("OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE unset", others)]
+    flagged = here | BLAS_FLAGS
+    return [
+        ("as is (neither variable set)", here),
+        ("OPENBLAS_CORETYPE=Haswell OPENBLAS_L2_SIZE=512 (as the reference machine)", flagged),
+    ]
+
+
+def worker(task: dict, env: dict[str, str] | None = None, timeout: float = 3600) -> dict:
+    """Run one `benchmarks.worker` task in a new process and return its JSON result."""
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.worker", json.dumps(task)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"benchmark worker {task['task']} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout)
+
+
+def _write_digits_csv(folder: Path) -> Path:
+    from benchmarks.workloads import _digits
+
+    X, y = _digits()
+    path = folder / "digits.csv"
+    lines = [",".join([*(f"p{i}" for i in range(X.shape[1])), "digit"])]
+    lines += [",".join([*(f"{v:g}" for v in row), str(label)]) for row, label in zip(X, y)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def cli_runs(quick: bool, repeats: int) -> dict:
+    """Wall time of the real `nnfunc train` command (W3 on a digits CSV), fresh each time."""
+    from benchmarks.workloads import QUICK, WORKLOADS
+
+    w = (QUICK if quick else WORKLOADS)["W3"]
+    with tempfile.TemporaryDirectory() as folder:
+        csv = _write_digits_csv(Path(folder))
+        args = [
+            sys.executable, "-m", "nnfunc", "train", "--data", str(csv), "--target", "digit",
+            "--layers", ",".join(map(str, w.sizes[1:-1])), "--optimizer", "adam",
+            "--lr", str(w.lr), "--batch-size", str(w.batch_size), "--epochs", str(w.epochs),
+            "--out", str(Path(folder) / "digits.msgpack"), "--quiet",
+        ]  # fmt: skip
+        times = []
+        for _ in range(repeats):
+            start = perf_counter()
+            subprocess.run(args, cwd=ROOT, check=True, capture_output=True, timeout=3600)
+            times.append(perf_counter() - start)
+    return {"command": " ".join(["nnfunc", *args[3:]]), "seconds": times}
+
+
+def collect(quick: bool, repeats: int) -> dict:
+    """Every measurement, as plain data for `report.render`."""
+    impls = ["nnfunc", *(p for p in PEERS if available(p))]
+    names = ["W1", "W2", "W3", "W4"]
+    results: dict = {"quick": quick, "repeats": repeats, "impls": impls, "variants": []}
+    for index, (name, env) in enumerate(variants()):
+        # A quick run only checks that the second environment works, on the smallest workload.
+        brief = quick and index > 0
+        task = {"task": "train", "workloads": ["W1"] if brief else names, "repeats": repeats}
+        task |= {"impls": impls[:2] if brief else impls, "quick": quick, "latency": index == 0}
+        results["variants"].append({"name": name, **worker(task, env)})
+    fresh = [worker({"task": "fresh", "quick": quick})["seconds"] for _ in range(repeats)]
+    long_lived = worker({"task": "long_lived", "quick": quick, "repeats": repeats})["seconds"]
+    results["fresh_vs_long_lived"] = {"fresh_s": fresh, "long_lived_s": long_lived}
+    results["cli"] = cli_runs(quick, 1 if quick else 3)
+    measured = impls if not quick else ["nnfunc", "numpy"]  # peers' imports take seconds
+    results["memory"] = {
+        impl: worker({"task": "memory", "impl": impl, "quick": quick}) for impl in measured
+    }
+    results["profile"] = worker({"task": "profile", "quick": quick})
+    results["machine"] = report.machine()
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="tiny workloads: a smoke test")
+    parser.add_argument("--repeats", type=int, help="timed runs per measurement (default 5)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="where to write the report (default benchmarks/RESULTS.md; with --quick, stdout)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the raw measurements here")
+    args = parser.parse_args(argv)
+    repeats = args.repeats or (1 if args.quick else 5)
+    start = perf_counter()
+    results = collect(args.quick, repeats)
+    results["elapsed_s"] = perf_counter() - start
+    text = report.render(results)
+    out = args.out or (None if args.quick else ROOT / "benchmarks" / "RESULTS.md")
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        out.write_text(text)
+        print(f"wrote {out} in {results['elapsed_s']:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
