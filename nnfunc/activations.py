@@ -13,6 +13,8 @@ from collections.abc import Callable
 import attrs
 import numpy as np
 
+from nnfunc.arrays import ones, row_max
+
 ActivationFn = Callable[[np.ndarray, float], np.ndarray]
 DerivativeFn = Callable[[np.ndarray, np.ndarray, float], np.ndarray]
 
@@ -38,16 +40,15 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
 
 def softmax(z: np.ndarray) -> np.ndarray:
     """Row-wise softmax with the row maximum subtracted first, so exp never overflows."""
-    shifted = z - z.max(axis=1, keepdims=True)
-    e = np.exp(shifted)
-    e /= e.sum(axis=1, keepdims=True)
+    e = np.exp(z - row_max(z))
+    e /= (e @ ones(z.shape[1], e.dtype))[:, None]
     return e
 
 
 def log_softmax(z: np.ndarray) -> np.ndarray:
     """Row-wise log of the softmax, computed without forming the softmax."""
-    shifted = z - z.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    shifted = z - row_max(z)
+    return shifted - np.log(np.exp(shifted) @ ones(z.shape[1], z.dtype))[:, None]
 
 
 def softplus(z: np.ndarray) -> np.ndarray:

@@ -2,11 +2,13 @@
 
 `attrs.frozen` is shallow: a record would still let `rec.w[0, 0] = 5` through. The helpers here
 copy incoming arrays once and mark them read-only, and define equality on purpose (shape, dtype
-and values), so records holding arrays behave like values.
+and values), so records holding arrays behave like values. Two small helpers at the end make
+row-wise reductions over a few columns fast (numpy's own are slow there).
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from typing import Any
 
@@ -68,3 +70,22 @@ def array_tuple_field(**kwargs: Any) -> Any:
     return attrs.field(
         converter=frozen_arrays, eq=attrs.cmp_using(eq=array_tuples_equal), hash=False, **kwargs
     )
+
+
+@functools.lru_cache(maxsize=64)
+def ones(n: int, dtype: np.dtype) -> np.ndarray:
+    """A cached read-only vector of ones: a row or column sum is one BLAS product with it."""
+    vector = np.ones(n, dtype)
+    vector.flags.writeable = False
+    return vector
+
+
+def row_max(z: np.ndarray) -> np.ndarray:
+    """The maximum of each row, shape (n, 1); column by column for many rows of a few columns."""
+    n, k = z.shape
+    if not 2 <= k <= 4 or n < 16 * k:
+        return z.max(axis=1, keepdims=True)
+    m = np.maximum(z[:, 0], z[:, 1])
+    for j in range(2, z.shape[1]):
+        np.maximum(m, z[:, j], out=m)
+    return m[:, None]

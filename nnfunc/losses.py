@@ -16,22 +16,14 @@ activation through the chain rule. Conventions:
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 
 import numpy as np
 
 from nnfunc.activations import Activation, sigmoid, softplus
+from nnfunc.arrays import ones, row_max
 
 LossAndDelta = tuple[float, np.ndarray]
-
-
-@functools.lru_cache(maxsize=64)
-def ones(n: int, dtype: np.dtype) -> np.ndarray:
-    """A cached read-only vector of ones: row and column sums are products with it (fast BLAS)."""
-    vector = np.ones(n, dtype)
-    vector.flags.writeable = False
-    return vector
 
 
 def softmax_targets(y: np.ndarray, n_classes: int, dtype: np.dtype) -> np.ndarray:
@@ -53,16 +45,6 @@ def softmax_targets(y: np.ndarray, n_classes: int, dtype: np.dtype) -> np.ndarra
     rows = np.zeros((len(y), n_classes), dtype)
     rows[np.arange(len(y)), y] = 1
     return rows
-
-
-def row_max(z: np.ndarray) -> np.ndarray:
-    """The maximum of each row, shape (n, 1); column by column for a few columns (much faster)."""
-    if z.shape[1] > 4 or z.shape[1] < 2:
-        return z.max(axis=1, keepdims=True)
-    m = np.maximum(z[:, 0], z[:, 1])
-    for j in range(2, z.shape[1]):
-        np.maximum(m, z[:, j], out=m)
-    return m[:, None]
 
 
 def softmax_xent(

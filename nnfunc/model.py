@@ -7,14 +7,15 @@ preprocessing, and answer in the original units and labels.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import attrs
 import numpy as np
 
-from nnfunc.network import forward, logits, plan
+from nnfunc.network import _logits, forward, plan
 from nnfunc.params import Params
-from nnfunc.preprocessing import LabelEncoder, StandardScaler, decode_labels, scale, unscale
+from nnfunc.preprocessing import LabelEncoder, StandardScaler, unscale
 from nnfunc.spec import MLPSpec
 from nnfunc.training import History
 
@@ -69,24 +70,61 @@ class Model:
         return self.params.n_params
 
 
+class _Compiled:
+    """What predicting needs from a model, resolved once (a model is immutable: never stale).
+
+    The scaler's mean and scale are cast to the network's dtype here, as `scale` casts them on
+    every call, and the class labels are an array ready for indexing.
+    """
+
+    __slots__ = ("plan", "leaves", "dtype", "n_inputs", "mean", "scale", "classes")
+
+    def __init__(self, model: Model):
+        self.plan, self.leaves = plan(model.spec), model.params.leaves()
+        self.dtype, self.n_inputs = np.dtype(model.spec.dtype), model.spec.n_inputs
+        scaler = model.feature_scaler
+        self.mean = None if scaler is None else scaler.mean.astype(self.dtype)
+        self.scale = None if scaler is None else scaler.scale.astype(self.dtype)
+        self.classes = None if model.labels is None else np.asarray(model.labels.classes)
+        if self.classes is not None:
+            self.classes.flags.writeable = False
+
+
+_COMPILED: dict[int, tuple[weakref.ref, _Compiled]] = {}
+
+
+def _compiled(model: Model) -> _Compiled:
+    """The model's `_Compiled` form, made on first use and dropped with the model."""
+    entry = _COMPILED.get(id(model))
+    if entry is not None and entry[0]() is model:
+        return entry[1]
+    key, compiled = id(model), _Compiled(model)
+    _COMPILED[key] = (weakref.ref(model, lambda _, key=key: _COMPILED.pop(key, None)), compiled)
+    return compiled
+
+
 def prepare_inputs(model: Model, X: Any) -> np.ndarray:
     """Raw feature rows scaled for the network, in its dtype; a wrong width raises ValueError."""
-    X = np.asarray(X, dtype=model.spec.dtype)
+    c = _compiled(model)
+    X = np.asarray(X, dtype=c.dtype)
     if X.ndim == 1:
         X = X.reshape(1, -1)
-    if X.ndim != 2 or X.shape[1] != model.spec.n_inputs:
-        raise ValueError(
-            f"expected rows of {model.spec.n_inputs} feature(s), got shape {np.shape(X)}"
-        )
-    return X if model.feature_scaler is None else scale(model.feature_scaler, X)
+    if X.ndim != 2 or X.shape[1] != c.n_inputs:
+        raise ValueError(f"expected rows of {c.n_inputs} feature(s), got shape {np.shape(X)}")
+    return X if c.mean is None else (X - c.mean) / c.scale  # what `scale` computes
+
+
+def _model_logits(model: Model, X: Any) -> np.ndarray:
+    """The logits of raw rows (as `logits` on `prepare_inputs`, without re-checking them)."""
+    c = _compiled(model)
+    return _logits(c.plan, c.leaves, prepare_inputs(model, X))
 
 
 def predict_proba(model: Model, X: Any) -> np.ndarray:
     """Class probabilities, one column per class in `model.classes` order."""
     if model.task != "classify":
         raise ValueError("predict_proba needs a classifier")
-    z = logits(model.spec, model.params, prepare_inputs(model, X))
-    return _proba_from_logits(model.spec, z)
+    return _proba_from_logits(model.spec, _model_logits(model, X))
 
 
 def predict_values(model: Model, X: Any) -> np.ndarray:
@@ -115,9 +153,7 @@ def predict_codes(model: Model, X: Any) -> np.ndarray:
     """Class indices into `model.classes` for each row (classifiers only)."""
     if model.task != "classify":
         raise ValueError("predict_codes needs a classifier")
-    return _codes_from_logits(
-        model.spec, logits(model.spec, model.params, prepare_inputs(model, X))
-    )
+    return _codes_from_logits(model.spec, _model_logits(model, X))
 
 
 def predict_with_proba(model: Model, X: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -125,14 +161,14 @@ def predict_with_proba(model: Model, X: Any) -> tuple[np.ndarray, np.ndarray]:
     if model.task != "classify":
         raise ValueError("predict_with_proba needs a classifier")
     assert model.labels is not None
-    z = logits(model.spec, model.params, prepare_inputs(model, X))
+    z = _model_logits(model, X)
     codes = _codes_from_logits(model.spec, z)
-    return decode_labels(model.labels, codes), _proba_from_logits(model.spec, z)
+    return _compiled(model).classes[codes], _proba_from_logits(model.spec, z)
 
 
 def predict(model: Model, X: Any) -> np.ndarray:
     """Class labels for classifiers, values in original units for regressors."""
     if model.task == "classify":
         assert model.labels is not None
-        return decode_labels(model.labels, predict_codes(model, X))
+        return _compiled(model).classes[predict_codes(model, X)]  # as decode_labels maps codes
     return predict_values(model, X)

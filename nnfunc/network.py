@@ -15,8 +15,8 @@ import attrs
 import numpy as np
 
 from nnfunc.activations import Activation, parse_activation
-from nnfunc.arrays import freeze
-from nnfunc.losses import LOSSES, LossFn, ones, softmax_targets, softmax_xent
+from nnfunc.arrays import freeze, ones
+from nnfunc.losses import LOSSES, LossFn, softmax_targets, softmax_xent
 from nnfunc.params import Params
 from nnfunc.spec import MLPSpec
 
@@ -109,11 +109,16 @@ def _forward(
     """Every layer's input (X, then the hidden activations) and pre-activation (the last: logits).
 
     ReLU layers are activated in place, so for them the pre-activation array holds the output.
+    (`np.dot` with a positional `out` gives the same bits as `@` for less call overhead.)
     """
     inputs, zs = [X], []
     last = len(leaves) // 2 - 1
     for k in range(last + 1):
-        z = np.matmul(inputs[-1], leaves[2 * k], out=None if outs is None else outs[k])
+        z = (
+            np.dot(inputs[k], leaves[2 * k])
+            if outs is None
+            else np.dot(inputs[k], leaves[2 * k], outs[k])
+        )
         z += leaves[2 * k + 1]
         zs.append(z)
         if k == last:
@@ -141,8 +146,12 @@ def _value_and_grads(
     the gradients are written into `ws.grads`; without one they are freshly allocated.
     """
     n = X.shape[0]
-    bufs = ws.buffers(n) if ws is not None else None
-    inputs, zs = _forward(pl, leaves, X, bufs and bufs.outs)
+    if ws is None:
+        inputs, zs = _forward(pl, leaves, X)
+        bufs = None
+    else:
+        bufs = ws.buffers(n)
+        inputs, zs = _forward(pl, leaves, X, bufs.outs)
     out_act, out_alpha = pl.output
     if pl.label_targets:
         value, delta = softmax_xent(
@@ -150,17 +159,26 @@ def _value_and_grads(
         )
     else:
         value, delta = pl.loss(zs[-1], targets, out_act, out_alpha)
-    grads = ws.grads if ws is not None else [np.empty_like(a) for a in leaves]
+    grads = ws.grads if ws is not None else [None] * len(leaves)
     ones_n = ones(n, delta.dtype)
     for k in range(len(leaves) // 2 - 1, -1, -1):
-        np.matmul(inputs[k].T, delta, out=grads[2 * k])
-        np.matmul(ones_n, delta, out=grads[2 * k + 1])
-        if k == 0:
+        if bufs is None:
+            grads[2 * k] = np.dot(inputs[k].T, delta)
+            grads[2 * k + 1] = np.dot(ones_n, delta)  # column sums, as one BLAS call
+            prev = np.dot(delta, leaves[2 * k].T) if k else None
+        else:
+            np.dot(inputs[k].T, delta, grads[2 * k])
+            np.dot(ones_n, delta, grads[2 * k + 1])
+            prev = np.dot(delta, leaves[2 * k].T, bufs.deltas[k - 1]) if k else None
+        if prev is None:
             break
-        prev = np.matmul(delta, leaves[2 * k].T, out=bufs and bufs.deltas[k - 1])
         act, alpha = pl.hidden[k - 1]
         if act.name == "relu":
-            prev *= np.greater(inputs[k], 0, out=bufs and bufs.masks[k - 1])
+            prev *= (
+                np.greater(inputs[k], 0)
+                if bufs is None
+                else np.greater(inputs[k], 0, bufs.masks[k - 1])
+            )
         else:
             prev *= act.grad(zs[k - 1], inputs[k], alpha)
         delta = prev
