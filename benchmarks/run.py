@@ -56,6 +56,36 @@ def worker(task: dict, env: dict[str, str] | None = None, timeout: float = 3600)
     return json.loads(done.stdout)
 
 
+def fresh_and_long_lived(quick: bool, repeats: int) -> dict[str, list[float]]:
+    """W3 through `train_model`: in new processes, and again and again in one process.
+
+    The two alternate (a fresh process, then a run in the long-lived one), so that load from
+    other programs on the machine falls on both alike.
+    """
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    task = json.dumps({"task": "long_lived", "quick": quick})
+    with subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.worker", task],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as long_lived:
+        assert long_lived.stdin is not None and long_lived.stdout is not None
+        if long_lived.stdout.readline().strip() != "ready":
+            raise RuntimeError("the long-lived benchmark worker did not start")
+        fresh, again = [], []
+        for _ in range(repeats):
+            fresh.append(worker({"task": "fresh", "quick": quick})["seconds"])
+            long_lived.stdin.write("run\n")
+            long_lived.stdin.flush()
+            again.append(json.loads(long_lived.stdout.readline())["seconds"])
+        long_lived.stdin.close()
+    return {"fresh_s": fresh, "long_lived_s": again}
+
+
 def _write_digits_csv(folder: Path) -> Path:
     from benchmarks.workloads import _digits
 
@@ -99,9 +129,7 @@ def collect(quick: bool, repeats: int) -> dict:
         task = {"task": "train", "workloads": ["W1"] if brief else names, "repeats": repeats}
         task |= {"impls": impls[:2] if brief else impls, "quick": quick, "latency": index == 0}
         results["variants"].append({"name": name, **worker(task, env)})
-    fresh = [worker({"task": "fresh", "quick": quick})["seconds"] for _ in range(repeats)]
-    long_lived = worker({"task": "long_lived", "quick": quick, "repeats": repeats})["seconds"]
-    results["fresh_vs_long_lived"] = {"fresh_s": fresh, "long_lived_s": long_lived}
+    results["fresh_vs_long_lived"] = fresh_and_long_lived(quick, repeats)
     results["cli"] = cli_runs(quick, 1 if quick else 3)
     measured = impls if not quick else ["nnfunc", "numpy"]  # peers' imports take seconds
     results["memory"] = {

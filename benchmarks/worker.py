@@ -2,7 +2,8 @@
 
 `benchmarks.run` starts these so each measurement runs in the environment (and the fresh process)
 it needs. Tasks: `train` (time the workloads), `fresh` (time one `train_model` run in this new
-process), `long_lived` (time it repeatedly in one process) and `memory` (peak memory of one run).
+process), `long_lived` (time it again for every line on stdin, one JSON line each), `memory`
+(peak memory of one run) and `profile`.
 """
 
 from __future__ import annotations
@@ -189,8 +190,12 @@ def main(argv: list[str]) -> None:
             result["latency"] = measure(quick)
     elif kind == "fresh":
         result = {"seconds": train_once(quick)}
-    elif kind == "long_lived":
-        result = {"seconds": [train_once(quick) for _ in range(task["repeats"] + 1)][1:]}
+    elif kind == "long_lived":  # one run per line read, so the caller can interleave fresh runs
+        train_once(quick)  # warm-up
+        print("ready", flush=True)
+        for _ in sys.stdin:
+            print(json.dumps({"seconds": train_once(quick)}), flush=True)
+        return
     elif kind == "memory":
         result = memory(task["impl"], quick)
     elif kind == "profile":

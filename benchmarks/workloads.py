@@ -130,7 +130,9 @@ def make_problem(workload: Workload, sizes: tuple[int, ...] | None = None) -> Pr
     """Data, initial weights and batch orders; `sizes` overrides the architecture (same data)."""
     X, y = training_rows(workload)
     spec = workload.spec(sizes)
-    leaves = tuple(np.array(a) for a in nf.init_params(spec, workload.seed).leaves())
+    leaves = nf.init_params(
+        spec, workload.seed
+    ).leaves()  # read-only: records take them as they are
     orders = None
     if workload.batch_size is not None and workload.batch_size < len(X):
         rng = np.random.default_rng(workload.seed)  # what nnfunc.fit draws with rng=seed

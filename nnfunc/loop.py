@@ -76,6 +76,12 @@ class TrainLoop:
             self.leaves = apply_updates(self.leaves, updates)
         return value, z
 
+    def release(self) -> None:
+        """Drop the step buffers (gradients, activations, scratch) once no step follows."""
+        self.grads = self.ws = None  # type: ignore[assignment]
+        if self.fused is not None:
+            self.fused.tmp = None  # type: ignore[assignment]
+
     def finite(self) -> bool:
         """True when every parameter is finite (one sum decides unless it overflows)."""
         if self.fused is not None:

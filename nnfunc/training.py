@@ -302,7 +302,7 @@ def fit(
     recorder = _Recorder(spec)
     best_value, best, last_epoch = np.inf, None, 0
     stopped = False
-    for loop, e in _run(
+    runs = _run(
         spec,
         params,
         X,
@@ -315,30 +315,30 @@ def fit(
         opt_state=None,
         validation_data=validation_data,
         validation_split=validation_split,
-    ):
+    )
+    for loop, e in runs:
         improved = recorder.add(e)
         last_epoch = e.epoch
         monitored = e.loss if e.val_loss is None else e.val_loss
-        if monitored < best_value - min_delta or best is None:
+        better = monitored < best_value - min_delta or best is None
+        # Records (read-only copies) are built only when someone will look at them.
+        records = None
+        if callback is not None or (early_stopping and better):
+            records = (loop.params(), loop.opt_state())
+        if better:
             best_value = monitored
-            # Records are built only when someone will look at them.
-            best = (e.epoch, loop.params(), loop.opt_state()) if early_stopping else (e.epoch,)
+            best = (e.epoch, *records) if early_stopping else (e.epoch,)
         if callback is not None:
-            report = EpochReport(
-                e.epoch,
-                loop.params(),
-                loop.opt_state(),
-                recorder.history(),
-                recorder.best[1],
-                improved,
-            )
+            report = EpochReport(e.epoch, *records, recorder.history(), recorder.best[1], improved)
             if callback(report):
                 stopped = True
                 break
         if early_stopping and e.epoch - best[0] >= patience:
             stopped = True
             break
+    runs.close()  # frees the epoch's batch buffers before the results are copied out
     assert best is not None
     if early_stopping:
         return FitResult(best[1], best[2], recorder.history(), best[0], stopped)
+    loop.release()
     return FitResult(loop.params(), loop.opt_state(), recorder.history(), last_epoch, stopped)
