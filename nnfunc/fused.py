@@ -28,6 +28,7 @@ from nnfunc.optim import (
     ScaleByRmsState,
     TraceState,
 )
+from nnfunc.schedules import Constant
 
 
 class Flat:
@@ -71,6 +72,8 @@ class _Kernel:
         self.count = 0
         self.scalars: tuple = ()
         self.buffers = [Flat(flat.shapes, flat.data.dtype) for _ in range(_N_BUFFERS[self.kind])]
+        if self.kind == "lr" and type(self.args[0]) is Constant:
+            self.rate = -float(self.args[0](0))  # the same at every step
         ends = np.cumsum([math.prod(s) for s in flat.shapes])
         self.weights = [(e - math.prod(s), e) for s, e in zip(flat.shapes, ends) if len(s) == 2]
 
@@ -101,36 +104,30 @@ class _Kernel:
 
     def prepare(self, u: Flat) -> None:
         """The step's scalars, exactly as the pure transform computes them."""
-        if self.kind == "clip":
-            norm = math.sqrt(sum(float(np.vdot(v, v)) for v in u.views))
-            self.scalars = (self.args[0] / norm,) if norm > self.args[0] else ()
-        elif self.kind == "adam":
+        kind = self.kind
+        if kind == "lr":
+            schedule = self.args[0]
+            rate = self.rate if type(schedule) is Constant else -float(schedule(self.count))
+            self.scalars = (rate,)
+            self.count += 1
+        elif kind == "adam":
             b1, b2, _ = self.args
             self.count += 1
             self.scalars = (1.0 / (1.0 - b1**self.count), 1.0 / (1.0 - b2**self.count))
-        elif self.kind == "lr":
-            self.scalars = (-float(self.args[0](self.count)),)
-            self.count += 1
+        elif kind == "clip":
+            norm = math.sqrt(sum(float(np.vdot(v, v)) for v in u.views))
+            self.scalars = (self.args[0] / norm,) if norm > self.args[0] else ()
 
     def apply(self, g: np.ndarray, p: np.ndarray, tmp: np.ndarray, lo: int, hi: int) -> None:
         """Rewrite the updates g[lo:hi] (p: parameters, tmp: scratch) as the pure one does."""
-        g, p, tmp = g[lo:hi], p[lo:hi], tmp[lo:hi]
-        if self.kind == "clip":
-            if self.scalars:
-                g *= self.scalars[0]
-        elif self.kind == "trace":
-            decay, nesterov = self.args
-            v = self.buffers[0].data[lo:hi]
-            v *= decay
-            v += g  # g + decay * v
-            if nesterov:
-                np.multiply(v, decay, out=tmp)
-                g += tmp  # g + decay * v_new
-            else:
-                g[...] = v
-        elif self.kind == "adam":
-            (b1, b2, eps), (c1, c2) = self.args, self.scalars
-            m, v = self.buffers[0].data[lo:hi], self.buffers[1].data[lo:hi]
+        kind, whole = self.kind, lo == 0 and hi == g.size
+        if not whole:
+            g, p, tmp = g[lo:hi], p[lo:hi], tmp[lo:hi]
+        state = [b.data if whole else b.data[lo:hi] for b in self.buffers]
+        if kind == "lr":
+            g *= self.scalars[0]
+        elif kind == "adam":
+            (b1, b2, eps), (c1, c2), (m, v) = self.args, self.scalars, state
             m *= b1
             np.multiply(g, 1 - b1, out=tmp)
             m += tmp  # b1 * m + (1 - b1) * g
@@ -143,9 +140,17 @@ class _Kernel:
             tmp += eps
             np.multiply(m, c1, out=g)
             g /= tmp  # (m * c1) / (sqrt(v * c2) + eps)
-        elif self.kind == "rms":
-            decay, eps = self.args
-            v = self.buffers[0].data[lo:hi]
+        elif kind == "trace":
+            (decay, nesterov), (v,) = self.args, state
+            v *= decay
+            v += g  # g + decay * v
+            if nesterov:
+                np.multiply(v, decay, out=tmp)
+                g += tmp  # g + decay * v_new
+            else:
+                g[...] = v
+        elif kind == "rms":
+            (decay, eps), (v,) = self.args, state
             v *= decay
             np.multiply(g, g, out=tmp)
             tmp *= 1 - decay
@@ -153,13 +158,14 @@ class _Kernel:
             np.sqrt(v, out=tmp)
             tmp += eps
             g /= tmp  # g / (sqrt(v) + eps)
-        elif self.kind == "decay":
+        elif kind == "clip":
+            if self.scalars:
+                g *= self.scalars[0]
+        elif kind == "decay":
             for start, end in self.weights:  # g + weight_decay * p, on the weight matrices only
                 a, b = max(start, lo) - lo, min(end, hi) - lo
                 if a < b:
                     g[a:b] += p[a:b] * self.args[0]
-        elif self.kind == "lr":
-            g *= self.scalars[0]
 
 
 def _flatten(transform: GradientTransformation) -> Any:
@@ -239,11 +245,12 @@ class FusedOptimizer:
 
     def step(self, grads: Flat, params: Flat) -> None:
         """Turn the gradients in `grads` into updates and add them to `params`, in place."""
+        g, p = grads.data, params.data
         if len(self.slices) == 1:
             for kernel in self.kernels:
                 kernel.prepare(grads)
-                kernel.apply(grads.data, params.data, self.tmp, 0, grads.data.size)
-            params.data += grads.data
+                kernel.apply(g, p, self.tmp, 0, g.size)
+            p += g
             return
         for kernel in self.kernels:
             kernel.prepare(grads)

@@ -85,9 +85,8 @@ class TrainLoop:
     def finite(self) -> bool:
         """True when every parameter is finite (one sum decides unless it overflows)."""
         if self.fused is not None:
-            return math.isfinite(float(self.flat.data.sum())) or bool(
-                np.isfinite(self.flat.data).all()
-            )
+            data = self.flat.data
+            return math.isfinite(np.add.reduce(data)) or bool(np.isfinite(data).all())
         return all(bool(np.isfinite(a).all()) for a in self.leaves)
 
     def params(self) -> Params:
@@ -112,11 +111,12 @@ class Batches:
         rows = self.n if whole else min(size, self.n)
         self.buffers = [np.empty((rows, *a.shape[1:]), a.dtype) for a in self.arrays]
         self.whole = whole
+        self.all_rows = self._split(self.arrays)
 
     def epoch(self, order: np.ndarray | None) -> Iterator[tuple[Any, ...]]:
         """The batches in `order` (None: all rows at once, unshuffled)."""
         if order is None:
-            yield self._split(self.arrays)
+            yield self.all_rows
             return
         if self.whole:
             for a, buf in zip(self.arrays, self.buffers):

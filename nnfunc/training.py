@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import numpy as np
@@ -132,8 +132,7 @@ def _split_validation(X, y, validation_split: float, rng: np.random.Generator):
     return X[order[n_val:]], y[order[n_val:]], X[order[:n_val]], y[order[:n_val]]
 
 
-@attrs.frozen
-class _Epoch:
+class _Epoch(NamedTuple):
     """What one epoch measured (the loop's parameters are read from the loop itself)."""
 
     epoch: int
@@ -186,22 +185,28 @@ def _run(
     loop = TrainLoop(spec, params, optimizer, opt_state, l2=l2)
     full_batch = batch_size is None or batch_size >= n
     batches = Batches(X, targets, labels, n if full_batch else batch_size)
-    predicted = np.empty(n, np.intp) if classify else None
+    step = loop.step
+    # With the data permuted as a whole, labels sit in epoch order: compare once per epoch.
+    predicted = np.empty(n, np.intp) if classify and batches.whole and not full_batch else None
     for epoch in range(1, epochs + 1):
-        metric = _Metric(spec)
+        metric = None if classify else _Metric(spec)
         total, start, correct = 0.0, 0, 0
         for Xb, Tb, yb in batches.epoch(None if full_batch else rng.permutation(n)):
             try:
-                value, z = loop.step(Xb, Tb)
+                value, z = step(Xb, Tb)
             except Diverged as exc:
                 raise TrainingDiverged(epoch, exc.value) from None
-            total += value * len(Xb)
-            if classify:  # accuracy from one argmax per batch, compared once per epoch
-                np.argmax(z, axis=1, out=predicted[start : start + len(Xb)])
-                correct += int(np.count_nonzero(predicted[start : start + len(Xb)] == yb))
+            rows = len(Xb)
+            total += value * rows
+            if predicted is not None:
+                z.argmax(1, predicted[start : start + rows])
+            elif classify:
+                correct += int(np.count_nonzero(z.argmax(1) == yb))
             else:
                 metric.add(_regression_output(spec, z) if spec.loss == "mse" else z, Tb)
-            start += len(Xb)
+            start += rows
+        if predicted is not None:
+            correct = int(np.count_nonzero(predicted == batches.buffers[2]))
         if not loop.finite():
             raise TrainingDiverged(epoch, float("nan"))
         val_loss = val_metric = None
@@ -223,9 +228,12 @@ class _Recorder:
 
     def add(self, e: _Epoch) -> bool:
         """Record an epoch; True when its monitored loss is the lowest so far."""
-        for column, value in zip(self.columns, (e.loss, e.metric, e.val_loss, e.val_metric)):
-            if value is not None:
-                column.append(value)
+        loss, metric, val_loss, val_metric = self.columns
+        loss.append(e.loss)
+        metric.append(e.metric)
+        if e.val_loss is not None:
+            val_loss.append(e.val_loss)
+            val_metric.append(e.val_metric)
         monitored = e.loss if e.val_loss is None else e.val_loss
         improved = monitored < self.best[0]
         if improved:
