@@ -108,10 +108,13 @@ class Batches:
         self.n, self.size = len(X), size
         self.has_labels = labels is not None
         whole = sum(a.nbytes for a in self.arrays) <= PERMUTE_WHOLE_BYTES
-        rows = self.n if whole else min(size, self.n)
+        rows = 0 if size >= self.n else self.n if whole else size  # no copies for a full batch
         self.buffers = [np.empty((rows, *a.shape[1:]), a.dtype) for a in self.arrays]
         self.whole = whole
         self.all_rows = self._split(self.arrays)
+        # The whole-permutation buffers are reused, so their batch views can be made once.
+        starts = range(0, self.n, size) if whole and rows else ()
+        self.views = [self._split([b[i : i + size] for b in self.buffers]) for i in starts]
 
     def epoch(self, order: np.ndarray | None) -> Iterator[tuple[Any, ...]]:
         """The batches in `order` (None: all rows at once, unshuffled)."""
@@ -121,8 +124,7 @@ class Batches:
         if self.whole:
             for a, buf in zip(self.arrays, self.buffers):
                 np.take(a, order, axis=0, out=buf, mode="clip")
-            for i in range(0, self.n, self.size):
-                yield self._split([buf[i : i + self.size] for buf in self.buffers])
+            yield from self.views
             return
         for i in range(0, self.n, self.size):
             idx = order[i : i + self.size]
