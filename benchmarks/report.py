@@ -254,7 +254,13 @@ def render(results: dict) -> str:
         lines += ["", f"## Training, environment {variant['name']}", ""]
         lines += [f"BLAS: {blas}. Variables: {env or 'none set'}."]
         if "torch_threads" in variant:
-            lines[-1] += f" PyTorch threads: {variant['torch_threads']}."
+            lines[-1] += (
+                f" PyTorch: its own {variant.get('torch_blas', '')} BLAS, "
+                f"{variant['torch_threads']} threads."
+            )
+        lines[-1] += (
+            " Each implementation runs in its own long-lived process; the processes take turns."
+        )
         lines += ["", *_workload_tables(variant, variant_goals), *_gemm_section(variant)]
         goals += [row.replace("| ", f"| {variant['name']}: ", 1) for row in variant_goals]
     lines += ["", *_memory_section(results, goals)]

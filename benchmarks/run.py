@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,14 +39,18 @@ def variants() -> list[tuple[str, dict[str, str]]]:
     ]
 
 
-def worker(task: dict, env: dict[str, str] | None = None, timeout: float = 3600) -> dict:
-    """Run one `benchmarks.worker` task in a new process and return its JSON result."""
+def _worker_env(env: dict[str, str] | None = None) -> dict[str, str]:
     env = dict(os.environ if env is None else env)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def worker(task: dict, env: dict[str, str] | None = None, timeout: float = 3600) -> dict:
+    """Run one `benchmarks.worker` task in a new process and return its JSON result."""
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.worker", json.dumps(task)],
         cwd=ROOT,
-        env=env,
+        env=_worker_env(env),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -56,19 +61,103 @@ def worker(task: dict, env: dict[str, str] | None = None, timeout: float = 3600)
     return json.loads(done.stdout)
 
 
+class Servers:
+    """One long-lived worker process per implementation, asked one command at a time."""
+
+    def __init__(self, impls: list[str], env: dict[str, str], quick: bool):
+        self.procs: dict[str, subprocess.Popen] = {}
+        for impl in impls:
+            task = json.dumps({"task": "serve", "impl": impl, "quick": quick})
+            self.procs[impl] = subprocess.Popen(
+                [sys.executable, "-m", "benchmarks.worker", task],
+                cwd=ROOT,
+                env=_worker_env(env),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+        for impl in impls:
+            self._read(impl, "ready")
+
+    def _read(self, impl: str, expect: str | None = None) -> str:
+        line = self.procs[impl].stdout.readline()  # type: ignore[union-attr]
+        if not line or (expect is not None and line.strip() != expect):
+            raise RuntimeError(f"the {impl} benchmark worker stopped (see its stderr above)")
+        return line
+
+    def ask(self, impl: str, command: dict) -> dict:
+        proc = self.procs[impl]
+        proc.stdin.write(json.dumps(command) + "\n")  # type: ignore[union-attr]
+        proc.stdin.flush()  # type: ignore[union-attr]
+        return json.loads(self._read(impl))
+
+    def close(self) -> None:
+        for proc in self.procs.values():
+            proc.stdin.close()  # type: ignore[union-attr]
+            proc.wait(timeout=60)
+
+
+def train_variant(
+    env: dict[str, str], names: list[str], impls: list[str], repeats: int, quick: bool
+) -> dict:
+    """Every workload on every implementation, runs interleaved round by round.
+
+    The first round is a warm-up and is not counted (quick runs have none). For W2,
+    scikit-learn trains its one-output twin and nnfunc trains that twin too, as the reference.
+    """
+    from benchmarks.worker import twin_sizes
+    from benchmarks.workloads import QUICK, WORKLOADS
+
+    servers = Servers(impls, env, quick)
+    try:
+        result = servers.ask("nnfunc", {"info": True})
+        if "torch" in impls:
+            torch_info = servers.ask("torch", {"info": True})
+            result |= {k: torch_info[k] for k in ("torch_threads", "torch_blas")}
+        result["workloads"] = {}
+        for name in names:
+            twin = "sklearn" in impls and twin_sizes((QUICK if quick else WORKLOADS)[name])
+            jobs = [(impl, impl == "sklearn" and bool(twin)) for impl in impls]
+            jobs += [("nnfunc", True)] if twin else []
+            times: dict[tuple[str, bool], list[float]] = {job: [] for job in jobs}
+            answers: dict[tuple[str, bool], dict] = {}
+            warm_up = 0 if quick else 1
+            for round_ in range(warm_up + repeats):
+                for impl, is_twin in jobs:
+                    answer = servers.ask(impl, {"run": name, "twin": is_twin})
+                    answers[impl, is_twin] = answer
+                    if round_ >= warm_up:
+                        times[impl, is_twin].append(answer["seconds"])
+            first = answers["nnfunc", False]
+            entry = {"title": first["title"], "steps": first["steps"], "runs": {}}
+            for (impl, is_twin), ts in times.items():
+                label = "nnfunc (2-class twin)" if impl == "nnfunc" and is_twin else impl
+                entry["runs"][label] = {
+                    "median_s": statistics.median(ts),
+                    "min_s": min(ts),
+                    "times_s": ts,
+                    "loss": answers[impl, is_twin]["loss"],
+                    "sizes": answers[impl, is_twin]["sizes"],
+                }
+            if name == "W4":
+                entry |= servers.ask("nnfunc", {"gemm": "W4"})
+            result["workloads"][name] = entry
+        return result
+    finally:
+        servers.close()
+
+
 def fresh_and_long_lived(quick: bool, repeats: int) -> dict[str, list[float]]:
     """W3 through `train_model`: in new processes, and again and again in one process.
 
     The two alternate (a fresh process, then a run in the long-lived one), so that load from
     other programs on the machine falls on both alike.
     """
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     task = json.dumps({"task": "long_lived", "quick": quick})
     with subprocess.Popen(
         [sys.executable, "-m", "benchmarks.worker", task],
         cwd=ROOT,
-        env=env,
+        env=_worker_env(),
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -126,9 +215,12 @@ def collect(quick: bool, repeats: int) -> dict:
     for index, (name, env) in enumerate(variants()):
         # A quick run only checks that the second environment works, on the smallest workload.
         brief = quick and index > 0
-        task = {"task": "train", "workloads": ["W1"] if brief else names, "repeats": repeats}
-        task |= {"impls": impls[:2] if brief else impls, "quick": quick, "latency": index == 0}
-        results["variants"].append({"name": name, **worker(task, env)})
+        measured = train_variant(
+            env, ["W1"] if brief else names, impls[:2] if brief else impls, repeats, quick
+        )
+        if index == 0:
+            measured["latency"] = worker({"task": "latency", "quick": quick}, env)
+        results["variants"].append({"name": name, **measured})
     results["fresh_vs_long_lived"] = fresh_and_long_lived(quick, repeats)
     results["cli"] = cli_runs(quick, 1 if quick else 3)
     measured = impls if not quick else ["nnfunc", "numpy"]  # peers' imports take seconds

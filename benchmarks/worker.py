@@ -1,9 +1,9 @@
-"""One benchmark process: `python -m benchmarks.worker '<json task>'` prints one JSON result.
+"""One benchmark process: `python -m benchmarks.worker '<json task>'` prints JSON results.
 
 `benchmarks.run` starts these so each measurement runs in the environment (and the fresh process)
-it needs. Tasks: `train` (time the workloads), `fresh` (time one `train_model` run in this new
-process), `long_lived` (time it again for every line on stdin, one JSON line each), `memory`
-(peak memory of one run) and `profile`.
+it needs. Tasks: `serve` (one implementation's runs, one JSON command per line), `fresh` (time one
+`train_model` run in this new process), `long_lived` (time it again for every line on stdin),
+`memory` (peak memory of one run) and `profile`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import json
 import resource
-import statistics
 import sys
 import warnings
 from time import perf_counter
@@ -19,70 +18,68 @@ from time import perf_counter
 import attrs
 
 from benchmarks import limits
-from benchmarks.peers import PEERS, RUNNERS, available
-from benchmarks.workloads import QUICK, WORKLOADS, Workload, make_problem
+from benchmarks.peers import RUNNERS
+from benchmarks.workloads import QUICK, WORKLOADS, Problem, Workload, make_problem
 
 
 def _workloads(quick: bool) -> dict[str, Workload]:
     return QUICK if quick else WORKLOADS
 
 
-def _binary_sizes(workload: Workload) -> tuple[int, ...] | None:
+def twin_sizes(workload: Workload) -> tuple[int, ...] | None:
     """scikit-learn models two classes with one logistic output: the sizes it will use."""
     return (*workload.sizes[:-1], 1) if workload.sizes[-1] == 2 else None
 
 
-def train(names: list[str], impls: list[str], repeats: int, quick: bool, gemm: bool) -> dict:
-    """Median training time and final loss of each implementation on each workload.
+class Server:
+    """One implementation's long-lived process: answers one JSON command per line on stdin.
 
-    Runs are interleaved (one of each implementation per round) so background load hits all of
-    them alike; the first round is a warm-up and is not counted (quick runs have none).
+    `benchmarks.run` keeps one of these per implementation and sends them runs in turn, so the
+    runs interleave in time (background load falls on all alike) while no two libraries share a
+    process (their idle BLAS and OpenMP threads would spin against each other).
     """
-    impls = [name for name in impls if available(name)]
-    results: dict = {"blas": limits.blas_info(), "environment": limits.blas_environment()}
-    results["workloads"] = {}
-    for name in names:
-        workload = _workloads(quick)[name]
-        problem = make_problem(workload)
-        jobs = [(impl, problem) for impl in impls]
-        binary = _binary_sizes(workload)
-        if binary and "sklearn" in impls:  # the same problem with one logistic output
-            twin = make_problem(workload, binary)
-            jobs = [j for j in jobs if j[0] != "sklearn"]
-            jobs += [("sklearn", twin), ("nnfunc (2-class twin)", twin)]
-        times: dict[str, list[float]] = {impl: [] for impl, _ in jobs}
-        losses: dict[str, float] = {}
-        warm_up = 0 if quick else 1
-        for round_ in range(warm_up + repeats):
-            for impl, prob in jobs:
-                outcome = RUNNERS[impl.split(" ")[0]](prob)
-                if round_ >= warm_up:
-                    times[impl].append(outcome.seconds)
-                losses[impl] = outcome.loss
-        entry = {
-            "title": workload.title,
-            "steps": problem.n_steps,
-            "rows": len(problem.X),
-            "runs": {
-                impl: {
-                    "median_s": statistics.median(ts),
-                    "min_s": min(ts),
-                    "times_s": ts,
-                    "loss": losses[impl],
-                    "sizes": list(prob.workload.sizes),
-                }
-                for (impl, prob), ts in zip(jobs, times.values())
-            },
-        }
-        if gemm and name == "W4":
-            entry["gemm"] = limits.gemm_epoch(problem, repeats=3 if quick else 7)
-            entry["gemm_rate_gflops"] = limits.gemm_rate(512 if quick else 2048, workload.dtype)
-        results["workloads"][name] = entry
-    if "torch" in impls:
-        import torch
 
-        results["torch_threads"] = torch.get_num_threads()
-    return results
+    def __init__(self, impl: str, quick: bool):
+        self.impl, self.quick = impl, quick
+        self.problems: dict[tuple[str, bool], Problem] = {}
+
+    def problem(self, name: str, twin: bool) -> Problem:
+        if (name, twin) not in self.problems:
+            workload = _workloads(self.quick)[name]
+            sizes = twin_sizes(workload) if twin else None
+            self.problems[name, twin] = make_problem(workload, sizes)
+        return self.problems[name, twin]
+
+    def answer(self, command: dict) -> dict:
+        if "run" in command:
+            problem = self.problem(command["run"], command.get("twin", False))
+            outcome = RUNNERS[self.impl](problem)
+            w = problem.workload
+            return {
+                "seconds": outcome.seconds,
+                "loss": outcome.loss,
+                "steps": problem.n_steps,
+                "title": w.title,
+                "sizes": list(w.sizes),
+            }
+        if "gemm" in command:
+            problem, w = self.problem(command["gemm"], False), _workloads(self.quick)["W4"]
+            return {
+                "gemm": limits.gemm_epoch(problem, repeats=3 if self.quick else 7),
+                "gemm_rate_gflops": limits.gemm_rate(512 if self.quick else 2048, w.dtype),
+            }
+        info = {"blas": limits.blas_info(), "environment": limits.blas_environment()}
+        if self.impl == "torch":
+            import torch
+
+            info["torch_threads"] = torch.get_num_threads()
+            info["torch_blas"] = "MKL" if torch.backends.mkl.is_available() else "other"
+        return info
+
+    def serve(self) -> None:
+        print("ready", flush=True)
+        for line in sys.stdin:
+            print(json.dumps(self.answer(json.loads(line))), flush=True)
 
 
 def _digits_training(quick: bool):
@@ -176,18 +173,13 @@ def main(argv: list[str]) -> None:
     task = json.loads(argv[0])
     kind, quick = task["task"], task.get("quick", False)
     warnings.simplefilter("ignore")
-    if kind == "train":
-        result = train(
-            task["workloads"],
-            task.get("impls", ["nnfunc", *PEERS]),
-            task["repeats"],
-            quick,
-            task.get("gemm", True),
-        )
-        if task.get("latency"):
-            from benchmarks.latency import measure
+    if kind == "serve":
+        Server(task["impl"], quick).serve()
+        return
+    if kind == "latency":
+        from benchmarks.latency import measure
 
-            result["latency"] = measure(quick)
+        result = measure(quick)
     elif kind == "fresh":
         result = {"seconds": train_once(quick)}
     elif kind == "long_lived":  # one run per line read, so the caller can interleave fresh runs
