@@ -270,4 +270,7 @@ def render(results: dict) -> str:
         lines += ["", *_latency_section(latency, goals)]
     lines += ["", *_profile_section(results["profile"])]
     lines += ["", "## Goals", "", "| goal | measured | target | |", "|---|---|---|---|", *goals]
+    from benchmarks.notes import notes  # it builds on this module's tables
+
+    lines += ["", "## Why goals are missed, and what the profile shows", "", *notes(results)]
     return "\n".join(lines) + "\n"

@@ -1,0 +1,107 @@
+"""Notes for RESULTS.md: for every goal missed, by how much and why, worked out from the figures."""
+
+from __future__ import annotations
+
+from benchmarks.report import LABELS, PEER_GOALS, _reference
+
+# Peer time / hand-written loop time on the issue's reference machine (its table).
+REFERENCE_OVER_HAND = {
+    ("W1", "sklearn"): 65 / 36,
+    ("W1", "torch"): 127 / 36,
+    ("W2", "sklearn"): 91 / 37,
+    ("W2", "torch"): 160 / 37,
+}
+
+
+def _overhead_peers(variant: dict, name: str) -> list[str]:
+    runs = variant["workloads"].get(name, {}).get("runs", {})
+    if "numpy" not in runs:
+        return []
+    nn, hand = runs["nnfunc"]["median_s"], runs["numpy"]["median_s"]
+    out = []
+    if hand < nn:
+        out.append(
+            f"{name}: nnfunc takes {nn / hand:.2f}x the hand-written loop's time; see the W1 "
+            "profile below for where the per-step time goes."
+        )
+    for peer, target in PEER_GOALS[name].items():
+        if peer == "numpy" or peer not in runs:
+            continue
+        ratio = runs[peer]["median_s"] / _reference(peer, runs)["median_s"]
+        if ratio >= target:
+            continue
+        here = runs[peer]["median_s"] / hand
+        there = REFERENCE_OVER_HAND[name, peer]
+        out.append(
+            f"{name}: {LABELS[peer]} takes {ratio:.2f}x nnfunc's time (goal {target:g}x). nnfunc "
+            f"is {hand / nn:.2f}x faster than the hand-written loop, but here {LABELS[peer]} is "
+            f"only {here:.2f}x slower than that loop (on the issue's reference machine "
+            f"{there:.1f}x), so the goal would need nnfunc {target / here:.2f}x faster than "
+            "the hand-written loop."
+        )
+    return out
+
+
+def _gemm_bound(variant: dict) -> list[str]:
+    entry = variant["workloads"].get("W4")
+    if not entry or "gemm" not in entry:
+        return []
+    runs, gemm = entry["runs"], entry["gemm"]["seconds"]
+    nn = runs["nnfunc"]["median_s"]
+    out = [
+        f"W4: nnfunc's epoch is {nn / gemm:.2f}x the time of its eight GEMMs alone; the other "
+        f"{1 - gemm / nn:.0%} is element-wise work (Adam's passes over the 1.9 million "
+        "parameters, bias, ReLU and softmax passes, gathering each batch's rows): see the W4 "
+        "profile."
+    ]
+    for peer in ("sklearn", "torch"):
+        if peer not in runs:
+            continue
+        peer_s = runs[peer]["median_s"]
+        if peer_s / nn >= 1.7:
+            continue
+        need = peer_s / 1.7
+        line = f"W4: {LABELS[peer]} takes {peer_s / nn:.2f}x nnfunc's time (goal 1.7x)"
+        if need < gemm:
+            line += (
+                f"; 1.7x would need an epoch of {need:.2f} s, {1 - need / gemm:.0%} below the "
+                f"time of the GEMMs alone ({gemm:.2f} s with this OpenBLAS), which no code doing "
+                f"this arithmetic with it can reach. {LABELS[peer]} itself finishes in "
+                f"{peer_s / gemm:.2f}x that GEMM-only time"
+            )
+            if peer == "torch":
+                line += " (it multiplies with its own MKL; its per-step overhead is small here)"
+        out.append(line + ".")
+    return out
+
+
+def _profile_shares(results: dict) -> list[str]:
+    out = []
+    for name, p in results.get("profile", {}).items():
+        total = p["seconds"] or 1.0
+        top = ", ".join(
+            f"{row['function'].split('/')[-1]} {row['tottime_s'] / total:.0%}"
+            for row in p["top"][:4]
+        )
+        out.append(f"Profile of {name} (own time as a share of the run): {top}.")
+    return out
+
+
+def notes(results: dict) -> list[str]:
+    """Markdown lines: a bullet per missed goal with its cause, then the profile's largest items."""
+    lines = []
+    for variant in results["variants"]:
+        found = []
+        for name in ("W1", "W2"):
+            found += _overhead_peers(variant, name)
+        for name in ("W3", "W4"):
+            runs = variant["workloads"].get(name, {}).get("runs", {})
+            for peer in ("sklearn", "torch"):
+                if peer in runs and name == "W3":
+                    ratio = runs[peer]["median_s"] / runs["nnfunc"]["median_s"]
+                    if ratio < 1.7:
+                        found.append(f"W3: {LABELS[peer]} takes {ratio:.2f}x nnfunc's time.")
+        found += _gemm_bound(variant)
+        lines += [f"- {variant['name']}: {item}" for item in found]
+    lines += [f"- {item}" for item in _profile_shares(results)]
+    return lines
