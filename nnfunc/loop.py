@@ -1,4 +1,4 @@
-"""The inner training loop: epochs of minibatch steps on buffers the loop owns.
+"""The inner training loop: minibatch steps on buffers the loop owns, and per-epoch metrics.
 
 `TrainLoop` keeps the parameters in one flat array (the layers are views of it), the gradients in
 another, the optimizer state in fused buffers (`nnfunc.fused`) and the activations in a
@@ -17,7 +17,7 @@ import numpy as np
 
 from nnfunc.arrays import freeze
 from nnfunc.fused import Flat, compile_optimizer
-from nnfunc.network import Workspace, _value_and_grads, plan
+from nnfunc.network import Workspace, _logits, _value_and_grads, plan
 from nnfunc.optim import GradientTransformation, apply_updates
 from nnfunc.params import Params
 from nnfunc.spec import MLPSpec
@@ -135,3 +135,55 @@ class Batches:
 
     def _split(self, parts: list[np.ndarray]) -> tuple[Any, ...]:
         return (parts[0], parts[1], parts[2] if self.has_labels else None)
+
+
+class Metric:
+    """Accumulates accuracy or R2 over the batches of one epoch from logits already computed."""
+
+    def __init__(self, spec: MLPSpec):
+        self.loss = spec.loss
+        self.sums: list[Any] = [0.0, 0.0, 0.0, 0.0]
+
+    def add(self, z: np.ndarray, y: np.ndarray) -> None:
+        if self.loss == "softmax_cross_entropy":
+            labels = y if y.ndim == 1 else y.argmax(axis=1)
+            self.sums[0] += int(np.count_nonzero(z.argmax(axis=1) == labels))
+            self.sums[1] += z.shape[0]
+        elif self.loss == "binary_cross_entropy":
+            self.sums[0] += int(np.count_nonzero((z >= 0) == (y.reshape(z.shape) >= 0.5)))
+            self.sums[1] += z.size
+        else:
+            # R2 from running sums: residual sum of squares against total sum of squares.
+            self.sums[0] += np.sum((z - y) ** 2, axis=0, dtype=np.float64)
+            self.sums[1] += y.shape[0]
+            self.sums[2] += np.sum(y, axis=0, dtype=np.float64)
+            self.sums[3] += np.sum(np.square(y, dtype=np.float64), axis=0)
+
+    def value(self) -> float:
+        if self.loss != "mse":
+            return self.sums[0] / max(self.sums[1], 1)
+        sse, n, s, ss = self.sums
+        sst = ss - s * s / n
+        r2 = np.where(sst > 0, 1.0 - sse / np.where(sst > 0, sst, 1.0), (sse == 0) * 1.0)
+        return float(np.mean(r2))
+
+
+def regression_output(spec: MLPSpec, z: np.ndarray) -> np.ndarray:
+    """A regressor's outputs from its logits (the output activation applied)."""
+    act, alpha = plan(spec).output
+    return z if act.name == "linear" else act.fn(z, alpha)
+
+
+def evaluate(
+    spec: MLPSpec, leaves: tuple, X: np.ndarray, y: np.ndarray, l2: float
+) -> tuple[float, float]:
+    """Loss and metric of the parameters `leaves` on held-out rows (validation)."""
+    pl = plan(spec)
+    z = _logits(pl, leaves, X)
+    act, alpha = pl.output
+    value, _ = pl.loss(z, y, act, alpha)
+    if l2:
+        value += 0.5 * l2 * sum(float(np.vdot(w, w)) for w in leaves[::2])
+    metric = Metric(spec)
+    metric.add(regression_output(spec, z) if spec.loss == "mse" else z, y)
+    return value, metric.value()

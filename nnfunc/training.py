@@ -14,8 +14,8 @@ from typing import Any, NamedTuple
 import attrs
 import numpy as np
 
-from nnfunc.loop import Batches, Diverged, TrainLoop
-from nnfunc.network import _logits, as_inputs, as_targets, loss_targets, plan
+from nnfunc.loop import Batches, Diverged, Metric, TrainLoop, evaluate, regression_output
+from nnfunc.network import as_inputs, as_targets, loss_targets
 from nnfunc.optim import GradientTransformation
 from nnfunc.params import Params, RngOrSeed, as_rng
 from nnfunc.spec import MLPSpec
@@ -70,54 +70,6 @@ class FitResult:
     history: History
     best_epoch: int
     stopped_early: bool
-
-
-class _Metric:
-    """Accumulates accuracy or R2 over the batches of one epoch from logits already computed."""
-
-    def __init__(self, spec: MLPSpec):
-        self.loss = spec.loss
-        self.sums: list[Any] = [0.0, 0.0, 0.0, 0.0]
-
-    def add(self, z: np.ndarray, y: np.ndarray) -> None:
-        if self.loss == "softmax_cross_entropy":
-            labels = y if y.ndim == 1 else y.argmax(axis=1)
-            self.sums[0] += int(np.count_nonzero(z.argmax(axis=1) == labels))
-            self.sums[1] += z.shape[0]
-        elif self.loss == "binary_cross_entropy":
-            self.sums[0] += int(np.count_nonzero((z >= 0) == (y.reshape(z.shape) >= 0.5)))
-            self.sums[1] += z.size
-        else:
-            # R2 from running sums: residual sum of squares against total sum of squares.
-            self.sums[0] += np.sum((z - y) ** 2, axis=0, dtype=np.float64)
-            self.sums[1] += y.shape[0]
-            self.sums[2] += np.sum(y, axis=0, dtype=np.float64)
-            self.sums[3] += np.sum(np.square(y, dtype=np.float64), axis=0)
-
-    def value(self) -> float:
-        if self.loss != "mse":
-            return self.sums[0] / max(self.sums[1], 1)
-        sse, n, s, ss = self.sums
-        sst = ss - s * s / n
-        r2 = np.where(sst > 0, 1.0 - sse / np.where(sst > 0, sst, 1.0), (sse == 0) * 1.0)
-        return float(np.mean(r2))
-
-
-def _regression_output(spec: MLPSpec, z: np.ndarray) -> np.ndarray:
-    act, alpha = plan(spec).output
-    return z if act.name == "linear" else act.fn(z, alpha)
-
-
-def _evaluate(spec: MLPSpec, leaves: tuple, X: np.ndarray, y: np.ndarray, l2: float):
-    pl = plan(spec)
-    z = _logits(pl, leaves, X)
-    act, alpha = pl.output
-    value, _ = pl.loss(z, y, act, alpha)
-    if l2:
-        value += 0.5 * l2 * sum(float(np.vdot(w, w)) for w in leaves[::2])
-    metric = _Metric(spec)
-    metric.add(_regression_output(spec, z) if spec.loss == "mse" else z, y)
-    return value, metric.value()
 
 
 def _split_validation(X, y, validation_split: float, rng: np.random.Generator):
@@ -189,7 +141,7 @@ def _run(
     # With the data permuted as a whole, labels sit in epoch order: compare once per epoch.
     predicted = np.empty(n, np.intp) if classify and batches.whole and not full_batch else None
     for epoch in range(1, epochs + 1):
-        metric = None if classify else _Metric(spec)
+        metric = None if classify else Metric(spec)
         total, start, correct = 0.0, 0, 0
         for Xb, Tb, yb in batches.epoch(None if full_batch else rng.permutation(n)):
             try:
@@ -203,7 +155,7 @@ def _run(
             elif classify:
                 correct += int(np.count_nonzero(z.argmax(1) == yb))
             else:
-                metric.add(_regression_output(spec, z) if spec.loss == "mse" else z, Tb)
+                metric.add(regression_output(spec, z) if spec.loss == "mse" else z, Tb)
             start += rows
         if predicted is not None:
             correct = int(np.count_nonzero(predicted == batches.buffers[2]))
@@ -211,7 +163,7 @@ def _run(
             raise TrainingDiverged(epoch, float("nan"))
         val_loss = val_metric = None
         if validation_data is not None:
-            val_loss, val_metric = _evaluate(spec, tuple(loop.leaves), *validation_data, l2)
+            val_loss, val_metric = evaluate(spec, tuple(loop.leaves), *validation_data, l2)
             if not math.isfinite(val_loss):
                 raise TrainingDiverged(epoch, val_loss)
         epoch_metric = correct / n if classify else metric.value()
