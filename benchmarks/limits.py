@@ -1,10 +1,10 @@
 """What the hardware allows: the BLAS in use, its GEMM rate, and the GEMM-only time of W4.
 
 `step_gemms` lists the eight matrix products of one training step (three forward, three weight
-gradients, two input gradients) with the operand layouts nnfunc uses; timing them at the batch
-sizes of an epoch gives the time no implementation that does this arithmetic can beat with the
-same BLAS. The memory budget is what the issue allows: data, parameters, optimizer state and one
-batch of activations.
+gradients, two input gradients); running them, with nnfunc's operand layouts, for every batch of
+an epoch gives the time no implementation doing this arithmetic can beat with the same BLAS. The
+memory budget is what the issue allows: data, parameters, optimizer state and one batch of
+activations.
 """
 
 from __future__ import annotations
@@ -72,38 +72,55 @@ def step_gemms(sizes: tuple[int, ...], rows: int) -> list[tuple[str, int, int, i
     return forward + weights + inputs
 
 
-def _gemm_seconds(name: str, m: int, k: int, n: int, dtype: str, repeats: int) -> float:
-    """Time one product laid out as nnfunc does (transposed views where it uses them)."""
+def _operands(name: str, m: int, k: int, n: int, dtype: str) -> tuple[np.ndarray, ...]:
+    """Random operands and an output for one product, laid out as nnfunc lays them out."""
     rng = np.random.default_rng(1)
+
+    def normal(*shape: int) -> np.ndarray:
+        return rng.standard_normal(shape, dtype=np.float32).astype(dtype)
+
     if name.startswith("weight"):  # inputs.T @ delta
-        a = rng.standard_normal((k, m), dtype=np.float32).astype(dtype).T
-        b = rng.standard_normal((k, n), dtype=np.float32).astype(dtype)
+        a, b = normal(k, m).T, normal(k, n)
     elif name.startswith("input"):  # delta @ W.T
-        a = rng.standard_normal((m, k), dtype=np.float32).astype(dtype)
-        b = rng.standard_normal((n, k), dtype=np.float32).astype(dtype).T
+        a, b = normal(m, k), normal(n, k).T
     else:
-        a = rng.standard_normal((m, k), dtype=np.float32).astype(dtype)
-        b = rng.standard_normal((k, n), dtype=np.float32).astype(dtype)
-    out = np.empty((m, n), dtype)
-    return _time(lambda: np.matmul(a, b, out=out), repeats)
+        a, b = normal(m, k), normal(k, n)
+    return a, b, np.empty((m, n), dtype)
 
 
-def gemm_epoch(problem: Problem, repeats: int = 5) -> dict:
-    """GEMM-only seconds and GFLOP for the problem's whole run, measured product by product."""
-    w = problem.workload
+def _batch_rows(problem: Problem) -> list[int]:
+    """The number of rows of each batch of one epoch."""
     n = len(problem.X)
-    size = w.batch_size or n
-    batches = {size: n // size} | ({n % size: 1} if n % size else {})
-    seconds = flops = 0.0
+    size = min(problem.workload.batch_size or n, n)
+    return [size] * (n // size) + ([n % size] if n % size else [])
+
+
+def gemm_epoch(problem: Problem) -> float:
+    """Seconds for the run's matrix products alone: each step's eight GEMMs, timed end to end."""
+    w = problem.workload
+    rows = _batch_rows(problem)
+    products = {r: [_operands(*g, w.dtype) for g in step_gemms(w.sizes, r)] for r in set(rows)}
+    for a, b, out in products[rows[0]]:
+        np.dot(a, b, out)  # warm-up
+    start = perf_counter()
+    for _ in range(w.epochs):
+        for r in rows:
+            for a, b, out in products[r]:
+                np.dot(a, b, out)
+    return perf_counter() - start
+
+
+def gemm_table(problem: Problem, repeats: int = 5) -> dict:
+    """Each product of a full-batch step timed on its own (median), and the run's GFLOP."""
+    w = problem.workload
+    rows = _batch_rows(problem)
     detail = []
-    for rows, count in batches.items():
-        for name, m, k, nn in step_gemms(w.sizes, rows):
-            t = _gemm_seconds(name, m, k, nn, w.dtype, repeats)
-            seconds += t * count * w.epochs
-            flops += 2.0 * m * k * nn * count * w.epochs
-            if rows == size:
-                detail.append({"gemm": name, "shape": [m, k, nn], "ms": t * 1e3})
-    return {"seconds": seconds, "gflop": flops / 1e9, "per_gemm": detail}
+    for name, m, k, n in step_gemms(w.sizes, rows[0]):
+        a, b, out = _operands(name, m, k, n, w.dtype)
+        seconds = _time(lambda a=a, b=b, out=out: np.dot(a, b, out), repeats)
+        detail.append({"gemm": name, "shape": [m, k, n], "ms": seconds * 1e3})
+    flops = sum(2.0 * m * k * n for r in rows for _, m, k, n in step_gemms(w.sizes, r))
+    return {"gflop": flops * w.epochs / 1e9, "per_gemm": detail}
 
 
 def memory_budget(problem: Problem) -> dict[str, int]:

@@ -56,11 +56,21 @@ def _time_cell(run: dict, steps: int) -> str:
     return f"{_ms(run['median_s'])} ({_us(run['median_s'] / steps)}/step)"
 
 
-def _goal(rows: list[str], what: str, value: float, target: float, higher: bool, unit: str):
+def _goal(
+    rows: list[str],
+    what: str,
+    value: float,
+    target: float,
+    higher: bool,
+    unit: str,
+    at_best: float | None = None,
+) -> None:
+    """A goals-table row; `at_best` is the same ratio from each side's fastest run."""
     met = value >= target if higher else value <= target
     verdict = "met" if met else f"**missed by {abs(value / target - 1) * 100:.0f}%**"
     sign = ">=" if higher else "<="
-    rows.append(f"| {what} | {value:.2f}{unit} | {sign} {target:g}{unit} | {verdict} |")
+    best = "" if at_best is None else f"{at_best:.2f}{unit}"
+    rows.append(f"| {what} | {value:.2f}{unit} | {best} | {sign} {target:g}{unit} | {verdict} |")
 
 
 def _loss_tolerance(impl: str, entry: dict, dtype: str) -> float:
@@ -112,11 +122,15 @@ def _workload_tables(variant: dict, goals: list[str]) -> list[str]:
         out.append(f"| {name}: {entry['title']}, {steps} steps | " + " | ".join(cells) + " |")
         for peer, target in PEER_GOALS.get(name, {}).items():
             if peer in runs:
-                ratio = runs[peer]["median_s"] / _reference(peer, runs)["median_s"]
-                _goal(goals, f"{name}: {LABELS[peer]} time / nnfunc time", ratio, target, True, "x")
+                reference = _reference(peer, runs)
+                ratio = runs[peer]["median_s"] / reference["median_s"]
+                best = runs[peer]["min_s"] / reference["min_s"]
+                what = f"{name}: {LABELS[peer]} time / nnfunc time"
+                _goal(goals, what, ratio, target, True, "x", best)
         if "gemm" in entry:
             ratio = runs["nnfunc"]["median_s"] / entry["gemm"]["seconds"]
-            _goal(goals, "W4: nnfunc epoch / GEMM-only epoch", ratio, 1.3, False, "x")
+            best = runs["nnfunc"]["min_s"] / entry["gemm"]["min_s"]
+            _goal(goals, "W4: nnfunc epoch / GEMM-only epoch", ratio, 1.3, False, "x", best)
     out += [
         "",
         "Final training loss (mean over the last epoch) against nnfunc's on the same problem",
@@ -141,10 +155,12 @@ def _gemm_section(variant: dict) -> list[str]:
     rate = entry["gemm_rate_gflops"]
     lines = [
         "",
-        f"W4 GEMM limit: the eight products of every step take **{_ms(gemm['seconds'])}** per "
-        f"epoch ({gemm['gflop']:.0f} GFLOP, {gemm['gflop'] / gemm['seconds']:.0f} GFLOP/s); "
-        f"a square float32 GEMM runs at {rate:.0f} GFLOP/s here, so no code can do the epoch in "
-        f"under {_ms(gemm['gflop'] / rate)}. nnfunc's epoch: {_ms(nn)} = "
+        f"W4 GEMM limit: the eight products of every step, run alone for a whole epoch (taking "
+        f"turns with the implementations), take **{_ms(gemm['seconds'])}** (median; fastest "
+        f"{_ms(gemm['min_s'])}) for {gemm['gflop']:.0f} GFLOP, "
+        f"{gemm['gflop'] / gemm['seconds']:.0f} GFLOP/s. A square float32 GEMM runs at "
+        f"{rate:.0f} GFLOP/s here, so no code can do the epoch in under "
+        f"{_ms(gemm['gflop'] / rate)}. nnfunc's epoch: {_ms(nn)} = "
         f"**{nn / gemm['seconds']:.2f}x** the GEMM-only time.",
         "",
         "| product (one full batch) | m, k, n | ms |",
@@ -269,7 +285,14 @@ def render(results: dict) -> str:
     if latency:
         lines += ["", *_latency_section(latency, goals)]
     lines += ["", *_profile_section(results["profile"])]
-    lines += ["", "## Goals", "", "| goal | measured | target | |", "|---|---|---|---|", *goals]
+    lines += [
+        "",
+        "## Goals",
+        "",
+        "Measured on medians; the next column takes each side's fastest run.",
+    ]
+    lines += ["", "| goal | measured | from the fastest runs | target | |", "|---|---|---|---|---|"]
+    lines += goals
     from benchmarks.notes import notes  # it builds on this module's tables
 
     lines += ["", "## Why goals are missed, and what the profile shows", "", *notes(results)]

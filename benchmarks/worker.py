@@ -62,12 +62,13 @@ class Server:
                 "title": w.title,
                 "sizes": list(w.sizes),
             }
-        if "gemm" in command:
-            problem, w = self.problem(command["gemm"], False), _workloads(self.quick)["W4"]
-            return {
-                "gemm": limits.gemm_epoch(problem, repeats=3 if self.quick else 7),
-                "gemm_rate_gflops": limits.gemm_rate(512 if self.quick else 2048, w.dtype),
-            }
+        if "gemm_epoch" in command:
+            return {"seconds": limits.gemm_epoch(self.problem(command["gemm_epoch"], False))}
+        if "gemm_table" in command:
+            w = _workloads(self.quick)["W4"]
+            table = limits.gemm_table(self.problem(command["gemm_table"], False))
+            rate = limits.gemm_rate(512 if self.quick else 2048, w.dtype)
+            return table | {"gemm_rate_gflops": rate}
         info = {"blas": limits.blas_info(), "environment": limits.blas_environment()}
         if self.impl == "torch":
             import torch

@@ -59,8 +59,9 @@ class TrainLoop:
                 self.fused.load(opt_state)  # a fresh kernel already holds the initial state
             self.leaves: tuple[np.ndarray, ...] | list[np.ndarray] = self.flat.views
         else:
-            self.state = optimizer.init(leaves) if opt_state is None else opt_state
-            self.leaves = leaves
+            dtype = self.pl.dtype  # as the fused path, which copies into spec-typed buffers
+            self.leaves = tuple(a if a.dtype == dtype else freeze(a.astype(dtype)) for a in leaves)
+            self.state = optimizer.init(self.leaves) if opt_state is None else opt_state
         self.ws = Workspace(self.pl, self.grads.views)
 
     def step(self, X: np.ndarray, targets: np.ndarray) -> tuple[float, np.ndarray]:
