@@ -153,7 +153,7 @@ def train_variant(
         servers.close()
 
 
-def fresh_and_long_lived(quick: bool, repeats: int) -> dict[str, list[float]]:
+def fresh_and_long_lived(quick: bool, repeats: int) -> dict[str, list]:
     """W3 through `train_model`: in new processes, and again and again in one process.
 
     The two alternate (a fresh process, then a run in the long-lived one), so that load from
@@ -173,12 +173,17 @@ def fresh_and_long_lived(quick: bool, repeats: int) -> dict[str, list[float]]:
             raise RuntimeError("the long-lived benchmark worker did not start")
         fresh, again = [], []
         for _ in range(repeats):
-            fresh.append(worker({"task": "fresh", "quick": quick})["seconds"])
+            fresh.append(worker({"task": "fresh", "quick": quick}))
             long_lived.stdin.write("run\n")
             long_lived.stdin.flush()
-            again.append(json.loads(long_lived.stdout.readline())["seconds"])
+            again.append(json.loads(long_lived.stdout.readline()))
         long_lived.stdin.close()
-    return {"fresh_s": fresh, "long_lived_s": again}
+    return {
+        "fresh_s": [r["seconds"] for r in fresh],
+        "long_lived_s": [r["seconds"] for r in again],
+        "fresh_faults": [r["faults"] for r in fresh],
+        "long_lived_faults": [r["faults"] for r in again],
+    }
 
 
 def _write_digits_csv(folder: Path) -> Path:
