@@ -12,6 +12,7 @@ import csv
 import io
 import math
 import os
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -115,6 +116,10 @@ def infer_task(dataset: Dataset, task: str | None) -> str:
     return task
 
 
+class OverparameterizedWarning(UserWarning):
+    """The parameters outnumber the training rows."""
+
+
 def train_model(
     dataset: Dataset,
     config: TrainConfig = TrainConfig(),  # noqa: B008 - frozen, so a shared default is safe
@@ -183,6 +188,14 @@ def train_model(
         return Xn, yn
 
     params = init_params(spec, init_rng, init=config.init)
+    if params.n_params > len(X_train):
+        warnings.warn(
+            OverparameterizedWarning(
+                f"the network has {params.n_params} parameters for {len(X_train)} training "
+                "rows: it can memorise them (fewer hidden units, l2 or more data generalise better)"
+            ),
+            stacklevel=2,
+        )
     result = fit(
         spec,
         params,

@@ -145,11 +145,20 @@ def test_progress_bar_only_on_a_terminal(tmp_path, monkeypatch):
     monkeypatch.setattr(
         train_module.Progress, "__call__", lambda self, r: updates.append(r.epoch) or real(self, r)
     )
-    result = run("train", "--dataset", "xor", "--epochs", 5, "--out", tmp_path / "x.msgpack")
+    result = run("train", "--dataset", "iris", "--epochs", 5, "--out", tmp_path / "x.msgpack")
     assert result.exit_code == 0 and updates == [1, 2, 3, 4, 5]
     monkeypatch.setattr(train_module, "is_terminal", lambda stream=None: False)
-    result = run("train", "--dataset", "xor", "--epochs", 5, "--out", tmp_path / "x.msgpack")
+    result = run("train", "--dataset", "iris", "--epochs", 5, "--out", tmp_path / "x.msgpack")
     assert result.exit_code == 0 and updates == [1, 2, 3, 4, 5] and result.stderr == ""
+
+
+def test_more_parameters_than_rows_is_one_warning_line(tmp_path):
+    result = run("train", "--dataset", "xor", "--out", tmp_path / "x.msgpack", "-q")
+    assert result.exit_code == 0
+    assert result.stderr.splitlines() == [
+        "Warning: the network has 17 parameters for 4 training rows: it can memorise them "
+        "(fewer hidden units, l2 or more data generalise better)"
+    ]
 
 
 # --- bad input: exit 2 (1 when diverged), one line, and the existing model file left intact ------

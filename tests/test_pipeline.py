@@ -181,3 +181,10 @@ def test_evaluate_reproduces_the_training_metrics(xor):
     report = evaluate(arithmetic, full.X, full.y)
     assert report == arithmetic.metrics["train"]
     assert set(report["per_target"]) == {"sum", "difference", "absolute_difference"}
+
+
+def test_more_parameters_than_training_rows_warns():
+    from nnfunc.pipeline import OverparameterizedWarning
+
+    with pytest.warns(OverparameterizedWarning, match="17 parameters for 4 training rows"):
+        train_model(load_dataset("xor"), RECIPES["xor"])

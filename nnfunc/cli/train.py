@@ -11,6 +11,7 @@ import hashlib
 import os
 import sys
 import time
+import warnings
 from typing import Any
 
 import attrs
@@ -40,7 +41,12 @@ from nnfunc.model import Model
 from nnfunc.modelfile import dumps_model, write_atomic
 from nnfunc.optim import OPTIMIZERS
 from nnfunc.params import ALIASES, INITIALIZERS
-from nnfunc.pipeline import default_config, load_training_data, train_model
+from nnfunc.pipeline import (
+    OverparameterizedWarning,
+    default_config,
+    load_training_data,
+    train_model,
+)
 from nnfunc.schedules import SCHEDULES
 from nnfunc.training import EpochReport
 
@@ -187,10 +193,13 @@ def train(
     started = time.perf_counter()
     try:
         # Divergence is detected from the loss; numpy's overflow warnings would only add noise.
-        with cli_errors(), np.errstate(all="ignore"):
+        with cli_errors(), np.errstate(all="ignore"), warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always", OverparameterizedWarning)
             model = train_model(
                 table, config, task=task, on_epoch=progress, created=creation_time()
             )
+        for warning in seen:
+            click.echo(f"Warning: {warning.message}", err=True)
     finally:
         if progress is not None:
             progress.close()
