@@ -39,6 +39,20 @@ def blas_info() -> list[dict]:
     ]
 
 
+def busy_ticks(pid: int | None = None) -> int:
+    """CPU time in clock ticks: of the whole machine (non-idle), or of one process (0 off Linux)."""
+    try:
+        if pid is None:
+            with open("/proc/stat") as f:
+                user, nice, system, _, _, irq, softirq, steal = map(int, f.readline().split()[1:9])
+            return user + nice + system + irq + softirq + steal
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime, all threads
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 def blas_environment() -> dict[str, str | None]:
     """The environment variables that steer OpenBLAS, as this process sees them."""
     return {name: os.environ.get(name) for name in BLAS_VARIABLES}

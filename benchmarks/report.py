@@ -63,14 +63,25 @@ def _goal(
     target: float,
     higher: bool,
     unit: str,
-    at_best: float | None = None,
+    others: tuple[float, ...] = (),
 ) -> None:
-    """A goals-table row; `at_best` is the same ratio from each side's fastest run."""
+    """A goals-table row; `others` is the same ratio from quiet runs and from fastest runs."""
     met = value >= target if higher else value <= target
     verdict = "met" if met else f"**missed by {abs(value / target - 1) * 100:.0f}%**"
     sign = ">=" if higher else "<="
-    best = "" if at_best is None else f"{at_best:.2f}{unit}"
-    rows.append(f"| {what} | {value:.2f}{unit} | {best} | {sign} {target:g}{unit} | {verdict} |")
+    extra = " | ".join(f"{x:.2f}{unit}" for x in others) if others else " | "
+    rows.append(f"| {what} | {value:.2f}{unit} | {extra} | {sign} {target:g}{unit} | {verdict} |")
+
+
+def _ratios(slow: dict, fast: dict) -> tuple[float, float, float]:
+    """slow / fast on medians, on medians of quiet runs, and on the fastest runs."""
+    quiet_slow = slow.get("quiet_median_s", slow["median_s"])
+    quiet_fast = fast.get("quiet_median_s", fast["median_s"])
+    return (
+        slow["median_s"] / fast["median_s"],
+        quiet_slow / quiet_fast,
+        slow["min_s"] / fast["min_s"],
+    )
 
 
 def _loss_tolerance(impl: str, entry: dict, dtype: str) -> float:
@@ -78,6 +89,12 @@ def _loss_tolerance(impl: str, entry: dict, dtype: str) -> float:
         return TOLERANCE["sklearn adam"]
     return TOLERANCE[dtype]
 
+
+GOALS_NOTE = (
+    "Measured: on the medians of all runs, as the issue asks. The next two columns give the same "
+    "ratio from the runs during which other programs used at most 10% of the CPUs (each side's "
+    "median; the machine is shared) and from each side's fastest run."
+)
 
 # Each peer must take at least this many times nnfunc's time (the issue's goals).
 PEER_GOALS = {
@@ -122,15 +139,16 @@ def _workload_tables(variant: dict, goals: list[str]) -> list[str]:
         out.append(f"| {name}: {entry['title']}, {steps} steps | " + " | ".join(cells) + " |")
         for peer, target in PEER_GOALS.get(name, {}).items():
             if peer in runs:
-                reference = _reference(peer, runs)
-                ratio = runs[peer]["median_s"] / reference["median_s"]
-                best = runs[peer]["min_s"] / reference["min_s"]
+                ratio, *others = _ratios(runs[peer], _reference(peer, runs))
                 what = f"{name}: {LABELS[peer]} time / nnfunc time"
-                _goal(goals, what, ratio, target, True, "x", best)
+                _goal(goals, what, ratio, target, True, "x", tuple(others))
         if "gemm" in entry:
-            ratio = runs["nnfunc"]["median_s"] / entry["gemm"]["seconds"]
-            best = runs["nnfunc"]["min_s"] / entry["gemm"]["min_s"]
-            _goal(goals, "W4: nnfunc epoch / GEMM-only epoch", ratio, 1.3, False, "x", best)
+            ratio, *others = _ratios(
+                runs["nnfunc"], entry["gemm"] | {"median_s": entry["gemm"]["seconds"]}
+            )
+            _goal(
+                goals, "W4: nnfunc epoch / GEMM-only epoch", ratio, 1.3, False, "x", tuple(others)
+            )
     out += [
         "",
         "Final training loss (mean over the last epoch) against nnfunc's on the same problem",
@@ -280,6 +298,14 @@ def render(results: dict) -> str:
         lines[-1] += (
             " Each implementation runs in its own long-lived process; the processes take turns."
         )
+        loads = [b for e in variant["workloads"].values() for r in e["runs"].values()
+                 for b in r.get("background", [])]  # fmt: skip
+        if loads:
+            busy = sum(b > 0.1 for b in loads)
+            lines[-1] += (
+                f" Other programs used {statistics.median(loads):.0%} of the CPUs during the "
+                f"median run; {busy} of {len(loads)} runs were not quiet (over 10%)."
+            )
         lines += ["", *_workload_tables(variant, variant_goals), *_gemm_section(variant)]
         goals += [row.replace("| ", f"| {variant['name']}: ", 1) for row in variant_goals]
     lines += ["", *_memory_section(results, goals)]
@@ -288,14 +314,9 @@ def render(results: dict) -> str:
     if latency:
         lines += ["", *_latency_section(latency, goals)]
     lines += ["", *_profile_section(results["profile"])]
-    lines += [
-        "",
-        "## Goals",
-        "",
-        "Measured on medians; the next column takes each side's fastest run.",
-    ]
-    lines += ["", "| goal | measured | from the fastest runs | target | |", "|---|---|---|---|---|"]
-    lines += goals
+    lines += ["", "## Goals", "", GOALS_NOTE, ""]
+    lines += ["| goal | measured | quiet runs | fastest runs | target | |"]
+    lines += ["|---|---|---|---|---|---|", *goals]
     from benchmarks.notes import notes  # it builds on this module's tables
 
     lines += ["", "## Why goals are missed, and what the profile shows", "", *notes(results)]
