@@ -203,6 +203,11 @@ def fresh_and_long_lived(quick: bool, repeats: int) -> dict[str, list]:
         "long_lived_s": [r["seconds"] for r in again],
         "fresh_faults": [r["faults"] for r in fresh],
         "long_lived_faults": [r["faults"] for r in again],
+        "quiet_pairs": [
+            [f["seconds"], a["seconds"]]
+            for f, a in zip(fresh, again)
+            if max(f["background"], a["background"]) <= QUIET
+        ],
     }
 
 
