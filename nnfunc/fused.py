@@ -10,9 +10,7 @@ transform not described in `optim.DESCRIPTIONS` is not fused (`compile_optimizer
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -64,7 +62,7 @@ class _Kernel:
     """One transform's in-place rewrite of the flat updates buffer (the gradients on entry).
 
     `prepare` works out the step's scalars (counts, clip scale) once; `apply` then rewrites any
-    slice [lo, hi) of the buffers, so disjoint slices can run in parallel.
+    slice [lo, hi) of the buffers, so a large step can run slice by slice.
     """
 
     def __init__(self, description: tuple, flat: Flat):
@@ -177,26 +175,9 @@ def _flatten(transform: GradientTransformation) -> Any:
     return None if any(child is None for child in children) else children
 
 
-# Above this many parameters a step's element-wise work is split over threads (numpy releases
-# the GIL in its loops); below it the hand-over costs more than it saves.
-PARALLEL_SIZE = 2**19
-_POOL: tuple[int, ThreadPoolExecutor] | None = None
-
-
-def _pool(workers: int) -> ThreadPoolExecutor:
-    """A process-wide thread pool, made again after a fork (a child inherits no threads)."""
-    global _POOL
-    if _POOL is None or _POOL[0] != os.getpid():
-        _POOL = (os.getpid(), ThreadPoolExecutor(workers, thread_name_prefix="nnfunc"))
-    return _POOL[1]
-
-
-def _workers() -> int:
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, 4))
+# A step over more parameters than this runs slice by slice, so that all of a slice's passes
+# find its arrays still in the cache (the same arithmetic, element by element).
+SLICE_SIZE = 2**18
 
 
 class FusedOptimizer:
@@ -208,9 +189,8 @@ class FusedOptimizer:
         self.tmp = np.empty_like(params.data)
         size = params.data.size
         # Only a clip at the very front sees the raw gradients before any slice is rewritten.
-        parallel = all(k.kind != "clip" for k in self.kernels[1:]) and size >= PARALLEL_SIZE
-        parts = _workers() if parallel else 1
-        bounds = [size * i // parts for i in range(parts + 1)]
+        sliced = all(k.kind != "clip" for k in self.kernels[1:]) and size > SLICE_SIZE
+        bounds = [*range(0, size, SLICE_SIZE if sliced else size or 1), size]
         self.slices = list(zip(bounds[:-1], bounds[1:]))
 
     def _build(self, node: Any, params: Flat) -> Any:
@@ -245,24 +225,19 @@ class FusedOptimizer:
 
     def step(self, grads: Flat, params: Flat) -> None:
         """Turn the gradients in `grads` into updates and add them to `params`, in place."""
-        g, p = grads.data, params.data
+        g, p, tmp = grads.data, params.data, self.tmp
         if len(self.slices) == 1:
             for kernel in self.kernels:
                 kernel.prepare(grads)
-                kernel.apply(g, p, self.tmp, 0, g.size)
+                kernel.apply(g, p, tmp, 0, g.size)
             p += g
             return
         for kernel in self.kernels:
             kernel.prepare(grads)
-        pool = _pool(len(self.slices))
-        jobs = [pool.submit(self._slice, grads.data, params.data, lo, hi) for lo, hi in self.slices]
-        for job in jobs:
-            job.result()
-
-    def _slice(self, g: np.ndarray, p: np.ndarray, lo: int, hi: int) -> None:
-        for kernel in self.kernels:
-            kernel.apply(g, p, self.tmp, lo, hi)
-        p[lo:hi] += g[lo:hi]
+        for lo, hi in self.slices:
+            for kernel in self.kernels:
+                kernel.apply(g, p, tmp, lo, hi)
+            p[lo:hi] += g[lo:hi]
 
 
 def compile_optimizer(optimizer: GradientTransformation, params: Flat) -> FusedOptimizer | None:

@@ -43,14 +43,14 @@ def _same(a, b):
     return all(x.dtype == y.dtype and x.tobytes() == y.tobytes() for x, y in leaves)
 
 
-@pytest.mark.parametrize("threads", [False, True], ids=["one thread", "split over threads"])
+@pytest.mark.parametrize("sliced", [False, True], ids=["whole buffer", "slice by slice"])
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 @pytest.mark.parametrize("name", list(OPTIMIZERS))
 def test_fused_training_is_bit_identical_to_the_pure_transforms(
-    data, name, dtype, threads, monkeypatch
+    data, name, dtype, sliced, monkeypatch
 ):
-    if threads:  # every network counts as large: the update is split into slices
-        monkeypatch.setattr(nnfunc.fused, "PARALLEL_SIZE", 1)
+    if sliced:  # as for a large network: the update runs in slices of 7 parameters
+        monkeypatch.setattr(nnfunc.fused, "SLICE_SIZE", 7)
     fused = _fit(data, OPTIMIZERS[name](), dtype)
     pure = _fit(data, _pure(OPTIMIZERS[name]()), dtype)
     assert _same(fused, pure)
