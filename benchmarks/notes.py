@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+
 from benchmarks.report import LABELS, PEER_GOALS, _reference
 
 # Peer time / hand-written loop time on the issue's reference machine (its table).
@@ -88,6 +90,46 @@ def _profile_shares(results: dict) -> list[str]:
     return out
 
 
+def _spread(variant: dict) -> list[str]:
+    """Workloads whose runs varied a lot from round to round (load the machine does not show)."""
+    out = []
+    for name, entry in variant["workloads"].items():
+        spans = {
+            impl: max(run["times_s"]) / min(run["times_s"]) for impl, run in entry["runs"].items()
+        }
+        peers = {impl: span for impl, span in spans.items() if impl != "nnfunc"}
+        if max(spans.values()) > 1.2 and peers:
+            widest = max(peers, key=peers.__getitem__)
+            out.append(
+                f"{name}: runs varied from round to round: nnfunc's fastest and slowest differ "
+                f"by {spans['nnfunc']:.2f}x, {LABELS[widest]}'s by {spans[widest]:.2f}x; ratios "
+                "of medians move with that."
+            )
+    return out
+
+
+def _fresh(results: dict) -> list[str]:
+    fl = results["fresh_vs_long_lived"]
+    fresh, long_lived = statistics.median(fl["fresh_s"]), statistics.median(fl["long_lived_s"])
+    if fresh <= 1.1 * long_lived:
+        return []
+    pairs = fl.get("quiet_pairs") or []
+    line = (
+        f"Fresh process: the medians give {fresh / long_lived:.2f}x, but the fresh runs took "
+        f"{min(fl['fresh_s']):.2f} s to {max(fl['fresh_s']):.2f} s and the long-lived ones "
+        f"{min(fl['long_lived_s']):.2f} s to {max(fl['long_lived_s']):.2f} s; the fastest runs "
+        f"give {min(fl['fresh_s']) / min(fl['long_lived_s']):.2f}x"
+    )
+    if pairs:
+        quiet = statistics.median(p[0] for p in pairs) / statistics.median(p[1] for p in pairs)
+        line += f" and the {len(pairs)} quiet pair(s) {quiet:.2f}x"
+    faults = statistics.median(fl["fresh_faults"]), statistics.median(fl["long_lived_faults"])
+    return [
+        line + f". A fresh run takes {faults[0]:,.0f} minor page faults against "
+        f"{faults[1]:,.0f}: the process itself is not the cost."
+    ]
+
+
 def notes(results: dict) -> list[str]:
     """Markdown lines: a bullet per missed goal with its cause, then the profile's largest items."""
     lines = []
@@ -96,6 +138,7 @@ def notes(results: dict) -> list[str]:
         for name in ("W1", "W2", "W3", "W4"):
             found += _overhead_peers(variant, name)
         found += _gemm_bound(variant)
+        found += _spread(variant)
         lines += [f"- {variant['name']}: {item}" for item in found]
-    lines += [f"- {item}" for item in _profile_shares(results)]
+    lines += [f"- {item}" for item in _fresh(results) + _profile_shares(results)]
     return lines
