@@ -79,10 +79,9 @@ def test_parse_parameters_aliases_and_errors():
         parse_activation("elu:x")
 
 
-def test_users_can_register_their_own():
+def test_users_can_register_their_own(scratch_activations):
     name = "cube_test_only"
-    if name not in ACTIVATIONS:
-        register_activation(name, lambda z, alpha: z**3, lambda z, a, alpha: 3 * z**2)
+    register_activation(name, lambda z, alpha: z**3, lambda z, a, alpha: 3 * z**2)
     act, _ = parse_activation(name)
     assert act.fn(np.array([2.0]), 0)[0] == 8.0
     with pytest.raises(ValueError, match="already exists"):
