@@ -411,3 +411,14 @@ def test_real_subprocesses(files, tmp_path):
     assert done.stderr.strip().splitlines() == [
         f"Error: {tmp_path / 'missing.msgpack'}: no such file"
     ]
+
+
+def test_serve_without_gunicorn_says_so_before_starting(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "gunicorn" else real(name, *a)
+    )
+    result = run("serve", "--models", tmp_path, "--port", 1)
+    assert_fails(result, 2, "needs gunicorn: pip install 'nnfunc[serve]' (or use --dev)")

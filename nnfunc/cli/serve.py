@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import importlib.util
 import logging
 import os
 import socket
@@ -106,6 +107,10 @@ def serve(
         )
     except ValueError as exc:
         raise BadInput(str(exc)) from None
+    if not dev and importlib.util.find_spec("gunicorn") is None:
+        raise BadInput(
+            "running with workers needs gunicorn: pip install 'nnfunc[serve]' (or use --dev)"
+        )
     _check_port_free(host, port)
     names = sorted(n for n in map(model_name, os.listdir(models_dir)) if n is not None)
     listed = ", ".join(names) if names else "none yet (the folder is watched)"
