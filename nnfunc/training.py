@@ -143,20 +143,23 @@ def _run(
     for epoch in range(1, epochs + 1):
         metric = None if classify else Metric(spec)
         total, start, correct = 0.0, 0, 0
-        for Xb, Tb, yb in batches.epoch(None if full_batch else rng.permutation(n)):
-            try:
-                value, z = step(Xb, Tb)
-            except Diverged as exc:
-                raise TrainingDiverged(epoch, exc.value) from None
-            rows = len(Xb)
-            total += value * rows
-            if predicted is not None:
-                z.argmax(1, predicted[start : start + rows])
-            elif classify:
-                correct += int(np.count_nonzero(z.argmax(1) == yb))
-            else:
-                metric.add(regression_output(spec, z) if spec.loss == "mse" else z, Tb)
-            start += rows
+        # A diverging run overflows before its loss turns non-finite; it ends in TrainingDiverged,
+        # so numpy's overflow warnings would only be noise. No yield happens inside this block.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            for Xb, Tb, yb in batches.epoch(None if full_batch else rng.permutation(n)):
+                try:
+                    value, z = step(Xb, Tb)
+                except Diverged as exc:
+                    raise TrainingDiverged(epoch, exc.value) from None
+                rows = len(Xb)
+                total += value * rows
+                if predicted is not None:
+                    z.argmax(1, predicted[start : start + rows])
+                elif classify:
+                    correct += int(np.count_nonzero(z.argmax(1) == yb))
+                else:
+                    metric.add(regression_output(spec, z) if spec.loss == "mse" else z, Tb)
+                start += rows
         if predicted is not None:
             correct = int(np.count_nonzero(predicted == batches.buffers[2]))
         if not loop.finite():
