@@ -105,6 +105,74 @@ class Servers:
             proc.wait(timeout=60)
 
 
+Job = tuple[str, bool]  # (implementation, whether it trains scikit-learn's one-output twin)
+
+
+def rotated(jobs: list[Job], round_: int) -> list[Job]:
+    """One round's turn order: round r starts at job r mod n; jobs take every position in turn."""
+    shift = round_ % len(jobs)
+    return jobs[shift:] + jobs[:shift]
+
+
+def _rounds(servers: Servers, name: str, jobs: list[Job], warm_up: int, repeats: int) -> dict:
+    """Every job once per round, in rotated order; for W4 the GEMM-only epoch right after nnfunc's.
+
+    Lists are per counted round, so round i of one job pairs with round i of another; `order`
+    says in which order each counted round ran.
+    """
+    times: dict[Job, list[float]] = {job: [] for job in jobs}
+    loads: dict[Job, list[float]] = {job: [] for job in jobs}
+    out: dict = {"times": times, "loads": loads, "answers": {}, "gemm": [], "order": []}
+    for round_ in range(warm_up + repeats):
+        counted, order = round_ >= warm_up, []
+        for job in rotated(jobs, round_):
+            answer = servers.ask(job[0], {"run": name, "twin": job[1]})
+            out["answers"][job], order = answer, [*order, _label(*job)]
+            if counted:
+                times[job].append(answer["seconds"])
+                loads[job].append(answer["background"])
+            if counted and name == "W4" and job == ("nnfunc", False):
+                out["gemm"].append(servers.ask("nnfunc", {"gemm_epoch": name}))
+                order.append("GEMM-only epoch")
+        if counted:
+            out["order"].append(order)
+    return out
+
+
+def _label(impl: str, is_twin: bool) -> str:
+    """The name a job's runs go under in the results."""
+    return "nnfunc (2-class twin)" if impl == "nnfunc" and is_twin else impl
+
+
+def _run_entry(times: list[float], loads: list[float], answer: dict) -> dict:
+    """One implementation's runs of one workload: per-round times and their summaries."""
+    quiet = [t for t, b in zip(times, loads) if b <= QUIET] or times
+    return {
+        "median_s": statistics.median(times),
+        "min_s": min(times),
+        "quiet_median_s": statistics.median(quiet),
+        "quiet_runs": len(quiet) if quiet is not times else 0,
+        "times_s": times,
+        "background": loads,
+        "loss": answer["loss"],
+        "sizes": answer["sizes"],
+    }
+
+
+def _gemm_entry(servers: Servers, name: str, gemm: list[dict]) -> dict:
+    """The GEMM-only epochs (one per round, each right after nnfunc's run) and the GEMM table."""
+    table = servers.ask("nnfunc", {"gemm_table": name})
+    seconds = [g["seconds"] for g in gemm]
+    quiet = [g["seconds"] for g in gemm if g["background"] <= QUIET] or seconds
+    return table | {
+        "times_s": seconds,
+        "background": [g["background"] for g in gemm],
+        "seconds": statistics.median(seconds),
+        "min_s": min(seconds),
+        "quiet_median_s": statistics.median(quiet),
+    }
+
+
 def train_variant(
     env: dict[str, str], names: list[str], impls: list[str], repeats: int, quick: bool
 ) -> dict:
@@ -127,45 +195,15 @@ def train_variant(
             twin = "sklearn" in impls and twin_sizes((QUICK if quick else WORKLOADS)[name])
             jobs = [(impl, impl == "sklearn" and bool(twin)) for impl in impls]
             jobs += [("nnfunc", True)] if twin else []
-            times: dict[tuple[str, bool], list[float]] = {job: [] for job in jobs}
-            loads: dict[tuple[str, bool], list[float]] = {job: [] for job in jobs}
-            answers: dict[tuple[str, bool], dict] = {}
-            warm_up = 0 if quick else 1
-            gemm: list[dict] = []
-            for round_ in range(warm_up + repeats):
-                for impl, is_twin in jobs:
-                    answer = servers.ask(impl, {"run": name, "twin": is_twin})
-                    answers[impl, is_twin] = answer
-                    if round_ >= warm_up:
-                        times[impl, is_twin].append(answer["seconds"])
-                        loads[impl, is_twin].append(answer["background"])
-                if name == "W4" and round_ >= warm_up:  # the GEMM limit takes its turn too
-                    gemm.append(servers.ask("nnfunc", {"gemm_epoch": name}))
-            first = answers["nnfunc", False]
-            entry = {"title": first["title"], "steps": first["steps"], "runs": {}}
-            for (impl, is_twin), ts in times.items():
-                label = "nnfunc (2-class twin)" if impl == "nnfunc" and is_twin else impl
-                quiet = [t for t, b in zip(ts, loads[impl, is_twin]) if b <= QUIET] or ts
-                entry["runs"][label] = {
-                    "median_s": statistics.median(ts),
-                    "min_s": min(ts),
-                    "quiet_median_s": statistics.median(quiet),
-                    "quiet_runs": len(quiet) if quiet is not ts else 0,
-                    "times_s": ts,
-                    "background": loads[impl, is_twin],
-                    "loss": answers[impl, is_twin]["loss"],
-                    "sizes": answers[impl, is_twin]["sizes"],
-                }
-            if gemm:
-                table = servers.ask("nnfunc", {"gemm_table": name})
-                seconds = [g["seconds"] for g in gemm]
-                quiet = [g["seconds"] for g in gemm if g["background"] <= QUIET] or seconds
-                entry["gemm"] = table | {
-                    "times_s": seconds,
-                    "seconds": statistics.median(seconds),
-                    "min_s": min(seconds),
-                    "quiet_median_s": statistics.median(quiet),
-                }
+            done = _rounds(servers, name, jobs, 0 if quick else 1, repeats)
+            first = done["answers"]["nnfunc", False]
+            entry = {"title": first["title"], "steps": first["steps"], "order": done["order"]}
+            entry["runs"] = {
+                _label(*job): _run_entry(ts, done["loads"][job], done["answers"][job])
+                for job, ts in done["times"].items()
+            }
+            if done["gemm"]:
+                entry["gemm"] = _gemm_entry(servers, name, done["gemm"])
                 entry["gemm_rate_gflops"] = entry["gemm"].pop("gemm_rate_gflops")
             result["workloads"][name] = entry
         return result
@@ -176,8 +214,9 @@ def train_variant(
 def fresh_and_long_lived(quick: bool, repeats: int) -> dict[str, list]:
     """W3 through `train_model`: in new processes, and again and again in one process.
 
-    The two alternate (a fresh process, then a run in the long-lived one), so that load from
-    other programs on the machine falls on both alike.
+    The two run in adjacent pairs (a fresh process and a run in the long-lived one), the fresh
+    one first in even pairs and second in odd ones, so that neither side always runs right
+    after the other and the machine's drifting speed falls on both alike.
     """
     task = json.dumps({"task": "long_lived", "quick": quick})
     with subprocess.Popen(
@@ -191,21 +230,38 @@ def fresh_and_long_lived(quick: bool, repeats: int) -> dict[str, list]:
         assert long_lived.stdin is not None and long_lived.stdout is not None
         if long_lived.stdout.readline().strip() != "ready":
             raise RuntimeError("the long-lived benchmark worker did not start")
-        fresh, again = [], []
-        for _ in range(repeats):
-            fresh.append(worker({"task": "fresh", "quick": quick}))
-            long_lived.stdin.write("run\n")
-            long_lived.stdin.flush()
-            again.append(json.loads(long_lived.stdout.readline()))
+        pairs = []
+        for index in range(repeats):
+            if index % 2 == 0:
+                fresh = worker({"task": "fresh", "quick": quick})
+                pairs.append((fresh, _run_again(long_lived)))
+            else:
+                kept = _run_again(long_lived)
+                pairs.append((worker({"task": "fresh", "quick": quick}), kept))
         long_lived.stdin.close()
+    return _pairs_result(pairs)
+
+
+def _run_again(long_lived: subprocess.Popen) -> dict:
+    """One more timed `train_model` run in the long-lived process."""
+    long_lived.stdin.write("run\n")  # type: ignore[union-attr]
+    long_lived.stdin.flush()  # type: ignore[union-attr]
+    return json.loads(long_lived.stdout.readline())  # type: ignore[union-attr]
+
+
+def _pairs_result(pairs: list[tuple[dict, dict]]) -> dict[str, list]:
+    """Per-pair (fresh, long-lived) figures; index i of every list is pair i."""
     return {
-        "fresh_s": [r["seconds"] for r in fresh],
-        "long_lived_s": [r["seconds"] for r in again],
-        "fresh_faults": [r["faults"] for r in fresh],
-        "long_lived_faults": [r["faults"] for r in again],
+        "fresh_s": [f["seconds"] for f, _ in pairs],
+        "long_lived_s": [a["seconds"] for _, a in pairs],
+        "fresh_first": [i % 2 == 0 for i in range(len(pairs))],
+        "fresh_faults": [f["faults"] for f, _ in pairs],
+        "long_lived_faults": [a["faults"] for _, a in pairs],
+        "fresh_background": [f["background"] for f, _ in pairs],
+        "long_lived_background": [a["background"] for _, a in pairs],
         "quiet_pairs": [
             [f["seconds"], a["seconds"]]
-            for f, a in zip(fresh, again)
+            for f, a in pairs
             if max(f["background"], a["background"]) <= QUIET
         ],
     }
@@ -257,7 +313,10 @@ def collect(quick: bool, repeats: int) -> dict:
         if index == 0:
             measured["latency"] = worker({"task": "latency", "quick": quick}, env)
         results["variants"].append({"name": name, **measured})
-    results["fresh_vs_long_lived"] = fresh_and_long_lived(quick, repeats)
+    # Fresh and long-lived runs differ little, so the full run takes at least 7 pairs; quick, 2
+    # (one in each order).
+    pairs = max(repeats, 2) if quick else max(repeats, 7)
+    results["fresh_vs_long_lived"] = fresh_and_long_lived(quick, pairs)
     results["cli"] = cli_runs(quick, 1 if quick else 3)
     measured = impls if not quick else ["nnfunc", "numpy"]  # peers' imports take seconds
     results["memory"] = {

@@ -41,6 +41,52 @@ def test_goal_rows_say_by_how_much_a_goal_is_missed():
     assert "missed by 20%" in rows[0] and rows[1].endswith("| met |")
 
 
+def _runs(times: list[float]) -> dict:
+    return run._run_entry(times, [0.0] * len(times), {"loss": 1.0, "sizes": [4, 3]})
+
+
+def test_goals_are_judged_on_per_round_ratios_not_on_ratios_of_medians():
+    # nnfunc ran in the machine's slow spells in rounds 0-2, its peer and the GEMM-only epoch in
+    # fast ones: within most rounds scikit-learn took 1.8x nnfunc's time, yet its median is 0.9x
+    # nnfunc's; nnfunc's epoch took 1.25x the GEMM-only one, yet the medians give 2.5x.
+    nnfunc, sklearn = [2.0, 2.0, 2.0, 1.0, 1.0], [3.6, 3.6, 1.8, 1.8, 1.8]
+    gemm = [1.6, 1.6, 0.8, 0.8, 0.8]
+    w3 = {"title": "w3", "steps": 10, "runs": {"nnfunc": _runs(nnfunc), "sklearn": _runs(sklearn)}}
+    w4 = {"title": "w4 float32", "steps": 10, "runs": {"nnfunc": _runs(nnfunc)}}
+    w4["gemm"] = {"seconds": 0.8, "min_s": 0.8, "quiet_median_s": 0.8, "times_s": gemm}
+    assert report.paired_ratio(sklearn, nnfunc) == 1.8
+    goals: list[str] = []
+    table = "\n".join(report._workload_tables({"workloads": {"W3": w3, "W4": w4}}, goals))
+    assert "**1.80x** nnfunc" in table
+    sklearn_row, gemm_row = goals
+    assert sklearn_row.startswith("| W3: scikit-learn time / nnfunc time | 1.80x | 0.90x |")
+    assert sklearn_row.endswith("| met |")
+    assert gemm_row.startswith("| W4: nnfunc epoch / GEMM-only epoch | 1.25x | 2.50x |")
+    assert gemm_row.endswith("| met |")
+
+
+def test_fresh_process_goal_uses_the_median_of_per_pair_ratios():
+    fresh, long_lived = [2.1, 1.05, 2.1, 2.1, 2.1, 2.1, 1.05], [1.0, 2.0, 2.0, 1.0, 2.0, 1.0, 1.0]
+    fl = {"fresh_s": fresh, "long_lived_s": long_lived, "quiet_pairs": []}
+    fl |= {"fresh_faults": [1] * 7, "long_lived_faults": [1] * 7}
+    goals: list[str] = []
+    report._process_section(
+        {"fresh_vs_long_lived": fl, "cli": {"command": "", "seconds": []}}, goals
+    )
+    assert goals[0].startswith("| fresh process / long-lived (W3 through train_model) | 1.05x |")
+    assert "| 2.10x |" in goals[0] and goals[0].endswith("| met |")  # the medians give 2.1x
+
+
+def test_each_round_starts_one_implementation_later():
+    jobs = [("nnfunc", False), ("numpy", False), ("sklearn", False), ("torch", False)]
+    orders = [run.rotated(jobs, r) for r in range(len(jobs))]
+    for job in jobs:  # every job takes every position in the round once
+        assert sorted(order.index(job) for order in orders) == list(range(len(jobs)))
+    sequence = [job for r in range(len(jobs) + 1) for job in run.rotated(jobs, r)]
+    for job in jobs:  # and does not always run right after the same job
+        assert len({sequence[i - 1] for i, j in enumerate(sequence) if j == job and i}) > 1
+
+
 def test_quick_run_writes_a_complete_report(tmp_path):
     out, raw = tmp_path / "RESULTS.md", tmp_path / "results.json"
     done = subprocess.run(
@@ -69,4 +115,12 @@ def test_quick_run_writes_a_complete_report(tmp_path):
             tolerance = report._loss_tolerance(impl, entry, dtype)
             assert abs(result["loss"] - expected) <= tolerance * abs(expected), (name, impl)
     assert "**NO**" not in text
+    assert "| goal | measured (paired) | medians | quiet runs | fastest runs | target | |" in text
+    w4 = first["W4"]  # every round's times are kept, and the GEMM-only epoch follows nnfunc's run
+    assert len(w4["gemm"]["times_s"]) == len(w4["runs"]["nnfunc"]["times_s"]) == len(w4["order"])
+    for order in w4["order"]:
+        assert order[order.index("nnfunc") + 1] == "GEMM-only epoch"
+    fl = results["fresh_vs_long_lived"]
+    assert fl["fresh_first"] == [i % 2 == 0 for i in range(len(fl["fresh_s"]))]
+    assert len(fl["fresh_s"]) == len(fl["long_lived_s"]) >= 2
     assert results["variants"][0]["latency"]["loaded_model_agrees"]
