@@ -105,15 +105,38 @@ GOALS_NOTE = (
     "then the median over the rounds. In a round every implementation runs once, one after "
     "another, so a round's runs are close in time; W4's GEMM-only epoch runs right after "
     "nnfunc's own epoch in the same round; fresh and long-lived processes run in adjacent pairs. "
-    "Why: the 2-core VM these benchmarks were written on drifts in speed by up to 2x over "
-    "seconds with no other process running (a fixed pure-Python loop took 12.8 ms, then 29 ms a "
-    "few seconds later, then 12.8 ms again, while steal time in /proc/stat stayed flat and the "
-    "share of the CPUs other programs used, recorded with every run here, stayed near 0), so "
-    "ratios of medians taken over runs made at different times are noisy; only runs adjacent in "
-    "time compare fairly. The other columns give the same ratio from each side's median over all "
-    "runs (as the issue asks), from each side's median over the runs during which other programs "
-    "used at most 10% of the CPUs, and from each side's fastest run."
+    "Why: this shared 2-core VM drifts in speed over seconds with no other process running. "
+    "{probe} Steal time in /proc/stat stays flat meanwhile, and the share of the CPUs other "
+    "programs used, recorded with every run, stays near 0, so the drift cannot be filtered out; "
+    "ratios of medians taken over runs made at different times move with it, and only runs "
+    "adjacent in time compare fairly. The other columns give the same ratio from each side's "
+    "median over all runs (as the issue asks), from each side's median over the runs during "
+    "which other programs used at most 10% of the CPUs, and from each side's fastest run."
 )
+
+
+def probe_spread(results: dict) -> tuple[float, float] | None:
+    """Fastest and slowest speed-probe time over every round of the run (None: no probe)."""
+    times = [
+        t
+        for variant in results["variants"]
+        for entry in variant["workloads"].values()
+        for t in entry.get("probe_s", [])
+    ]
+    return (min(times), max(times)) if times else None
+
+
+def _probe_sentence(results: dict) -> str:
+    spread = probe_spread(results)
+    if spread is None:
+        return ""
+    fast, slow = spread
+    return (
+        f"In this run a fixed pure-Python loop (the same 200,000 additions, timed in nnfunc's "
+        f"process at the start of every round) took {_ms(fast)} to {_ms(slow)}: "
+        f"{slow / fast:.2f}x."
+    )
+
 
 # Each peer must take at least this many times nnfunc's time (the issue's goals).
 PEER_GOALS = {
@@ -359,6 +382,12 @@ def render(results: dict) -> str:
                 f" Other programs used {statistics.median(loads):.0%} of the CPUs during the "
                 f"median run; {busy} of {len(loads)} runs were not quiet (over 10%)."
             )
+        probes = [t for e in variant["workloads"].values() for t in e.get("probe_s", [])]
+        if probes:
+            lines[-1] += (
+                f" The speed probe (a fixed pure-Python loop at the start of every round) took "
+                f"{_ms(min(probes))} to {_ms(max(probes))} here ({max(probes) / min(probes):.2f}x)."
+            )
         lines += ["", *_workload_tables(variant, variant_goals), *_gemm_section(variant)]
         goals += [row.replace("| ", f"| {variant['name']}: ", 1) for row in variant_goals]
     lines += ["", *_memory_section(results, goals)]
@@ -367,7 +396,7 @@ def render(results: dict) -> str:
     if latency:
         lines += ["", *_latency_section(latency, goals)]
     lines += ["", *_profile_section(results["profile"])]
-    lines += ["", "## Goals", "", GOALS_NOTE, ""]
+    lines += ["", "## Goals", "", GOALS_NOTE.format(probe=_probe_sentence(results)), ""]
     lines += ["| goal | measured (paired) | " + " | ".join(OTHER_COLUMNS) + " | target | |"]
     lines += ["|" + "---|" * (len(OTHER_COLUMNS) + 4), *goals]
     from benchmarks.notes import notes  # it builds on this module's tables

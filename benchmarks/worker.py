@@ -32,6 +32,16 @@ def twin_sizes(workload: Workload) -> tuple[int, ...] | None:
     return (*workload.sizes[:-1], 1) if workload.sizes[-1] == 2 else None
 
 
+def speed_probe(n: int = 200_000) -> float:
+    """Seconds a fixed pure-Python loop takes: the same work every time, so its spread over a
+    benchmark run shows how much the machine's own speed drifted meanwhile."""
+    start = perf_counter()
+    total = 0
+    for i in range(n):
+        total += i
+    return perf_counter() - start
+
+
 class Server:
     """One implementation's long-lived process: answers one JSON command per line on stdin.
 
@@ -52,6 +62,8 @@ class Server:
         return self.problems[name, twin]
 
     def answer(self, command: dict) -> dict:
+        if "probe" in command:
+            return {"seconds": speed_probe()}
         if "run" in command:
             problem = self.problem(command["run"], command.get("twin", False))
             outcome = RUNNERS[self.impl](problem)
