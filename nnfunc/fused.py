@@ -25,6 +25,7 @@ from nnfunc.optim import (
     ScaleByAdamState,
     ScaleByRmsState,
     TraceState,
+    adam_scalars,
 )
 from nnfunc.schedules import Constant
 
@@ -109,9 +110,8 @@ class _Kernel:
             self.scalars = (rate,)
             self.count += 1
         elif kind == "adam":
-            b1, b2, _ = self.args
             self.count += 1
-            self.scalars = (1.0 / (1.0 - b1**self.count), 1.0 / (1.0 - b2**self.count))
+            self.scalars = adam_scalars(*self.args, self.count)
         elif kind == "clip":
             norm = math.sqrt(sum(float(np.vdot(v, v)) for v in u.views))
             self.scalars = (self.args[0] / norm,) if norm > self.args[0] else ()
@@ -125,19 +125,16 @@ class _Kernel:
         if kind == "lr":
             g *= self.scalars[0]
         elif kind == "adam":
-            (b1, b2, eps), (c1, c2), (m, v) = self.args, self.scalars, state
+            (b1, b2, _), (scale, shifted_eps), (m, v) = self.args, self.scalars, state
             m *= b1
-            np.multiply(g, 1 - b1, out=tmp)
-            m += tmp  # b1 * m + (1 - b1) * g
+            m += g  # b1 * m + g
             v *= b2
             np.multiply(g, g, out=tmp)
-            tmp *= 1 - b2
-            v += tmp  # b2 * v + (1 - b2) * (g * g)
-            np.multiply(v, c2, out=tmp)
-            np.sqrt(tmp, out=tmp)
-            tmp += eps
-            np.multiply(m, c1, out=g)
-            g /= tmp  # (m * c1) / (sqrt(v * c2) + eps)
+            v += tmp  # b2 * v + g * g
+            np.sqrt(v, out=tmp)
+            tmp += shifted_eps
+            np.divide(m, tmp, out=g)
+            g *= scale  # (m / (sqrt(v) + eps')) * scale
         elif kind == "trace":
             (decay, nesterov), (v,) = self.args, state
             v *= decay

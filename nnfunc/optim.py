@@ -54,7 +54,12 @@ class TraceState:
 
 @attrs.frozen
 class ScaleByAdamState:
-    """Adam's step count and first and second moment estimates."""
+    """Adam's step count and its gradient moments, kept as exponentially weighted sums.
+
+    `mu` is sum(b1**(t - i) * g_i) and `nu` is sum(b2**(t - i) * g_i**2): the textbook moving
+    averages without their (1 - b1) and (1 - b2) factors, which the update folds into its
+    scalars. The same Adam, two passes fewer over the parameters at every step.
+    """
 
     count: int
     mu: tuple[np.ndarray, ...] = array_tuple_field()
@@ -126,6 +131,19 @@ def trace(decay: float, *, nesterov: bool = False) -> GradientTransformation:
     return _described(transform, "trace", decay, nesterov)
 
 
+def adam_scalars(b1: float, b2: float, eps: float, count: int) -> tuple[float, float]:
+    """Step `count`'s (scale, eps') with which Adam's update is scale * mu / (sqrt(nu) + eps').
+
+    With the moment sums of `ScaleByAdamState` and the bias corrections c1 = 1 / (1 - b1**t),
+    c2 = 1 / (1 - b2**t), the textbook c1 (1 - b1) mu / (sqrt(c2 (1 - b2) nu) + eps) equals
+    that, for s = sqrt(c2 (1 - b2)), scale = c1 (1 - b1) / s and eps' = eps / s.
+    """
+    c1 = 1.0 / (1.0 - b1**count)
+    c2 = 1.0 / (1.0 - b2**count)
+    s = math.sqrt(c2 * (1.0 - b2))
+    return c1 * (1.0 - b1) / s, eps / s
+
+
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> GradientTransformation:
     """Adam's bias-corrected m / (sqrt(v) + eps)."""
     if not (0 <= b1 < 1 and 0 <= b2 < 1 and eps > 0):
@@ -139,11 +157,10 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Grad
     ) -> tuple[Updates, ScaleByAdamState]:
         del params
         count = state.count + 1
-        mu = _frozen(b1 * m + (1 - b1) * g for g, m in zip(grads, state.mu))
-        nu = _frozen(b2 * v + (1 - b2) * (g * g) for g, v in zip(grads, state.nu))
-        c1 = 1.0 / (1.0 - b1**count)
-        c2 = 1.0 / (1.0 - b2**count)
-        updates = _frozen((m * c1) / (np.sqrt(v * c2) + eps) for m, v in zip(mu, nu))
+        mu = _frozen(b1 * m + g for g, m in zip(grads, state.mu))
+        nu = _frozen(b2 * v + g * g for g, v in zip(grads, state.nu))
+        scale, shifted_eps = adam_scalars(b1, b2, eps, count)
+        updates = _frozen((m / (np.sqrt(v) + shifted_eps)) * scale for m, v in zip(mu, nu))
         return updates, ScaleByAdamState(count, mu, nu)
 
     return _described(GradientTransformation(init, update), "adam", b1, b2, eps)
