@@ -127,3 +127,11 @@ def test_quick_run_writes_a_complete_report(tmp_path):
     assert fl["fresh_first"] == [i % 2 == 0 for i in range(len(fl["fresh_s"]))]
     assert len(fl["fresh_s"]) == len(fl["long_lived_s"]) >= 2
     assert results["variants"][0]["latency"]["loaded_model_agrees"]
+
+
+def test_blas_spin_probe_times_both_ways_for_every_delay():
+    from benchmarks import blas_spin
+
+    rows = blas_spin.measure(repeats=1)
+    assert [row[0] for row in rows] == list(blas_spin.DELAYS_S)
+    assert all(serial > 0 and threaded > 0 for _, serial, threaded in rows)
