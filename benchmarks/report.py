@@ -115,27 +115,32 @@ GOALS_NOTE = (
 )
 
 
-def probe_spread(results: dict) -> tuple[float, float] | None:
-    """Fastest and slowest speed-probe time over every round of the run (None: no probe)."""
+def probe_spread(results: dict, key: str = "probe_s") -> tuple[float, float] | None:
+    """Fastest and slowest time of one speed probe over every round of the run (None: none)."""
     times = [
         t
         for variant in results["variants"]
         for entry in variant["workloads"].values()
-        for t in entry.get("probe_s", [])
+        for t in entry.get(key, [])
     ]
     return (min(times), max(times)) if times else None
 
 
 def _probe_sentence(results: dict) -> str:
-    spread = probe_spread(results)
-    if spread is None:
+    python, gemm = probe_spread(results), probe_spread(results, "gemm_probe_s")
+    if python is None:
         return ""
-    fast, slow = spread
-    return (
-        f"In this run a fixed pure-Python loop (the same 200,000 additions, timed in nnfunc's "
-        f"process at the start of every round) took {_ms(fast)} to {_ms(slow)}: "
-        f"{slow / fast:.2f}x."
+    text = (
+        f"In this run, at the start of every round in nnfunc's process, a fixed pure-Python loop "
+        f"(the same 200,000 additions, one core) took {_ms(python[0])} to {_ms(python[1])} "
+        f"({python[1] / python[0]:.2f}x)"
     )
+    if gemm is not None:
+        text += (
+            f", and fifteen fixed 256x256 float64 products on the BLAS's two threads took "
+            f"{_ms(gemm[0])} to {_ms(gemm[1])} ({gemm[1] / gemm[0]:.2f}x)"
+        )
+    return text + "."
 
 
 # Each peer must take at least this many times nnfunc's time (the issue's goals).
@@ -382,12 +387,13 @@ def render(results: dict) -> str:
                 f" Other programs used {statistics.median(loads):.0%} of the CPUs during the "
                 f"median run; {busy} of {len(loads)} runs were not quiet (over 10%)."
             )
-        probes = [t for e in variant["workloads"].values() for t in e.get("probe_s", [])]
-        if probes:
-            lines[-1] += (
-                f" The speed probe (a fixed pure-Python loop at the start of every round) took "
-                f"{_ms(min(probes))} to {_ms(max(probes))} here ({max(probes) / min(probes):.2f}x)."
-            )
+        for key, what in (("probe_s", "pure-Python"), ("gemm_probe_s", "two-thread GEMM")):
+            probes = [t for e in variant["workloads"].values() for t in e.get(key, [])]
+            if probes:
+                lines[-1] += (
+                    f" The {what} speed probe (the same work at the start of every round) took "
+                    f"{_ms(min(probes))} to {_ms(max(probes))} ({max(probes) / min(probes):.2f}x)."
+                )
         lines += ["", *_workload_tables(variant, variant_goals), *_gemm_section(variant)]
         goals += [row.replace("| ", f"| {variant['name']}: ", 1) for row in variant_goals]
     lines += ["", *_memory_section(results, goals)]

@@ -123,11 +123,13 @@ def _rounds(servers: Servers, name: str, jobs: list[Job], warm_up: int, repeats:
     times: dict[Job, list[float]] = {job: [] for job in jobs}
     loads: dict[Job, list[float]] = {job: [] for job in jobs}
     out: dict = {"times": times, "loads": loads, "answers": {}, "gemm": [], "order": []}
-    out["probe"] = []
+    out["probe"], out["gemm_probe"] = [], []
     for round_ in range(warm_up + repeats):
         counted, order = round_ >= warm_up, []
         if counted:  # the machine's own speed at this round: the same fixed loop every time
-            out["probe"].append(servers.ask("nnfunc", {"probe": True})["seconds"])
+            probe = servers.ask("nnfunc", {"probe": True})
+            out["probe"].append(probe["seconds"])
+            out["gemm_probe"].append(probe["gemm_seconds"])
         for job in rotated(jobs, round_):
             answer = servers.ask(job[0], {"run": name, "twin": job[1]})
             out["answers"][job], order = answer, [*order, _label(*job)]
@@ -201,7 +203,7 @@ def train_variant(
             done = _rounds(servers, name, jobs, 0 if quick else 1, repeats)
             first = done["answers"]["nnfunc", False]
             entry = {"title": first["title"], "steps": first["steps"], "order": done["order"]}
-            entry["probe_s"] = done["probe"]
+            entry["probe_s"], entry["gemm_probe_s"] = done["probe"], done["gemm_probe"]
             entry["runs"] = {
                 _label(*job): _run_entry(ts, done["loads"][job], done["answers"][job])
                 for job, ts in done["times"].items()

@@ -17,6 +17,7 @@ import warnings
 from time import perf_counter
 
 import attrs
+import numpy as np
 
 from benchmarks import limits
 from benchmarks.peers import RUNNERS
@@ -34,11 +35,25 @@ def twin_sizes(workload: Workload) -> tuple[int, ...] | None:
 
 def speed_probe(n: int = 200_000) -> float:
     """Seconds a fixed pure-Python loop takes: the same work every time, so its spread over a
-    benchmark run shows how much the machine's own speed drifted meanwhile."""
+    benchmark run shows how much the machine's own speed drifted meanwhile (on one core)."""
     start = perf_counter()
     total = 0
     for i in range(n):
         total += i
+    return perf_counter() - start
+
+
+_PROBE_MATRIX = np.random.default_rng(0).random((256, 256))
+
+
+def gemm_probe(repeats: int = 15) -> float:
+    """Seconds for fixed float64 256x256 products on the BLAS's threads: the drift of work that
+    needs both cores (a single-core probe misses a slow second core)."""
+    out = np.empty_like(_PROBE_MATRIX)
+    np.dot(_PROBE_MATRIX, _PROBE_MATRIX, out=out)
+    start = perf_counter()
+    for _ in range(repeats):
+        np.dot(_PROBE_MATRIX, _PROBE_MATRIX, out=out)
     return perf_counter() - start
 
 
@@ -63,7 +78,7 @@ class Server:
 
     def answer(self, command: dict) -> dict:
         if "probe" in command:
-            return {"seconds": speed_probe()}
+            return {"seconds": speed_probe(), "gemm_seconds": gemm_probe()}
         if "run" in command:
             problem = self.problem(command["run"], command.get("twin", False))
             outcome = RUNNERS[self.impl](problem)

@@ -120,9 +120,10 @@ def test_quick_run_writes_a_complete_report(tmp_path):
     assert len(w4["gemm"]["times_s"]) == len(w4["runs"]["nnfunc"]["times_s"]) == len(w4["order"])
     for order in w4["order"]:
         assert order[order.index("nnfunc") + 1] == "GEMM-only epoch"
-    assert len(w4["probe_s"]) == len(w4["order"]) and min(w4["probe_s"]) > 0  # one per round
-    fast, slow = report.probe_spread(results)
-    assert f"took {report._ms(fast)} to {report._ms(slow)}" in text
+    for key in ("probe_s", "gemm_probe_s"):  # both speed probes: one per round
+        assert len(w4[key]) == len(w4["order"]) and min(w4[key]) > 0
+        fast, slow = report.probe_spread(results, key)
+        assert f"took {report._ms(fast)} to {report._ms(slow)}" in text
     fl = results["fresh_vs_long_lived"]
     assert fl["fresh_first"] == [i % 2 == 0 for i in range(len(fl["fresh_s"]))]
     assert len(fl["fresh_s"]) == len(fl["long_lived_s"]) >= 2
