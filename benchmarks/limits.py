@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import statistics
-from time import perf_counter
+from collections.abc import Iterable
+from time import perf_counter, sleep
 
 import numpy as np
 
@@ -51,6 +52,24 @@ def busy_ticks(pid: int | None = None) -> int:
         return int(fields[11]) + int(fields[12])  # utime + stime, all threads
     except (OSError, ValueError, IndexError):
         return 0
+
+
+def settle(pids: Iterable[int], window: float = 0.05, limit: float = 2.0) -> float:
+    """Wait until the processes `pids` use no CPU for `window` seconds; the seconds waited.
+
+    After a run, a process's idle OpenBLAS or OpenMP threads spin for 0.1 s or more before they
+    sleep, and meanwhile take the cores the next run (in another process) needs.
+    """
+    pids = list(pids)
+    start = perf_counter()
+    last = sum(busy_ticks(pid) for pid in pids)
+    while perf_counter() - start < limit:
+        sleep(window)
+        now = sum(busy_ticks(pid) for pid in pids)
+        if now == last:
+            break
+        last = now
+    return perf_counter() - start
 
 
 def blas_environment() -> dict[str, str | None]:

@@ -387,6 +387,13 @@ def render(results: dict) -> str:
                 f" Other programs used {statistics.median(loads):.0%} of the CPUs during the "
                 f"median run; {busy} of {len(loads)} runs were not quiet (over 10%)."
             )
+        waits = [t for e in variant["workloads"].values() for t in e.get("settled_s", [])]
+        if waits:
+            lines[-1] += (
+                " Before every run the benchmark waits until no worker process uses the CPU (idle "
+                "BLAS and OpenMP threads spin on after a run and would take the next run's cores):"
+                f" {_ms(statistics.median(waits))} in the median, {_ms(max(waits))} at most."
+            )
         for key, what in (("probe_s", "pure-Python"), ("gemm_probe_s", "two-thread GEMM")):
             probes = [t for e in variant["workloads"].values() for t in e.get(key, [])]
             if probes:

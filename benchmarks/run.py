@@ -88,8 +88,10 @@ class Servers:
         return line
 
     def ask(self, impl: str, command: dict) -> dict:
-        """Send one command; the answer also says how much CPU other programs took meanwhile."""
+        """Send one command once every worker is idle; the answer also says how long that wait
+        took and how much CPU other programs took while the command ran."""
         proc = self.procs[impl]
+        settled = limits.settle(p.pid for p in self.procs.values())
         busy, own, start = limits.busy_ticks(), limits.busy_ticks(proc.pid), perf_counter()
         proc.stdin.write(json.dumps(command) + "\n")  # type: ignore[union-attr]
         proc.stdin.flush()  # type: ignore[union-attr]
@@ -97,6 +99,7 @@ class Servers:
         others = (limits.busy_ticks() - busy) - (limits.busy_ticks(proc.pid) - own)
         capacity = (perf_counter() - start) * os.sysconf("SC_CLK_TCK") * (os.cpu_count() or 1)
         answer["background"] = max(0.0, others / capacity) if capacity else 0.0
+        answer["settled_s"] = settled
         return answer
 
     def close(self) -> None:
@@ -123,7 +126,7 @@ def _rounds(servers: Servers, name: str, jobs: list[Job], warm_up: int, repeats:
     times: dict[Job, list[float]] = {job: [] for job in jobs}
     loads: dict[Job, list[float]] = {job: [] for job in jobs}
     out: dict = {"times": times, "loads": loads, "answers": {}, "gemm": [], "order": []}
-    out["probe"], out["gemm_probe"] = [], []
+    out["probe"], out["gemm_probe"], out["settled"] = [], [], []
     for round_ in range(warm_up + repeats):
         counted, order = round_ >= warm_up, []
         if counted:  # the machine's own speed at this round: the same fixed loop every time
@@ -136,6 +139,7 @@ def _rounds(servers: Servers, name: str, jobs: list[Job], warm_up: int, repeats:
             if counted:
                 times[job].append(answer["seconds"])
                 loads[job].append(answer["background"])
+                out["settled"].append(answer["settled_s"])
             if counted and name == "W4" and job == ("nnfunc", False):
                 out["gemm"].append(servers.ask("nnfunc", {"gemm_epoch": name}))
                 order.append("GEMM-only epoch")
@@ -204,6 +208,7 @@ def train_variant(
             first = done["answers"]["nnfunc", False]
             entry = {"title": first["title"], "steps": first["steps"], "order": done["order"]}
             entry["probe_s"], entry["gemm_probe_s"] = done["probe"], done["gemm_probe"]
+            entry["settled_s"] = done["settled"]
             entry["runs"] = {
                 _label(*job): _run_entry(ts, done["loads"][job], done["answers"][job])
                 for job, ts in done["times"].items()
@@ -243,6 +248,7 @@ def fresh_and_long_lived(quick: bool, repeats: int) -> dict[str, list]:
                 pairs.append((fresh, _run_again(long_lived)))
             else:
                 kept = _run_again(long_lived)
+                limits.settle([long_lived.pid])  # its BLAS threads spin for a while after a run
                 pairs.append((worker({"task": "fresh", "quick": quick}), kept))
         long_lived.stdin.close()
     return _pairs_result(pairs)

@@ -3,11 +3,12 @@
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks import report, run
+from benchmarks import limits, report, run
 from benchmarks.peers import PEERS, available
 from benchmarks.workloads import QUICK, make_problem
 
@@ -120,6 +121,7 @@ def test_quick_run_writes_a_complete_report(tmp_path):
     assert len(w4["gemm"]["times_s"]) == len(w4["runs"]["nnfunc"]["times_s"]) == len(w4["order"])
     for order in w4["order"]:
         assert order[order.index("nnfunc") + 1] == "GEMM-only epoch"
+    assert len(w4["settled_s"]) == len(w4["order"]) * len(w4["runs"])  # a wait before each run
     for key in ("probe_s", "gemm_probe_s"):  # both speed probes: one per round
         assert len(w4[key]) == len(w4["order"]) and min(w4[key]) > 0
         fast, slow = report.probe_spread(results, key)
@@ -128,6 +130,19 @@ def test_quick_run_writes_a_complete_report(tmp_path):
     assert fl["fresh_first"] == [i % 2 == 0 for i in range(len(fl["fresh_s"]))]
     assert len(fl["fresh_s"]) == len(fl["long_lived_s"]) >= 2
     assert results["variants"][0]["latency"]["loaded_model_agrees"]
+
+
+def test_settle_waits_for_a_busy_process_and_not_for_an_idle_one():
+    spin = "import time\nend = time.time() + 0.6\nwhile time.time() < end: pass"
+    busy = subprocess.Popen([sys.executable, "-c", spin])
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3)"])
+    try:
+        time.sleep(0.2)  # both started
+        assert limits.settle([busy.pid]) >= 0.25  # until its loop ends, 0.6 s after its start
+        assert limits.settle([idle.pid]) < 0.2
+    finally:
+        busy.wait()
+        idle.kill()
 
 
 def test_blas_spin_probe_times_both_ways_for_every_delay():
