@@ -63,23 +63,40 @@ def worker(task: dict, env: dict[str, str] | None = None, timeout: float = 3600)
     return json.loads(done.stdout)
 
 
+def _serve(impl: str, root: Path, env: dict[str, str], quick: bool) -> subprocess.Popen:
+    """Start a long-lived `benchmarks.worker` for `impl`, running the code under `root`."""
+    task = json.dumps({"task": "serve", "impl": impl, "quick": quick})
+    return subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.worker", task],
+        cwd=root,
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
 class Servers:
     """One long-lived worker process per implementation, asked one command at a time."""
 
     def __init__(self, impls: list[str], env: dict[str, str], quick: bool):
-        self.procs: dict[str, subprocess.Popen] = {}
-        for impl in impls:
-            task = json.dumps({"task": "serve", "impl": impl, "quick": quick})
-            self.procs[impl] = subprocess.Popen(
-                [sys.executable, "-m", "benchmarks.worker", task],
-                cwd=ROOT,
-                env=_worker_env(env),
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                text=True,
-            )
+        self.procs: dict[str, subprocess.Popen] = {
+            impl: _serve(impl, ROOT, _worker_env(env), quick) for impl in impls
+        }
         for impl in impls:
             self._read(impl, "ready")
+
+    @classmethod
+    def for_trees(cls, roots: dict[str, Path]) -> Servers:
+        """One nnfunc worker per source tree (a checkout of another revision, say), by label."""
+        servers = cls.__new__(cls)
+        servers.procs = {}
+        for label, root in roots.items():
+            env = dict(os.environ, PYTHONPATH=str(root))
+            servers.procs[label] = _serve("nnfunc", root, env, False)
+        for label in roots:
+            servers._read(label, "ready")
+        return servers
 
     def _read(self, impl: str, expect: str | None = None) -> str:
         line = self.procs[impl].stdout.readline()  # type: ignore[union-attr]

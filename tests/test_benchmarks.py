@@ -151,3 +151,11 @@ def test_blas_spin_probe_times_both_ways_for_every_delay():
     rows = blas_spin.measure(repeats=1)
     assert [row[0] for row in rows] == list(blas_spin.DELAYS_S)
     assert all(serial > 0 and threaded > 0 for _, serial, threaded in rows)
+
+
+def test_ab_compares_a_revision_with_the_working_tree_round_by_round():
+    from benchmarks import ab
+
+    ratios = ab.compare("HEAD", ["W1"], rounds=2)
+    assert list(ratios) == ["W1"] and len(ratios["W1"]) == 2
+    assert all(0.2 < r < 5 for r in ratios["W1"])  # the same code on both sides: similar times
