@@ -2,8 +2,9 @@
 
 Every entry works on the pre-activation `z` and may use the already computed output `a` for its
 derivative (cheaper for sigmoid and tanh). All of them are numerically stable: finite results and no
-floating-point warnings at |z| = 1000. Names may carry one parameter after a colon, for instance
-`"leaky_relu:0.1"` or `"elu:0.5"`; without one the entry's default is used.
+floating-point warnings at |z| = 1000. The parametrised ones (`leaky_relu`, `prelu`, `elu`) take
+one parameter after a colon, for instance `"leaky_relu:0.1"` or `"elu:0.5"`; without one the
+entry's default is used. A parameter on any other activation is refused (a likely typo).
 """
 
 from __future__ import annotations
@@ -31,11 +32,17 @@ class Activation:
     grad: DerivativeFn
     default_alpha: float = 0.0
     relu_like: bool = False  # chooses He rather than Glorot initialisation by default
+    parametric: bool = False  # takes a parameter: `"name:alpha"` is accepted
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
-    """Logistic function in the tanh form, which never overflows."""
-    return 0.5 * (1.0 + np.tanh(0.5 * z))
+    """Logistic function, two-branch: exp only sees -|z|, so it never overflows, and for z < 0
+    the result e / (1 + e) keeps its full relative precision (no 1 - x cancellation).
+    """
+    e = np.exp(-np.abs(z))
+    s = np.where(z >= 0, 1.0, e)
+    s /= 1.0 + e
+    return s
 
 
 def softmax(z: np.ndarray) -> np.ndarray:
@@ -116,9 +123,9 @@ _BUILTIN = (
     Activation("tanh", lambda z, alpha: np.tanh(z), lambda z, a, alpha: 1.0 - a * a),
     Activation("arctan", lambda z, alpha: np.arctan(z), lambda z, a, alpha: 1.0 / (1.0 + z * z)),
     Activation("relu", lambda z, alpha: np.maximum(z, 0), _relu_grad, relu_like=True),
-    Activation("leaky_relu", _leaky_relu, _leaky_relu_grad, default_alpha=0.01, relu_like=True),
-    Activation("prelu", _leaky_relu, _leaky_relu_grad, default_alpha=0.25, relu_like=True),
-    Activation("elu", _elu, _elu_grad, default_alpha=1.0, relu_like=True),
+    Activation("leaky_relu", _leaky_relu, _leaky_relu_grad, 0.01, relu_like=True, parametric=True),
+    Activation("prelu", _leaky_relu, _leaky_relu_grad, 0.25, relu_like=True, parametric=True),
+    Activation("elu", _elu, _elu_grad, 1.0, relu_like=True, parametric=True),
     Activation("softplus", lambda z, alpha: softplus(z), lambda z, a, alpha: sigmoid(z)),
     Activation("gelu", _gelu, _gelu_grad, relu_like=True),
     Activation("silu", lambda z, alpha: z * sigmoid(z), _silu_grad, relu_like=True),
@@ -139,13 +146,20 @@ def register_activation(
     *,
     default_alpha: float = 0.0,
     relu_like: bool = False,
+    parametric: bool | None = None,
 ) -> Activation:
-    """Add a user activation to the table; `fn(z, alpha)` and `grad(z, a, alpha)` as above."""
+    """Add a user activation to the table; `fn(z, alpha)` and `grad(z, a, alpha)` as above.
+
+    `parametric` says whether `"name:alpha"` is accepted; by default it is when `default_alpha`
+    is given (non-zero).
+    """
     if not name.isidentifier():
         raise ValueError(f"activation name must be an identifier, got {name!r}")
     if name in ACTIVATIONS or name in ALIASES:
         raise ValueError(f"activation {name!r} already exists")
-    act = Activation(name, fn, grad, default_alpha=default_alpha, relu_like=relu_like)
+    if parametric is None:
+        parametric = default_alpha != 0.0
+    act = Activation(name, fn, grad, default_alpha, relu_like=relu_like, parametric=parametric)
     ACTIVATIONS[name] = act
     return act
 
@@ -160,6 +174,11 @@ def parse_activation(spec: str) -> tuple[Activation, float]:
     act = ACTIVATIONS[name]
     if not param:
         return act, act.default_alpha
+    if not act.parametric:
+        takes = ", ".join(sorted(a.name for a in ACTIVATIONS.values() if a.parametric))
+        raise ValueError(
+            f"activation {act.name} takes no parameter, got {spec!r} (parametrised ones: {takes})"
+        )
     try:
         alpha = float(param)
     except ValueError:

@@ -2,13 +2,15 @@
 
 `attrs.frozen` is shallow: a record would still let `rec.w[0, 0] = 5` through. The helpers here
 copy incoming arrays once and mark them read-only, and define equality on purpose (shape, dtype
-and values), so records holding arrays behave like values. Two small helpers at the end make
-row-wise reductions over a few columns fast (numpy's own are slow there).
+and values), so records holding arrays behave like values. Two small helpers make row-wise
+reductions over a few columns fast (numpy's own are slow there), and two at the end turn what a
+user passes in into real numbers, or say clearly why they cannot.
 """
 
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -93,3 +95,35 @@ def row_max(z: np.ndarray) -> np.ndarray:
     for j in range(2, k):
         np.maximum(m, z[:, j], out=m)
     return m[:, None]
+
+
+def numeric_array(value: Any, what: str, expected: str = "real numbers") -> np.ndarray:
+    """`value` as an array of real numbers (no copy when it already is one), else a ValueError.
+
+    Complex values are refused rather than silently losing their imaginary part; object arrays
+    become float64 (a None becoming NaN, for the caller's finiteness check); strings are refused.
+    `expected` completes the message "`what` must be ...".
+    """
+    try:
+        array = np.asarray(value)
+    except ValueError as exc:  # ragged nested lists
+        raise ValueError(f"{what} must be a rectangular array of {expected} ({exc})") from None
+    kind = array.dtype.kind
+    if kind in "fiub":
+        return array
+    if kind == "O":
+        try:
+            return array.astype(np.float64)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{what} must be {expected}: {exc}") from None
+    got = "complex values" if kind == "c" else f"values of type {array.dtype}"
+    raise ValueError(f"{what} must be {expected}, got {got}")
+
+
+def all_finite(array: np.ndarray) -> bool:
+    """True when no value is NaN or infinite; one sum decides unless it is not finite itself
+    (a sum of huge finite values can overflow, with numpy's warning), then a full check does.
+    """
+    if array.dtype.kind != "f":
+        return True
+    return math.isfinite(np.add.reduce(array, axis=None)) or bool(np.isfinite(array).all())

@@ -6,24 +6,96 @@ softmax_cross_entropy, sigmoid with binary_cross_entropy); MSE works with any el
 activation through the chain rule. Conventions:
 
 - `softmax_cross_entropy`: mean over samples of -log p[label]. Targets are integer labels of shape
-  (n,) (no one-hot needed) or rows of class probabilities of shape (n, k).
+  (n,) (no one-hot needed) or rows of class probabilities of shape (n, k), each summing to 1.
 - `binary_cross_entropy`: mean over all outputs of -[y log p + (1 - y) log(1 - p)], computed as
   softplus(z) - y z so it stays finite for any logit.
 - `mse`: half the mean over all elements of (prediction - target)^2, the 1/2 making its gradient
   `(prediction - target) / size` (the scikit-learn convention).
 - The L2 penalty `l2 / 2 * sum(W**2)` over weight matrices (not biases) is added by the network.
+
+`check_targets` holds targets to these conventions once, before any loss sees them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from nnfunc.activations import Activation, sigmoid, softplus
-from nnfunc.arrays import ones, row_max
+from nnfunc.arrays import all_finite, numeric_array, ones, row_max
 
 LossAndDelta = tuple[float, np.ndarray]
+
+
+def check_targets(loss: str, y: Any, n_outputs: int, dtype: np.dtype) -> np.ndarray:
+    """Targets checked for `loss`, so that no loss ever sees a value it would silently misread.
+
+    softmax_cross_entropy: integer labels (int64, shape (n,)) or probability rows (n, k);
+    otherwise finite rows of shape (n, n_outputs) in `dtype` (a 1-D y only for a single output),
+    in [0, 1] for binary_cross_entropy.
+    """
+    if loss == "softmax_cross_entropy":
+        labels = (
+            f"integer class labels 0..{n_outputs - 1} or rows of class probabilities (encode "
+            "other labels first: nnfunc.preprocessing.fit_labels and encode_labels)"
+        )
+        y = numeric_array(y, "softmax_cross_entropy targets", labels)
+        if y.ndim == 1:
+            return class_labels(y, n_outputs)
+        return probability_rows(y, n_outputs, dtype)
+    rows = target_rows(numeric_array(y, "targets"), n_outputs, dtype)
+    if loss == "binary_cross_entropy" and rows.size and not (rows.min() >= 0 and rows.max() <= 1):
+        raise ValueError("binary_cross_entropy targets must lie in [0, 1]")
+    return rows
+
+
+def target_rows(y: np.ndarray, n_outputs: int, dtype: np.dtype) -> np.ndarray:
+    """Finite target rows of shape (n, n_outputs) in `dtype`; 1-D targets only for one output."""
+    if y.ndim == 1 and n_outputs == 1:
+        y = y.reshape(-1, 1)
+    if y.ndim != 2 or y.shape[1] != n_outputs:
+        raise ValueError(
+            f"targets of shape {y.shape} do not fit {n_outputs} output(s): "
+            f"pass shape (rows, {n_outputs})" + (" or (rows,)" if n_outputs == 1 else "")
+        )
+    y = y.astype(dtype, copy=False)
+    if not all_finite(y):
+        raise ValueError("targets contain NaN or infinity")
+    return y
+
+
+def class_labels(y: np.ndarray, n_classes: int) -> np.ndarray:
+    """1-D class labels as int64, refused unless they are whole numbers in [0, n_classes - 1]."""
+    whole = y.dtype.kind != "f" or (all_finite(y) and np.array_equal(y, np.round(y)))
+    if not whole:
+        raise ValueError(
+            f"softmax_cross_entropy needs integer class labels 0..{n_classes - 1}, "
+            "got values that are not whole numbers"
+        )
+    y = y.astype(np.int64, copy=False)
+    if y.size and (y.min() < 0 or y.max() >= n_classes):
+        raise ValueError(f"class labels must lie in [0, {n_classes - 1}]")
+    return y
+
+
+def probability_rows(y: np.ndarray, n_classes: int, dtype: np.dtype) -> np.ndarray:
+    """Rows of class probabilities: finite, non-negative, each summing to 1.
+
+    The sum matters: the gradient `softmax(z) - y` is that of the loss only when every row sums
+    to 1 (in general it is `softmax(z) * sum(y) - y`), so rows that do not are refused rather than
+    trained on with a gradient that does not match the loss. The tolerance is the square root of
+    the dtype's epsilon, which lets rounded float32 rows through.
+    """
+    rows = target_rows(y, n_classes, dtype)
+    if rows.size and rows.min() < 0:
+        raise ValueError("probability rows must not be negative")
+    sums = rows.sum(axis=1, dtype=np.float64)
+    bad = np.flatnonzero(np.abs(sums - 1.0) > np.sqrt(np.finfo(dtype).eps))
+    if bad.size:
+        raise ValueError(f"probability rows must sum to 1; row {bad[0]} sums to {sums[bad[0]]:.6g}")
+    return rows
 
 
 def softmax_targets(y: np.ndarray, n_classes: int, dtype: np.dtype) -> np.ndarray:
@@ -33,15 +105,8 @@ def softmax_targets(y: np.ndarray, n_classes: int, dtype: np.dtype) -> np.ndarra
     the training loop can gather batches of rows without checking them again.
     """
     if y.ndim != 1:
-        if y.ndim != 2 or y.shape[1] != n_classes:
-            raise ValueError(f"target shape {y.shape} does not match {n_classes} outputs")
-        return y.astype(dtype, copy=False)
-    if y.dtype.kind not in "iub":
-        if not np.all(np.equal(np.mod(y, 1), 0)):
-            raise ValueError("softmax_cross_entropy needs integer class labels")
-        y = y.astype(np.int64)
-    if y.size and (y.min() < 0 or y.max() >= n_classes):
-        raise ValueError(f"class labels must lie in [0, {n_classes - 1}]")
+        return probability_rows(y, n_classes, dtype)
+    y = class_labels(y, n_classes)
     rows = np.zeros((len(y), n_classes), dtype)
     rows[np.arange(len(y)), y] = 1
     return rows

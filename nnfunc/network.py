@@ -3,7 +3,9 @@
 The public functions take records (`MLPSpec`, `Params`) and return new ones. The underscored
 functions work on plain tuples of arrays, optionally writing into a `Workspace` of buffers that the
 training loop owns and reuses; the public functions run the very same code on fresh arrays, so
-there is one copy of the math.
+there is one copy of the math. Only the public functions (and `as_inputs` / `as_targets`, which the
+training code calls once per fit) check what they are given: params against the spec, inputs for
+shape and finiteness, targets for shape, values and row count; a training step checks nothing.
 """
 
 from __future__ import annotations
@@ -15,8 +17,8 @@ import attrs
 import numpy as np
 
 from nnfunc.activations import Activation, parse_activation
-from nnfunc.arrays import freeze, ones
-from nnfunc.losses import LOSSES, LossFn, softmax_targets, softmax_xent
+from nnfunc.arrays import all_finite, freeze, numeric_array, ones
+from nnfunc.losses import LOSSES, LossFn, check_targets, softmax_targets, softmax_xent
 from nnfunc.params import Params
 from nnfunc.spec import MLPSpec
 
@@ -31,6 +33,7 @@ class Plan:
     dtype: np.dtype
     label_targets: bool  # softmax cross-entropy: targets are integer labels
     widths: tuple[int, ...] = ()  # the layer sizes
+    weight_shapes: tuple[tuple[int, int], ...] = ()  # each layer's (fan_in, fan_out)
 
 
 @functools.lru_cache(maxsize=256)
@@ -43,6 +46,7 @@ def plan(spec: MLPSpec) -> Plan:
         dtype=np.dtype(spec.dtype),
         label_targets=spec.loss == "softmax_cross_entropy",
         widths=spec.sizes,
+        weight_shapes=tuple(zip(spec.sizes[:-1], spec.sizes[1:])),
     )
 
 
@@ -79,24 +83,27 @@ class Workspace:
 
 
 def as_inputs(spec: MLPSpec, X: np.ndarray) -> np.ndarray:
-    """Inputs as a 2-D array of the spec's dtype and width (no copy when already so)."""
-    X = np.asarray(X, dtype=spec.dtype)
+    """Inputs as a finite 2-D array of the spec's dtype and width (no copy when already so).
+
+    NaN or infinity would give a confident-looking answer, so it is refused here.
+    """
+    X = numeric_array(X, "inputs").astype(spec.dtype, copy=False)
     if X.ndim == 1:
         X = X.reshape(1, -1)
     if X.ndim != 2 or X.shape[1] != spec.n_inputs:
         raise ValueError(f"expected inputs with {spec.n_inputs} feature(s), got shape {X.shape}")
+    if not all_finite(X):
+        raise ValueError("inputs contain NaN or infinity")
     return X
 
 
 def as_targets(spec: MLPSpec, y: np.ndarray) -> np.ndarray:
-    """Targets as integer labels (softmax cross-entropy) or as the spec's dtype otherwise."""
-    y = np.asarray(y)
-    if spec.loss == "softmax_cross_entropy" and y.ndim == 1:
-        if y.dtype.kind == "f" and not np.array_equal(y, np.round(y)):
-            raise ValueError("softmax_cross_entropy needs integer class labels")
-        return y.astype(np.int64, copy=False)
-    y = y.astype(spec.dtype, copy=False)
-    return y.reshape(-1, spec.n_outputs) if y.ndim == 1 else y
+    """Targets checked for the spec's loss: integer labels (int64) or rows of its dtype.
+
+    See `nnfunc.losses.check_targets`: labels in range, probability rows summing to 1, binary
+    targets in [0, 1], finite values, and a shape that fits the outputs.
+    """
+    return check_targets(spec.loss, y, spec.n_outputs, np.dtype(spec.dtype))
 
 
 def loss_targets(spec: MLPSpec, y: np.ndarray) -> np.ndarray:
@@ -105,6 +112,52 @@ def loss_targets(spec: MLPSpec, y: np.ndarray) -> np.ndarray:
     if spec.loss == "softmax_cross_entropy":
         return softmax_targets(y, spec.n_outputs, np.dtype(spec.dtype))
     return y
+
+
+def check_params(spec: MLPSpec, params: Params) -> tuple[np.ndarray, ...]:
+    """The arrays of `params` in the spec's dtype, after checking their shapes against the spec.
+
+    Mismatched params would otherwise run (a missing hidden layer is simply skipped) or fail deep
+    inside numpy; casting means a float32 spec computes in float32 whatever params it is given,
+    as `fit` does. Arrays already of the spec's dtype are used as they are (no copy).
+    """
+    return _leaves(plan(spec), params)
+
+
+def _leaves(pl: Plan, params: Params) -> tuple[np.ndarray, ...]:
+    """`check_params` for a resolved plan (the public functions have one already)."""
+    if not isinstance(params, Params):
+        raise TypeError(f"params must be a Params record, got {type(params).__name__}")
+    if len(params.layers) != len(pl.weight_shapes):
+        raise ValueError(
+            f"params have {len(params.layers)} layer(s) but the spec {pl.widths} has "
+            f"{len(pl.weight_shapes)}"
+        )
+    for k, (layer, shape) in enumerate(zip(params.layers, pl.weight_shapes)):
+        if layer.w.shape != shape:
+            raise ValueError(
+                f"layer {k}: the spec {pl.widths} expects weights of shape {shape}, "
+                f"got {layer.w.shape}"
+            )
+    leaves = params.leaves()
+    if all(a.dtype == pl.dtype for a in leaves):
+        return leaves
+    return tuple(_cast_leaf(a, pl.dtype, k // 2) for k, a in enumerate(leaves))
+
+
+def _cast_leaf(a: np.ndarray, dtype: np.dtype, layer: int) -> np.ndarray:
+    """One params array in the network's dtype (complex weights are refused, not truncated)."""
+    if a.dtype.kind not in "fiub":
+        raise TypeError(f"layer {layer}: params must be real numbers, got {a.dtype}")
+    return a.astype(dtype, copy=False)
+
+
+def _check_rows(X: np.ndarray, y: np.ndarray) -> None:
+    """Refuse targets whose row count differs from the inputs', and empty batches."""
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
+    if len(X) == 0:
+        raise ValueError("no rows: a loss needs at least one")
 
 
 def _forward(
@@ -198,13 +251,14 @@ def _value_and_grads(
     return value, grads, zs[-1]
 
 
-def _l2_penalty(params: Params, l2: float) -> float:
-    return 0.5 * l2 * sum(float(np.vdot(layer.w, layer.w)) for layer in params.layers)
+def _l2_penalty(leaves: Sequence[np.ndarray], l2: float) -> float:
+    return 0.5 * l2 * sum(float(np.vdot(w, w)) for w in leaves[::2])
 
 
 def logits(spec: MLPSpec, params: Params, X: np.ndarray) -> np.ndarray:
     """The output layer's pre-activations (for classifiers: the logits)."""
-    return _logits(plan(spec), params.leaves(), as_inputs(spec, X))
+    pl = plan(spec)
+    return _logits(pl, _leaves(pl, params), as_inputs(spec, X))
 
 
 def forward(spec: MLPSpec, params: Params, X: np.ndarray) -> np.ndarray:
@@ -216,19 +270,23 @@ def forward(spec: MLPSpec, params: Params, X: np.ndarray) -> np.ndarray:
 def loss(spec: MLPSpec, params: Params, X: np.ndarray, y: np.ndarray, *, l2: float = 0.0) -> float:
     """Mean loss over the batch plus the L2 penalty `l2 / 2 * sum(W**2)`."""
     pl = plan(spec)
-    z = _logits(pl, params.leaves(), as_inputs(spec, X))
+    leaves = _leaves(pl, params)
+    X, y = as_inputs(spec, X), as_targets(spec, y)
+    _check_rows(X, y)
     act, alpha = pl.output
-    value, _ = pl.loss(z, as_targets(spec, y), act, alpha)
-    return value + (_l2_penalty(params, l2) if l2 else 0.0)
+    value, _ = pl.loss(_logits(pl, leaves, X), y, act, alpha)
+    return value + (_l2_penalty(leaves, l2) if l2 else 0.0)
 
 
 def value_and_grads(
     spec: MLPSpec, params: Params, X: np.ndarray, y: np.ndarray, *, l2: float = 0.0
 ) -> tuple[float, Params]:
     """The loss and its gradients (a params-shaped record) from a single forward pass."""
-    value, grads, _ = _value_and_grads(
-        plan(spec), params.leaves(), as_inputs(spec, X), loss_targets(spec, y), l2
-    )
+    pl = plan(spec)
+    leaves = _leaves(pl, params)
+    X, targets = as_inputs(spec, X), loss_targets(spec, y)
+    _check_rows(X, targets)
+    value, grads, _ = _value_and_grads(pl, leaves, X, targets, l2)
     return value, Params.from_leaves([freeze(g) for g in grads])
 
 

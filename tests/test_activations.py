@@ -86,3 +86,56 @@ def test_users_can_register_their_own(scratch_activations):
     assert act.fn(np.array([2.0]), 0)[0] == 8.0
     with pytest.raises(ValueError, match="already exists"):
         register_activation("relu", lambda z, alpha: z, lambda z, a, alpha: z)
+
+
+@pytest.mark.parametrize(
+    ("z", "dtype", "rtol"),
+    [
+        (-40.0, np.float64, 1e-15),
+        (-700.0, np.float64, 1e-13),
+        (-17.0, np.float32, 1e-6),
+        (-20.0, np.float32, 1e-6),
+        (-80.0, np.float32, 1e-6),
+    ],
+)
+def test_sigmoid_keeps_relative_precision_for_negative_logits(z, dtype, rtol):
+    expected = np.exp(z) / (1.0 + np.exp(z))  # float64 exp(z) is exact to rounding for z < 0
+    got = sigmoid(np.array([z], dtype=dtype))
+    assert got.dtype == dtype
+    np.testing.assert_allclose(got[0], expected, rtol=rtol)
+
+
+def test_sigmoid_is_exact_at_infinity_and_symmetric():
+    z = np.array([-np.inf, -3.0, -0.5, 0.0, 0.5, 3.0, np.inf])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        s = sigmoid(z)
+    np.testing.assert_array_equal(s[[0, 3, 6]], [0.0, 0.5, 1.0])
+    np.testing.assert_allclose(s + s[::-1], 1.0, rtol=1e-15)
+
+
+@pytest.mark.parametrize("name", ["relu:0.1", "tanh:5", "sigmoid:1", "Linear:0", "swish:2"])
+def test_a_parameter_on_an_activation_that_takes_none_is_refused(name):
+    with pytest.raises(ValueError, match="takes no parameter.*leaky_relu"):
+        parse_activation(name)
+
+
+def test_parametrised_activations_keep_their_parameter():
+    for name, alpha in [("leaky_relu:0.1", 0.1), ("prelu:0.3", 0.3), ("elu:0.5", 0.5)]:
+        assert parse_activation(name)[1] == alpha
+
+
+def test_registered_activations_take_a_parameter_when_they_declare_one(scratch_activations):
+    def shift(z, alpha):
+        return z + alpha
+
+    def one(z, a, alpha):
+        return np.ones_like(z)
+
+    register_activation("shift_default_test_only", shift, one, default_alpha=1.0)
+    register_activation("shift_explicit_test_only", shift, one, parametric=True)
+    register_activation("shift_none_test_only", shift, one)
+    assert parse_activation("shift_default_test_only:2")[1] == 2.0
+    assert parse_activation("shift_explicit_test_only:3")[1] == 3.0
+    with pytest.raises(ValueError, match="takes no parameter"):
+        parse_activation("shift_none_test_only:2")

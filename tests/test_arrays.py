@@ -1,10 +1,13 @@
-"""Read-only array fields: copies on construction, real immutability, deliberate equality."""
+"""Read-only array fields: copies on construction, real immutability, deliberate equality;
+turning user values into real numbers."""
+
+import warnings
 
 import attrs
 import numpy as np
 import pytest
 
-from nnfunc.arrays import array_field, arrays_equal, frozen_array
+from nnfunc.arrays import all_finite, array_field, arrays_equal, frozen_array, numeric_array
 from nnfunc.params import Dense, Params
 
 
@@ -56,3 +59,32 @@ def test_params_hashable_and_compare_by_value():
 def test_dense_refuses_mismatched_shapes():
     with pytest.raises(ValueError, match="shape"):
         Dense(np.ones((2, 3)), np.zeros(2))
+
+
+def test_numeric_array_refuses_what_it_would_have_to_mangle():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="X must be real numbers, got complex values"):
+            numeric_array(np.array([1 + 2j]), "X")
+    with pytest.raises(ValueError, match="X must be real numbers, got values of type <U"):
+        numeric_array(["1.5"], "X")
+    with pytest.raises(ValueError, match="X must be a rectangular array of real numbers"):
+        numeric_array([[1.0], [2.0, 3.0]], "X")
+    with pytest.raises(ValueError, match="y must be labels: "):
+        numeric_array(np.array(["a", 1], dtype=object), "y", "labels")
+
+
+def test_numeric_array_keeps_numbers_and_turns_none_into_nan():
+    ints = np.arange(3)
+    assert numeric_array(ints, "X") is ints
+    np.testing.assert_array_equal(numeric_array([1, None], "X"), [1.0, np.nan])
+
+
+def test_all_finite_sees_every_non_finite_value_even_when_the_sum_overflows():
+    assert all_finite(np.zeros((0, 3))) and all_finite(np.arange(5))
+    for bad in (np.nan, np.inf, -np.inf):
+        assert not all_finite(np.array([[1.0, bad]], np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the fast sum overflows, then falls back
+        assert all_finite(np.array([1e308, 1e308]))
+        assert not all_finite(np.array([np.inf, -np.inf]))

@@ -51,3 +51,18 @@ def test_spec_is_frozen_and_hashable():
     with pytest.raises(AttributeError):
         spec.loss = "mse"
     assert (spec.n_inputs, spec.n_outputs, spec.n_layers, spec.is_classifier) == (4, 3, 2, True)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"activation": "relu:0.1"},
+        {"activation": "tanh:5"},
+        {"output_activation": "linear:2"},
+        {"output_activation": "sigmoid:1", "loss": "binary_cross_entropy"},
+    ],
+)
+def test_a_parameter_on_an_activation_that_takes_none_is_refused(kwargs):
+    with pytest.raises(ValueError, match="takes no parameter"):
+        mlp_spec([2, 4, 1], **kwargs)
+    assert mlp_spec([2, 4, 1], activation="leaky_relu:0.1").activations == ("leaky_relu:0.1",)

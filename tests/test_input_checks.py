@@ -1,0 +1,184 @@
+"""The public network functions refuse bad input with a message that says what is wrong."""
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import nnfunc as nf
+from nnfunc.modelfile import load_model
+from nnfunc.network import as_inputs, as_targets
+from nnfunc.params import Dense, Params
+
+IRIS = Path(__file__).parent.parent / "models" / "iris.msgpack"
+X4 = np.ones((4, 2))
+CLASSIFIER = nf.mlp_spec([2, 4, 3])
+BINARY = nf.mlp_spec([2, 1], loss="binary_cross_entropy")
+REGRESSOR = nf.mlp_spec([2, 4, 1])
+TWO_OUTPUTS = nf.mlp_spec([2, 4, 2], loss="mse", output_activation="linear")
+
+
+def _with_targets(spec, X, y):
+    """Every public function that takes targets, called on (X, y)."""
+    params = nf.init_params(spec, 0)
+    return [
+        lambda: nf.loss(spec, params, X, y),
+        lambda: nf.grads(spec, params, X, y),
+        lambda: nf.value_and_grads(spec, params, X, y),
+    ]
+
+
+def _every_public(spec, params, X):
+    """Every public network function, called with `params` on X (and fitting targets)."""
+    y = np.zeros(len(X), np.int64)
+    return [
+        lambda: nf.logits(spec, params, X),
+        lambda: nf.forward(spec, params, X),
+        lambda: nf.predict(spec, params, X),
+        lambda: nf.loss(spec, params, X, y),
+        lambda: nf.grads(spec, params, X, y),
+        lambda: nf.value_and_grads(spec, params, X, y),
+    ]
+
+
+@pytest.mark.parametrize("y", [[1], [0, 1], [0, 1, 2, 0, 1]])
+def test_labels_must_number_the_rows_of_X(y):
+    for call in _with_targets(CLASSIFIER, X4, y):
+        with pytest.raises(ValueError, match=rf"X has 4 rows but y has {len(y)}"):
+            call()
+
+
+def test_regression_targets_must_fit_rows_and_outputs():
+    for call in _with_targets(REGRESSOR, X4, np.ones((2, 2))):
+        with pytest.raises(ValueError, match=r"shape \(2, 2\) do not fit 1 output"):
+            call()
+    for call in _with_targets(TWO_OUTPUTS, X4, np.ones(8)):  # 1-D only for a single output
+        with pytest.raises(ValueError, match=r"shape \(8,\) do not fit 2 output"):
+            call()
+    for call in _with_targets(BINARY, X4, np.ones(2)):
+        with pytest.raises(ValueError, match="X has 4 rows but y has 2"):
+            call()
+    params = nf.init_params(REGRESSOR, 0)
+    y = np.arange(4.0)
+    assert nf.loss(REGRESSOR, params, X4, y) == nf.loss(REGRESSOR, params, X4, y[:, None])
+
+
+@pytest.mark.parametrize("spec", [CLASSIFIER, BINARY, REGRESSOR], ids=lambda s: s.loss)
+def test_an_empty_batch_has_no_loss(spec):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for call in _with_targets(spec, np.ones((0, 2)), np.zeros(0)):
+            with pytest.raises(ValueError, match="no rows"):
+                call()
+        params = nf.init_params(spec, 0)
+        assert nf.forward(spec, params, np.ones((0, 2))).shape == (0, spec.n_outputs)
+
+
+@pytest.mark.parametrize("y", [[0, 1, 2, -1], [0, 1, np.nan, 1], [0, 1, np.inf, 0]])
+def test_binary_targets_must_lie_in_0_1(y):
+    with pytest.raises(ValueError, match=r"lie in \[0, 1\]|NaN or infinity"):
+        as_targets(BINARY, y)  # what the training code calls, once per fit
+    for call in _with_targets(BINARY, X4, y):
+        with pytest.raises(ValueError, match=r"lie in \[0, 1\]|NaN or infinity"):
+            call()
+
+
+def test_soft_binary_targets_are_accepted():
+    params = nf.init_params(BINARY, 0)
+    assert np.isfinite(nf.loss(BINARY, params, X4, [0.0, 0.25, 1.0, 0.5]))
+
+
+def test_params_must_have_the_spec_layers():
+    spec = nf.mlp_spec([2, 5, 3])
+    fewer = nf.init_params(nf.mlp_spec([2, 3]), 0)
+    narrower = nf.init_params(nf.mlp_spec([2, 4, 3]), 0)
+    for call in _every_public(spec, fewer, X4):
+        with pytest.raises(ValueError, match=r"params have 1 layer\(s\) but the spec"):
+            call()
+    for call in _every_public(spec, narrower, X4):
+        with pytest.raises(ValueError, match=r"layer 0: .* shape \(2, 5\), got \(2, 4\)"):
+            call()
+    with pytest.raises(TypeError, match="Params record"):
+        nf.forward(spec, narrower.leaves(), X4)
+
+
+def test_complex_params_are_refused():
+    spec = nf.mlp_spec([2, 3])
+    params = Params([Dense(np.ones((2, 3)) + 1j, np.zeros(3))])
+    with pytest.raises(TypeError, match="real numbers, got complex"):
+        nf.forward(spec, params, X4)
+
+
+def test_public_functions_compute_in_the_spec_dtype():
+    spec32 = nf.mlp_spec([2, 4, 3], dtype="float32")
+    params64 = nf.init_params(nf.mlp_spec([2, 4, 3]), 0)
+    params32 = Params.from_leaves([a.astype(np.float32) for a in params64.leaves()])
+    y = [0, 1, 2, 0]
+    out = nf.forward(spec32, params64, X4)
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out, nf.forward(spec32, params32, X4))
+    grads = nf.grads(spec32, params64, X4, y)
+    assert all(g.dtype == np.float32 for g in grads.leaves())
+    assert grads == nf.grads(spec32, params32, X4, y)
+    assert nf.loss(spec32, params64, X4, y) == nf.loss(spec32, params32, X4, y)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf, None])
+def test_non_finite_inputs_are_refused(bad):
+    params = nf.init_params(CLASSIFIER, 0)
+    for call in _every_public(CLASSIFIER, params, np.array([[bad, 0.0]])):
+        with pytest.raises(ValueError, match="inputs contain NaN or infinity"):
+            call()
+    with pytest.raises(ValueError, match="inputs contain NaN or infinity"):
+        as_inputs(CLASSIFIER, [[1.0, 2.0], [bad, 0.0]])  # what the training code calls
+
+
+@pytest.mark.xfail(
+    strict=True, reason="nnfunc/model.py prepare_inputs bypasses as_inputs (not in this change)"
+)
+def test_a_loaded_model_refuses_nan_features():
+    from nnfunc.model import predict
+
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        predict(load_model(IRIS), [[np.nan, 1.0, 2.0, 3.0]])
+
+
+def test_complex_and_text_inputs_are_refused():
+    params = nf.init_params(CLASSIFIER, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ComplexWarning: the value is refused, not truncated
+        with pytest.raises(ValueError, match="inputs must be real numbers, got complex"):
+            nf.forward(CLASSIFIER, params, X4 + 1j)
+    with pytest.raises(ValueError, match="inputs must be real numbers"):
+        nf.forward(CLASSIFIER, params, [["a", "b"]])
+    with pytest.raises(ValueError, match="rectangular"):
+        nf.forward(CLASSIFIER, params, [[1.0, 2.0], [3.0]])
+
+
+@pytest.mark.parametrize("labels", [["a", "b", "c", "a"], np.array([0, 1, None, 2], dtype=object)])
+def test_labels_must_be_integers(labels):
+    for call in _with_targets(CLASSIFIER, X4, labels):
+        with pytest.raises(ValueError, match=r"integer class labels 0\.\.2"):
+            call()
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([[1.5, -0.5, 0.0], [0.2, 0.3, 0.5]], "must not be negative"),
+        ([[np.nan, 0.5, 0.5], [0.2, 0.3, 0.5]], "NaN or infinity"),
+        ([[0.5, 0.5, 0.5], [0.2, 0.3, 0.5]], "row 0 sums to 1.5"),
+        ([[0.2, 0.2, 0.2], [0.2, 0.3, 0.5]], "must sum to 1"),
+    ],
+)
+def test_probability_rows_must_be_distributions(rows, message):
+    for call in _with_targets(CLASSIFIER, X4[:2], rows):
+        with pytest.raises(ValueError, match=message):
+            call()
+
+
+def test_rounded_float32_probability_rows_are_accepted():
+    spec = nf.mlp_spec([2, 4, 3], dtype="float32")
+    rows = np.full((4, 3), 1 / 3, np.float32)  # each row sums to 1 only within float32 rounding
+    assert np.isfinite(nf.loss(spec, nf.init_params(spec, 0), X4, rows))
