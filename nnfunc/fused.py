@@ -18,6 +18,7 @@ import numpy as np
 from nnfunc.arrays import freeze
 from nnfunc.optim import (
     DESCRIPTIONS,
+    STATE_TYPES,
     ChainState,
     CountState,
     EmptyState,
@@ -26,6 +27,7 @@ from nnfunc.optim import (
     ScaleByRmsState,
     TraceState,
     adam_scalars,
+    state_mismatch,
 )
 from nnfunc.schedules import Constant
 
@@ -77,6 +79,10 @@ class _Kernel:
         self.weights = [(e - math.prod(s), e) for s, e in zip(flat.shapes, ends) if len(s) == 2]
 
     def load(self, state: Any) -> None:
+        """Take over the pure transform's state record (refusing another transform's)."""
+        expected = STATE_TYPES[self.kind]
+        if not isinstance(state, expected):
+            raise state_mismatch(expected.__name__, state)
         if self.kind == "trace":
             self.buffers[0].load(state.velocity)
         elif self.kind == "adam":
@@ -87,8 +93,6 @@ class _Kernel:
             self.buffers[0].load(state.nu)
         elif self.kind == "lr":
             self.count = state.count
-        elif not isinstance(state, EmptyState):
-            raise TypeError(f"unexpected optimizer state {type(state).__name__}")
 
     def state(self) -> Any:
         if self.kind == "trace":
@@ -207,7 +211,7 @@ class FusedOptimizer:
         node = self.tree if node is None else node
         if isinstance(node, list):
             if not isinstance(state, ChainState) or len(state.states) != len(node):
-                raise TypeError("the optimizer state does not match the optimizer")
+                raise state_mismatch(f"a ChainState of {len(node)} states", state)
             for child, child_state in zip(node, state.states):
                 self.load(child_state, child)
         else:

@@ -18,7 +18,7 @@ import numpy as np
 from nnfunc.arrays import freeze
 from nnfunc.fused import Flat, compile_optimizer
 from nnfunc.network import Workspace, _logits, _value_and_grads, plan
-from nnfunc.optim import GradientTransformation, apply_updates
+from nnfunc.optim import GradientTransformation, apply_updates, check_state
 from nnfunc.params import Params
 from nnfunc.spec import MLPSpec
 
@@ -61,6 +61,8 @@ class TrainLoop:
         else:
             dtype = self.pl.dtype  # as the fused path, which copies into spec-typed buffers
             self.leaves = tuple(a if a.dtype == dtype else freeze(a.astype(dtype)) for a in leaves)
+            if opt_state is not None:
+                check_state(optimizer, opt_state, self.leaves)  # the fused load checks its own
             self.state = optimizer.init(self.leaves) if opt_state is None else opt_state
         self.ws = Workspace(self.pl, self.grads.views)
 
@@ -84,7 +86,11 @@ class TrainLoop:
             self.fused.tmp = None  # type: ignore[assignment]
 
     def finite(self) -> bool:
-        """True when every parameter is finite (one sum decides unless it overflows)."""
+        """True when every parameter is finite (one sum decides unless it overflows).
+
+        Call it under `np.errstate(over="ignore", invalid="ignore")`: the sum of a diverging run's
+        parameters overflows, and the caller reports that as divergence, not as a warning.
+        """
         if self.fused is not None:
             data = self.flat.data
             return math.isfinite(np.add.reduce(data)) or bool(np.isfinite(data).all())
@@ -175,16 +181,24 @@ def regression_output(spec: MLPSpec, z: np.ndarray) -> np.ndarray:
     return z if act.name == "linear" else act.fn(z, alpha)
 
 
-def evaluate(
+def loss_and_logits(
     spec: MLPSpec, leaves: tuple, X: np.ndarray, y: np.ndarray, l2: float
-) -> tuple[float, float]:
-    """Loss and metric of the parameters `leaves` on held-out rows (validation)."""
+) -> tuple[float, np.ndarray]:
+    """The loss of the parameters `leaves` on rows X (with the L2 penalty, as `nf.loss`)."""
     pl = plan(spec)
     z = _logits(pl, leaves, X)
     act, alpha = pl.output
     value, _ = pl.loss(z, y, act, alpha)
     if l2:
         value += 0.5 * l2 * sum(float(np.vdot(w, w)) for w in leaves[::2])
+    return value, z
+
+
+def evaluate(
+    spec: MLPSpec, leaves: tuple, X: np.ndarray, y: np.ndarray, l2: float
+) -> tuple[float, float]:
+    """Loss and metric of the parameters `leaves` on held-out rows (validation)."""
+    value, z = loss_and_logits(spec, leaves, X, y, l2)
     metric = Metric(spec)
     metric.add(regression_output(spec, z) if spec.loss == "mse" else z, y)
     return value, metric.value()

@@ -91,6 +91,62 @@ def _described(transform: GradientTransformation, *description: Any) -> Gradient
     return transform
 
 
+# The state record each described transform keeps, and the fields of it that hold arrays.
+STATE_TYPES: dict[str, type] = {
+    "clip": EmptyState,
+    "trace": TraceState,
+    "adam": ScaleByAdamState,
+    "rms": ScaleByRmsState,
+    "decay": EmptyState,
+    "lr": CountState,
+}
+_STATE_ARRAYS = {
+    TraceState: ("velocity",),
+    ScaleByAdamState: ("mu", "nu"),
+    ScaleByRmsState: ("nu",),
+}
+
+
+def state_mismatch(expected: str, state: Any) -> TypeError:
+    """The error for a state record that another optimizer made."""
+    got = type(state).__name__
+    if isinstance(state, ChainState):
+        got = f"a ChainState of {len(state.states)} states"
+    return TypeError(
+        f"the optimizer state does not match the optimizer: expected {expected}, got {got} "
+        "(was it made by a different optimizer?)"
+    )
+
+
+def check_state(optimizer: GradientTransformation, state: Any, leaves: Leaves) -> None:
+    """Refuse, before any update, a state made by another optimizer or for other parameters.
+
+    Raises TypeError for a state of the wrong kind and ValueError for arrays of the wrong shapes.
+    Transforms the library does not know (a user's own) are taken on trust.
+    """
+    _check_state(optimizer.update, state, [p.shape for p in leaves])
+
+
+def _check_state(update: Callable, state: Any, shapes: list[tuple[int, ...]]) -> None:
+    """`check_state` below one transform, with the parameters' shapes worked out once."""
+    description = DESCRIPTIONS.get(update)
+    if description is None:
+        return
+    if description[0] == "chain":
+        transforms = description[1]
+        if not isinstance(state, ChainState) or len(state.states) != len(transforms):
+            raise state_mismatch(f"a ChainState of {len(transforms)} states", state)
+        for transform, child in zip(transforms, state.states):
+            _check_state(transform.update, child, shapes)
+        return
+    expected = STATE_TYPES[description[0]]
+    if not isinstance(state, expected):
+        raise state_mismatch(expected.__name__, state)
+    for name in _STATE_ARRAYS.get(expected, ()):
+        if [a.shape for a in getattr(state, name)] != shapes:
+            raise ValueError(f"the optimizer state's {name} does not match the parameters' shapes")
+
+
 def _frozen(arrays: Any) -> tuple[np.ndarray, ...]:
     return tuple(freeze(a) for a in arrays)
 
@@ -99,10 +155,19 @@ def _zeros(leaves: Leaves) -> tuple[np.ndarray, ...]:
     return _frozen(np.zeros_like(p) for p in leaves)
 
 
+def _finite(value: Any) -> bool:
+    """True for a finite real number (NaN and infinity would poison every step)."""
+    try:
+        return math.isfinite(value)
+    except TypeError:
+        return False
+
+
 def clip_by_global_norm(max_norm: float) -> GradientTransformation:
     """Scale all gradients down together when their joint L2 norm exceeds `max_norm`."""
-    if not max_norm > 0:
-        raise ValueError(f"clip norm must be positive, got {max_norm}")
+    if not (_finite(max_norm) and max_norm > 0):
+        raise ValueError(f"clip norm must be a positive finite number, got {max_norm}")
+    max_norm = float(max_norm)  # a Python float, as the fused kernel uses it
 
     def update(grads: Leaves, state: EmptyState, params: Leaves) -> tuple[Updates, EmptyState]:
         del params
@@ -117,8 +182,9 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
 
 def trace(decay: float, *, nesterov: bool = False) -> GradientTransformation:
     """Momentum: v = g + decay * v; the update is v (or g + decay * v for Nesterov)."""
-    if not 0 <= decay < 1:
+    if not (_finite(decay) and 0 <= decay < 1):
         raise ValueError(f"momentum must lie in [0, 1), got {decay}")
+    decay = float(decay)  # a NumPy float64 would turn float32 updates into float64 ones
 
     def update(grads: Leaves, state: TraceState, params: Leaves) -> tuple[Updates, TraceState]:
         del params
@@ -146,8 +212,11 @@ def adam_scalars(b1: float, b2: float, eps: float, count: int) -> tuple[float, f
 
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> GradientTransformation:
     """Adam's bias-corrected m / (sqrt(v) + eps)."""
-    if not (0 <= b1 < 1 and 0 <= b2 < 1 and eps > 0):
-        raise ValueError("Adam needs 0 <= b1, b2 < 1 and eps > 0")
+    if not (all(map(_finite, (b1, b2, eps))) and 0 <= b1 < 1 and 0 <= b2 < 1 and eps > 0):
+        raise ValueError(
+            f"Adam needs 0 <= b1, b2 < 1 and a finite eps > 0, got b1={b1}, b2={b2}, eps={eps}"
+        )
+    b1, b2, eps = float(b1), float(b2), float(eps)  # Python floats keep float32 updates float32
 
     def init(leaves: Leaves) -> ScaleByAdamState:
         return ScaleByAdamState(0, _zeros(leaves), _zeros(leaves))
@@ -168,8 +237,11 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Grad
 
 def scale_by_rms(decay: float = 0.9, eps: float = 1e-8) -> GradientTransformation:
     """RMSprop's g / (sqrt(running mean of g^2) + eps)."""
-    if not (0 <= decay < 1 and eps > 0):
-        raise ValueError("RMSprop needs 0 <= decay < 1 and eps > 0")
+    if not (_finite(decay) and _finite(eps) and 0 <= decay < 1 and eps > 0):
+        raise ValueError(
+            f"RMSprop needs 0 <= decay < 1 and a finite eps > 0, got decay={decay}, eps={eps}"
+        )
+    decay, eps = float(decay), float(eps)  # Python floats keep float32 updates float32
 
     def update(
         grads: Leaves, state: ScaleByRmsState, params: Leaves
@@ -184,8 +256,9 @@ def scale_by_rms(decay: float = 0.9, eps: float = 1e-8) -> GradientTransformatio
 
 def add_decayed_weights(weight_decay: float) -> GradientTransformation:
     """Decoupled weight decay (AdamW): add `weight_decay * w` to the weight matrices' updates."""
-    if weight_decay < 0:
-        raise ValueError(f"weight decay must be non-negative, got {weight_decay}")
+    if not (_finite(weight_decay) and weight_decay >= 0):
+        raise ValueError(f"weight decay must be a non-negative finite number, got {weight_decay}")
+    weight_decay = float(weight_decay)  # a Python float keeps float32 updates float32
 
     def update(grads: Leaves, state: EmptyState, params: Leaves) -> tuple[Updates, EmptyState]:
         return _frozen(
@@ -323,10 +396,23 @@ def apply_updates(leaves: Leaves, updates: Leaves) -> tuple[np.ndarray, ...]:
     return _frozen(p + u for p, u in zip(leaves, updates))
 
 
+def _as_dtypes(arrays: Leaves, like: Leaves) -> Leaves:
+    """`arrays`, each cast to the dtype of its partner in `like` (as they are when all match)."""
+    if all(a.dtype == p.dtype for a, p in zip(arrays, like)):
+        return arrays
+    return _frozen(a.astype(p.dtype, copy=False) for a, p in zip(arrays, like))
+
+
 def step(
     optimizer: GradientTransformation, params: Params, opt_state: Any, grads: Params
 ) -> tuple[Params, Any]:
-    """One optimizer update: new parameters and new state; the inputs are left untouched."""
+    """One optimizer update: new parameters and new state; the inputs are left untouched.
+
+    Each parameter keeps its dtype: gradients of another dtype are cast to it first, so float32
+    parameters (and the optimizer state) stay float32 even with float64 gradients.
+    """
     leaves = params.leaves()
-    updates, new_state = optimizer.update(grads.leaves(), opt_state, leaves)
-    return Params.from_leaves(apply_updates(leaves, updates)), new_state
+    check_state(optimizer, opt_state, leaves)
+    updates, new_state = optimizer.update(_as_dtypes(grads.leaves(), leaves), opt_state, leaves)
+    new = _as_dtypes(apply_updates(leaves, updates), leaves)  # a state of another dtype
+    return Params.from_leaves(new), new_state

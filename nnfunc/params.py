@@ -115,8 +115,14 @@ def as_rng(rng_or_seed: RngOrSeed) -> np.random.Generator:
     """An explicit Generator from a Generator or an integer seed (None is refused on purpose)."""
     if isinstance(rng_or_seed, np.random.Generator):
         return rng_or_seed
-    if rng_or_seed is None or isinstance(rng_or_seed, bool):
+    if rng_or_seed is None:
         raise TypeError("pass a numpy Generator or an integer seed; there is no global RNG")
+    # int(1.5) would quietly be seed 1, and True seed 1: refuse anything but a true integer.
+    if isinstance(rng_or_seed, bool) or not isinstance(rng_or_seed, (int, np.integer)):
+        raise TypeError(
+            f"the seed must be an integer or a numpy Generator, got {type(rng_or_seed).__name__} "
+            f"{rng_or_seed!r}"
+        )
     return np.random.default_rng(int(rng_or_seed))
 
 

@@ -9,6 +9,7 @@ import math
 from typing import Any
 
 import attrs
+import numpy as np
 
 
 def _positive(instance: Any, attribute: attrs.Attribute, value: float) -> None:
@@ -19,6 +20,21 @@ def _positive(instance: Any, attribute: attrs.Attribute, value: float) -> None:
 def _non_negative(instance: Any, attribute: attrs.Attribute, value: float) -> None:
     if not (value >= 0 and math.isfinite(value)):
         raise ValueError(f"{attribute.name} must be a non-negative finite number, got {value}")
+
+
+def _whole(value: Any) -> Any:
+    """A whole number (1000, 1e3) as an int; anything else is left for `_count` to refuse."""
+    if isinstance(value, bool | np.bool_):
+        return value
+    if isinstance(value, int | np.integer) or (isinstance(value, float) and value.is_integer()):
+        return int(value)
+    return value
+
+
+def _count(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    """Refuse a step count that is not a positive int (after `_whole`)."""
+    if type(value) is not int or value < 1:  # int() would take 2.5 and True quietly
+        raise ValueError(f"{attribute.name} must be a positive whole number, got {value!r}")
 
 
 @attrs.frozen
@@ -36,7 +52,7 @@ class StepDecay:
     """Multiply the rate by `gamma` every `step_size` steps."""
 
     lr: float = attrs.field(converter=float, validator=_positive)
-    step_size: int = attrs.field(default=1000, converter=int, validator=_positive)
+    step_size: int = attrs.field(default=1000, converter=_whole, validator=_count)
     gamma: float = attrs.field(default=0.5, converter=float, validator=_positive)
 
     def __call__(self, count: int) -> float:
@@ -49,7 +65,7 @@ class ExponentialDecay:
 
     lr: float = attrs.field(converter=float, validator=_positive)
     decay_rate: float = attrs.field(default=0.96, converter=float, validator=_positive)
-    decay_steps: int = attrs.field(default=1000, converter=int, validator=_positive)
+    decay_steps: int = attrs.field(default=1000, converter=_whole, validator=_count)
 
     def __call__(self, count: int) -> float:
         return self.lr * self.decay_rate ** (count / self.decay_steps)
@@ -71,7 +87,7 @@ class Cosine:
     """Cosine decay from `lr` to `final_lr` over `total_steps`, then held at `final_lr`."""
 
     lr: float = attrs.field(converter=float, validator=_positive)
-    total_steps: int = attrs.field(default=10000, converter=int, validator=_positive)
+    total_steps: int = attrs.field(default=10000, converter=_whole, validator=_count)
     final_lr: float = attrs.field(default=0.0, converter=float, validator=_non_negative)
 
     def __call__(self, count: int) -> float:

@@ -14,8 +14,16 @@ from typing import Any, NamedTuple
 import attrs
 import numpy as np
 
-from nnfunc.loop import Batches, Diverged, Metric, TrainLoop, evaluate, regression_output
-from nnfunc.network import as_inputs, as_targets, loss_targets
+from nnfunc.loop import (
+    Batches,
+    Diverged,
+    Metric,
+    TrainLoop,
+    evaluate,
+    loss_and_logits,
+    regression_output,
+)
+from nnfunc.network import as_inputs, as_targets, check_params, loss_targets
 from nnfunc.optim import GradientTransformation
 from nnfunc.params import Params, RngOrSeed, as_rng
 from nnfunc.spec import MLPSpec
@@ -51,7 +59,10 @@ class History:
 
 @attrs.frozen
 class EpochReport:
-    """What one epoch produced: its number (from 1), the parameters after it, and the history."""
+    """What one epoch produced: its number (from 1), the parameters after it, and the history.
+
+    `best_epoch` and `improved` follow the monitored loss (see `fit_epochs` and `fit`).
+    """
 
     epoch: int
     params: Params
@@ -63,13 +74,48 @@ class EpochReport:
 
 @attrs.frozen
 class FitResult:
-    """The outcome of `fit`: the parameters to keep (the best ones under early stopping)."""
+    """The outcome of `fit`: the parameters to keep (the best ones under early stopping).
+
+    `best_epoch` is the epoch whose parameters `params` are: the last epoch run, or under early
+    stopping the one with the lowest monitored loss.
+    """
 
     params: Params
     opt_state: Any
     history: History
     best_epoch: int
     stopped_early: bool
+
+
+def _check_count(name: str, value: Any, minimum: int) -> None:
+    """Refuse anything but an integer of at least `minimum` (True is not one epoch, nor 2.5 two)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__} {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
+
+
+def _check_non_negative(name: str, value: Any) -> None:
+    """Refuse a NaN, an infinity or a negative number where a non-negative amount is needed."""
+    try:
+        ok = math.isfinite(value) and value >= 0
+    except TypeError:
+        ok = False
+    if not ok:
+        raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
+
+
+def _validation_rows(spec: MLPSpec, data: tuple[np.ndarray, np.ndarray]):
+    """Validation (X, y) as the network takes them, checked as the training rows are."""
+    if not isinstance(data, tuple | list) or len(data) != 2:
+        raise ValueError("validation_data must be a pair (X, y)")
+    X, y = as_inputs(spec, data[0]), as_targets(spec, data[1])
+    if len(X) != len(y):
+        raise ValueError(f"validation X has {len(X)} rows but y has {len(y)}")
+    if len(X) == 0:
+        raise ValueError("validation data has no rows")
+    loss_targets(spec, y)  # labels in range, rows of the right width: refused now, not later
+    return X, y
 
 
 def _split_validation(X, y, validation_split: float, rng: np.random.Generator):
@@ -92,6 +138,54 @@ class _Epoch(NamedTuple):
     metric: float
     val_loss: float | None
     val_metric: float | None
+    monitored: float  # what best_epoch follows: val_loss, the end-of-epoch loss, or loss
+
+
+def _prepare(
+    spec: MLPSpec,
+    X: np.ndarray,
+    y: np.ndarray,
+    validation_data: tuple[np.ndarray, np.ndarray] | None,
+    validation_split: float,
+    rng: np.random.Generator,
+):
+    """The training rows and the validation rows (or None), checked and in the network's types."""
+    X, y = as_inputs(spec, X), as_targets(spec, y)
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
+    if validation_data is not None:
+        if validation_split:
+            raise ValueError("give validation_data or validation_split, not both")
+        validation_data = _validation_rows(spec, validation_data)
+    elif validation_split:
+        X, y, X_val, y_val = _split_validation(X, y, validation_split, rng)
+        validation_data = (X_val, y_val)
+    if len(X) == 0:
+        raise ValueError("no training rows")
+    return X, y, validation_data
+
+
+def _measure(
+    spec: MLPSpec,
+    loop: TrainLoop,
+    epoch: int,
+    l2: float,
+    validation_data: tuple[np.ndarray, np.ndarray] | None,
+    training_rows: tuple[np.ndarray, np.ndarray] | None,
+) -> tuple[float | None, float | None, float | None]:
+    """The epoch's end parameters checked, then their validation loss and metric, and their loss
+    on the training rows when asked (None for what is not measured); non-finite: divergence."""
+    if not loop.finite():
+        raise TrainingDiverged(epoch, float("nan"))
+    val_loss = val_metric = end_loss = None
+    if validation_data is not None:
+        val_loss, val_metric = evaluate(spec, tuple(loop.leaves), *validation_data, l2)
+    if training_rows is not None:
+        end_loss = loss_and_logits(spec, tuple(loop.leaves), *training_rows, l2)[0]
+    for value in (val_loss, end_loss):
+        if value is not None and not math.isfinite(value):
+            raise TrainingDiverged(epoch, value)
+    return val_loss, val_metric, end_loss
 
 
 def _run(
@@ -108,28 +202,21 @@ def _run(
     opt_state: Any,
     validation_data: tuple[np.ndarray, np.ndarray] | None,
     validation_split: float,
+    monitor_params: bool = False,
 ) -> Iterator[tuple[TrainLoop, _Epoch]]:
-    """The training run shared by `fit_epochs` and `fit`: the loop and each epoch's figures."""
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
-    if batch_size is not None and batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1 or None, got {batch_size}")
-    if l2 < 0:
-        raise ValueError(f"l2 must be non-negative, got {l2}")
+    """The training run shared by `fit_epochs` and `fit`: the loop and each epoch's figures.
+
+    The monitored loss is the validation loss; without validation data it is the mean batch loss,
+    or with `monitor_params` the loss of the end-of-epoch parameters on the training rows (one
+    more forward pass per epoch), so that the best epoch's parameters have the best loss.
+    """
+    _check_count("epochs", epochs, 1)
+    if batch_size is not None:
+        _check_count("batch_size", batch_size, 1)
+    _check_non_negative("l2", l2)
+    check_params(spec, params)  # a clear error, not numpy's deep inside the first step
     rng = as_rng(rng)
-    X, y = as_inputs(spec, X), as_targets(spec, y)
-    if len(X) != len(y):
-        raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
-    if validation_data is None and validation_split:
-        X, y, X_val, y_val = _split_validation(X, y, validation_split, rng)
-        validation_data = (X_val, y_val)
-    if validation_data is not None:
-        validation_data = (
-            as_inputs(spec, validation_data[0]),
-            as_targets(spec, validation_data[1]),
-        )
-    if len(X) == 0:
-        raise ValueError("no training rows")
+    X, y, validation_data = _prepare(spec, X, y, validation_data, validation_split, rng)
     n = len(X)
     classify = spec.loss == "softmax_cross_entropy"
     targets = loss_targets(spec, y)  # validated once: one-hot rows for labels
@@ -140,11 +227,13 @@ def _run(
     step = loop.step
     # With the data permuted as a whole, labels sit in epoch order: compare once per epoch.
     predicted = np.empty(n, np.intp) if classify and batches.whole and not full_batch else None
+    monitored_rows = (X, targets) if monitor_params and validation_data is None else None
     for epoch in range(1, epochs + 1):
         metric = None if classify else Metric(spec)
         total, start, correct = 0.0, 0, 0
         # A diverging run overflows before its loss turns non-finite; it ends in TrainingDiverged,
-        # so numpy's overflow warnings would only be noise. No yield happens inside this block.
+        # so numpy's overflow warnings would only be noise. Every figure of the epoch is computed
+        # in here (the parameters' check and the validation loss overflow too); no yield is.
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             for Xb, Tb, yb in batches.epoch(None if full_batch else rng.permutation(n)):
                 try:
@@ -160,17 +249,15 @@ def _run(
                 else:
                     metric.add(regression_output(spec, z) if spec.loss == "mse" else z, Tb)
                 start += rows
-        if predicted is not None:
-            correct = int(np.count_nonzero(predicted == batches.buffers[2]))
-        if not loop.finite():
-            raise TrainingDiverged(epoch, float("nan"))
-        val_loss = val_metric = None
-        if validation_data is not None:
-            val_loss, val_metric = evaluate(spec, tuple(loop.leaves), *validation_data, l2)
-            if not math.isfinite(val_loss):
-                raise TrainingDiverged(epoch, val_loss)
-        epoch_metric = correct / n if classify else metric.value()
-        yield loop, _Epoch(epoch, total / n, epoch_metric, val_loss, val_metric)
+            if predicted is not None:
+                correct = int(np.count_nonzero(predicted == batches.buffers[2]))
+            val_loss, val_metric, end_loss = _measure(
+                spec, loop, epoch, l2, validation_data, monitored_rows
+            )
+            epoch_metric = correct / n if classify else metric.value()
+        loss = total / n
+        monitored = val_loss if val_loss is not None else end_loss if end_loss is not None else loss
+        yield loop, _Epoch(epoch, loss, epoch_metric, val_loss, val_metric, monitored)
 
 
 class _Recorder:
@@ -189,10 +276,9 @@ class _Recorder:
         if e.val_loss is not None:
             val_loss.append(e.val_loss)
             val_metric.append(e.val_metric)
-        monitored = e.loss if e.val_loss is None else e.val_loss
-        improved = monitored < self.best[0]
+        improved = e.monitored < self.best[0]
         if improved:
-            self.best = (monitored, e.epoch)
+            self.best = (e.monitored, e.epoch)
         return improved
 
     def history(self) -> History:
@@ -214,7 +300,13 @@ def fit_epochs(
     validation_data: tuple[np.ndarray, np.ndarray] | None = None,
     validation_split: float = 0.0,
 ) -> Iterator[EpochReport]:
-    """Train epoch by epoch, yielding a report after each; stop iterating to stop training."""
+    """Train epoch by epoch, yielding a report after each; stop iterating to stop training.
+
+    A report's `best_epoch` and `improved` follow the validation loss. Without validation data
+    they follow `history.loss`, the mean of the batch losses, each taken before its batch's
+    update: a measure of progress, not the loss of that epoch's `params` (which `fit` measures
+    for early stopping without validation data).
+    """
     recorder = _Recorder(spec)
     for loop, e in _run(
         spec,
@@ -256,12 +348,16 @@ def fit(
 ) -> FitResult:
     """Train for `epochs` and return the result; early stopping keeps the best parameters.
 
-    Early stopping watches the validation loss (the training loss without validation data) and
-    stops after `patience` epochs without an improvement larger than `min_delta`. A `callback`
-    sees every epoch's report and stops training by returning True.
+    Early stopping watches the validation loss and stops after `patience` epochs without an
+    improvement larger than `min_delta`. Without validation data it watches the loss (L2 penalty
+    included) of each epoch's final parameters on the training rows, one more forward pass per
+    epoch, so the parameters returned are those of the lowest loss it saw; `history.loss` stays
+    the mean batch loss. A `callback` sees every epoch's report and stops training by returning
+    True; its reports' `best_epoch` and `improved` follow what early stopping watches (or, with
+    early stopping off and no validation data, `history.loss`, as in `fit_epochs`).
     """
-    if patience < 1:
-        raise ValueError(f"patience must be at least 1, got {patience}")
+    _check_count("patience", patience, 1)
+    _check_non_negative("min_delta", min_delta)
     recorder = _Recorder(spec)
     best_value, best, last_epoch = np.inf, None, 0
     stopped = False
@@ -278,11 +374,12 @@ def fit(
         opt_state=None,
         validation_data=validation_data,
         validation_split=validation_split,
+        monitor_params=early_stopping,
     )
     for loop, e in runs:
         improved = recorder.add(e)
         last_epoch = e.epoch
-        monitored = e.loss if e.val_loss is None else e.val_loss
+        monitored = e.monitored
         better = monitored < best_value - min_delta or best is None
         # Records (read-only copies) are built only when someone will look at them.
         records = None

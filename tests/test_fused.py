@@ -5,7 +5,15 @@ import pytest
 
 import nnfunc as nf
 import nnfunc.fused
-from nnfunc.optim import GradientTransformation, scale_by_learning_rate, trace
+from nnfunc.optim import (
+    ChainState,
+    CountState,
+    EmptyState,
+    GradientTransformation,
+    scale_by_adam,
+    scale_by_learning_rate,
+    trace,
+)
 from nnfunc.schedules import make_schedule
 
 OPTIMIZERS = {
@@ -18,6 +26,12 @@ OPTIMIZERS = {
     "clipped adam": lambda: nf.adam(0.01, clip_norm=0.5),
     "cosine sgd": lambda: nf.sgd(make_schedule("cosine", 0.1, total_steps=30)),
     "hand chain": lambda: nf.chain(trace(0.5), scale_by_learning_rate(0.1)),
+    # NumPy scalars as hyper-parameters: float32 runs must stay float32 on both paths.
+    "numpy scalars": lambda: nf.adamw(
+        0.01, weight_decay=np.float64(0.1), b1=np.float64(0.9), eps=np.float64(1e-8)
+    ),
+    "numpy momentum": lambda: nf.nesterov(0.05, beta=np.float64(0.9), clip_norm=np.float64(1.0)),
+    "numpy rmsprop": lambda: nf.rmsprop(0.01, decay=np.float64(0.9)),
 }
 
 
@@ -89,3 +103,52 @@ def test_reports_never_change_after_they_are_handed_out(data):
     first = reports[0].params.leaves()[0]
     assert not first.flags.writeable and first.base is None
     assert reports[0].params != reports[2].params
+
+
+def _unfusable(*transforms):
+    """A chain holding a transform the fuser does not know: the loop runs it on the pure path."""
+    identity = GradientTransformation(lambda leaves: EmptyState(), lambda g, s, p: (tuple(g), s))
+    return nf.chain(identity, *transforms)
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "state_of", "expected"),
+    [
+        (nf.momentum(0.1), nf.adam(0.1), "expected TraceState, got ScaleByAdamState"),
+        (nf.rmsprop(0.1), nf.adam(0.1), "expected ScaleByRmsState, got ScaleByAdamState"),
+        (nf.sgd(0.1, clip_norm=1.0), nf.adam(0.1), "expected EmptyState, got ScaleByAdamState"),
+        (nf.adam(0.1), nf.sgd(0.1), "expected a ChainState of 2 states, got a ChainState of 1"),
+        (
+            _unfusable(trace(0.9), scale_by_learning_rate(0.1)),
+            _unfusable(scale_by_adam(), scale_by_learning_rate(0.1)),
+            "expected TraceState, got ScaleByAdamState",
+        ),
+    ],
+    ids=["momentum", "rmsprop", "clipped sgd", "adam", "pure path"],
+)
+def test_resuming_with_another_optimizers_state_is_a_type_error(
+    data, optimizer, state_of, expected
+):
+    spec = nf.mlp_spec([5, 7, 3])
+    params = nf.init_params(spec, 1)
+    state = nf.init_optimizer(state_of, params)
+    with pytest.raises(TypeError, match=f"does not match the optimizer: {expected}"):
+        next(
+            nf.fit_epochs(
+                spec, params, *data, optimizer=optimizer, epochs=1, rng=0, opt_state=state
+            )
+        )
+
+
+def test_the_pure_path_refuses_a_state_for_other_parameters(data):
+    spec = nf.mlp_spec([5, 7, 3])
+    params = nf.init_params(spec, 1)
+    optimizer = _unfusable(trace(0.9), scale_by_learning_rate(0.1))
+    other = nf.init_optimizer(optimizer, nf.init_params(nf.mlp_spec([5, 4, 3]), 1))
+    assert isinstance(other, ChainState) and other.states[2] == CountState(0)
+    with pytest.raises(ValueError, match="velocity does not match the parameters' shapes"):
+        next(
+            nf.fit_epochs(
+                spec, params, *data, optimizer=optimizer, epochs=1, rng=0, opt_state=other
+            )
+        )

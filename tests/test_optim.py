@@ -142,8 +142,64 @@ def test_configs_rebuild_the_same_optimizer():
         (lambda: nf.sgd(0.1, beta=0.9), "does not take beta"),
         (lambda: nf.make_optimizer("lbfgs"), "unknown optimizer"),
         (lambda: nf.sgd(0.1, clip_norm=0), "clip norm"),
+        (lambda: nf.sgd(0.1, clip_norm=math.inf), "clip norm must be a positive finite"),
+        (lambda: nf.sgd(0.1, clip_norm=math.nan), "clip norm"),
+        (lambda: nf.adamw(0.01, weight_decay=math.nan), "weight decay must be a non-negative"),
+        (lambda: nf.adamw(0.01, weight_decay=math.inf), "weight decay"),
+        (lambda: nf.adam(0.01, eps=math.inf), "finite eps"),
+        (lambda: nf.adam(0.01, b1=math.nan), "b1=nan"),
+        (lambda: nf.rmsprop(0.01, eps=math.inf), "finite eps"),
+        (lambda: nf.rmsprop(0.01, decay=math.nan), "decay=nan"),
+        (lambda: nf.momentum(0.1, beta=math.nan), "momentum"),
+        (lambda: nf.sgd(math.inf), "positive"),
+        (lambda: make_schedule("step", 0.1, step_size=2.5), "step_size must be a positive whole"),
+        (lambda: make_schedule("cosine", 0.1, total_steps=math.inf), "total_steps"),
+        (lambda: make_schedule("exponential", 0.1, decay_steps=math.nan), "decay_steps"),
+        (lambda: make_schedule("cosine", 0.1, total_steps=True), "total_steps"),
+        (lambda: make_schedule("step", 0.1, gamma=math.nan), "gamma"),
     ],
 )
 def test_bad_hyper_parameters_are_refused(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_whole_step_counts_are_accepted_as_floats_and_numpy_integers():
+    assert make_schedule("cosine", 0.1, total_steps=1e4).total_steps == 10000
+    assert make_schedule("step", 0.1, step_size=np.int64(5)).step_size == 5
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "state_of", "expected"),
+    [
+        (nf.momentum(0.1), nf.adam(0.1), "expected TraceState, got ScaleByAdamState"),
+        (nf.adam(0.1), nf.sgd(0.1), "expected a ChainState of 2 states, got a ChainState of 1"),
+        (nf.rmsprop(0.1), nf.adam(0.1), "expected ScaleByRmsState, got ScaleByAdamState"),
+        (nf.sgd(0.1, clip_norm=1.0), nf.adam(0.1), "expected EmptyState, got ScaleByAdamState"),
+    ],
+)
+def test_step_refuses_another_optimizers_state(optimizer, state_of, expected):
+    params = _params(1.0, -2.0)
+    state = nf.init_optimizer(state_of, params)
+    with pytest.raises(TypeError, match=f"does not match the optimizer: {expected}"):
+        nf.step(optimizer, params, state, params)
+
+
+def test_step_refuses_a_state_for_other_parameters():
+    optimizer = nf.adam(0.1)
+    state = nf.init_optimizer(optimizer, _params(1.0, -2.0, 3.0))
+    with pytest.raises(ValueError, match="mu does not match the parameters' shapes"):
+        nf.step(optimizer, _params(1.0, -2.0), state, _params(0.5, 0.5))
+
+
+@pytest.mark.parametrize("make", [nf.sgd, nf.momentum, nf.adam, nf.adamw, nf.rmsprop])
+def test_step_keeps_each_parameters_dtype(make):
+    optimizer = make(0.1)
+    params = Params([Dense(np.ones((2, 3), np.float32), np.zeros(3, np.float32))])
+    grads64 = Params([Dense(np.full((2, 3), 0.3), np.full(3, -0.2))])
+    grads32 = Params([Dense(np.full((2, 3), 0.3, np.float32), np.full(3, -0.2, np.float32))])
+    state = nf.init_optimizer(optimizer, params)
+    new, new_state = nf.step(optimizer, params, state, grads64)
+    assert all(a.dtype == np.float32 for a in new.leaves())
+    # The update is computed in the parameters' dtype: as if the gradients had been float32.
+    assert (new, new_state) == nf.step(optimizer, params, state, grads32)

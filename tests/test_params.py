@@ -23,6 +23,13 @@ def test_same_seed_same_params_and_generator_accepted():
     assert init_params(spec, np.random.default_rng(7)) == init_params(spec, 7)
     with pytest.raises(TypeError, match="no global RNG"):
         init_params(spec, None)
+    assert init_params(spec, np.int64(7)) == init_params(spec, 7)
+
+
+@pytest.mark.parametrize("seed", [1.5, 1.0, True, "1", np.float64(2.0)])
+def test_a_seed_must_be_an_integer_or_a_generator(seed):
+    with pytest.raises(TypeError, match="seed must be an integer or a numpy Generator"):
+        init_params(mlp_spec([4, 6, 3]), seed)
 
 
 def test_float32_is_the_rounded_float64_draw():

@@ -145,3 +145,154 @@ def test_regression_history_uses_r2():
 def test_bad_arguments_are_refused(blobs, kwargs, message):
     with pytest.raises(ValueError, match=message):
         _fit(blobs, **kwargs)
+
+
+def _regression():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    return X, X @ np.array([1.0, -2.0, 0.5]) + 0.3 * rng.normal(size=60)
+
+
+def test_early_stopping_without_validation_keeps_the_parameters_of_the_lowest_loss():
+    X, y = _regression()
+    spec = nf.mlp_spec([3, 1])
+    seen = []
+    result = nf.fit(
+        spec,
+        nf.init_params(spec, 0),
+        X,
+        y,
+        optimizer=nf.sgd(0.1),
+        epochs=40,
+        rng=0,
+        batch_size=10,
+        l2=0.01,
+        early_stopping=True,
+        patience=3,
+        callback=lambda report: seen.append(report) and False,
+    )
+    # The loss each epoch's parameters have on the training rows, as early stopping judges them.
+    ends = [nf.loss(spec, report.params, X, y, l2=0.01) for report in seen]
+    best = int(np.argmin(ends)) + 1
+    assert result.stopped_early and result.best_epoch == best
+    assert nf.loss(spec, result.params, X, y, l2=0.01) == min(ends)
+    assert all(report.best_epoch == int(np.argmin(ends[: report.epoch])) + 1 for report in seen)
+    # history.loss keeps its meaning: the mean batch loss, each batch taken before its update.
+    assert result.history.loss != tuple(ends)
+
+
+def test_history_loss_is_the_loss_before_each_full_batch_update():
+    X, y = _regression()
+    spec = nf.mlp_spec([3, 1])
+    params = nf.init_params(spec, 0)
+    result = nf.fit(spec, params, X, y, optimizer=nf.sgd(0.1), epochs=2, rng=0, early_stopping=True)
+    assert result.history.loss[0] == nf.loss(spec, params, X, y)
+
+
+@pytest.mark.parametrize(
+    ("validation", "message"),
+    [
+        (lambda X, y: (X[:3], y[:1]), "validation X has 3 rows but y has 1"),
+        (lambda X, y: (X[:0], y[:0]), "validation data has no rows"),
+        (lambda X, y: (X[:5], y[:5] + 3), r"class labels must lie in \[0, 2\]"),
+        (lambda X, y: (X[:5],), "pair"),
+    ],
+)
+def test_validation_data_is_checked(blobs, validation, message):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match=message):
+            _fit(blobs, validation_data=validation(*blobs))
+
+
+def test_empty_regression_validation_data_is_refused_without_warnings():
+    X, y = _regression()
+    spec = nf.mlp_spec([3, 1])
+    with warnings.catch_warnings(), pytest.raises(ValueError, match="no rows"):
+        warnings.simplefilter("error")
+        nf.fit(
+            spec,
+            nf.init_params(spec, 0),
+            X,
+            y,
+            optimizer=nf.sgd(0.1),
+            epochs=1,
+            rng=0,
+            validation_data=(X[:0], y[:0]),
+        )
+
+
+def test_validation_split_and_validation_data_together_are_refused(blobs):
+    X, y = blobs
+    with pytest.raises(ValueError, match="not both"):
+        _fit(blobs, validation_split=0.5, validation_data=(X[:10], y[:10]))
+
+
+@pytest.mark.parametrize("optimizer", [nf.sgd(1e308), nf.momentum(1e308), nf.adam(1e308)])
+@pytest.mark.parametrize("batch_size", [None, 8])
+def test_divergence_is_only_ever_reported_as_training_diverged(optimizer, batch_size):
+    X, y = _regression()
+    spec = nf.mlp_spec([3, 8, 1])
+    with warnings.catch_warnings(), pytest.raises(nf.TrainingDiverged):
+        warnings.simplefilter("error")  # as under python -W error
+        nf.fit(
+            spec,
+            nf.init_params(spec, 0),
+            X * 10,
+            y,
+            optimizer=optimizer,
+            epochs=3,
+            rng=0,
+            batch_size=batch_size,
+        )
+
+
+def test_a_validation_loss_that_overflows_is_divergence_not_a_warning():
+    X, y = _regression()
+    spec = nf.mlp_spec([3, 1])
+    with warnings.catch_warnings(), pytest.raises(nf.TrainingDiverged, match="became inf"):
+        warnings.simplefilter("error")
+        nf.fit(
+            spec,
+            nf.init_params(spec, 0),
+            X,
+            y,
+            optimizer=nf.sgd(0.1),
+            epochs=2,
+            rng=0,
+            validation_data=(X * 1e300, y),
+        )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"l2": float("nan")}, ValueError, "l2 must be a non-negative finite number"),
+        ({"l2": float("inf")}, ValueError, "l2"),
+        ({"min_delta": float("nan")}, ValueError, "min_delta must be a non-negative finite"),
+        ({"min_delta": -0.1}, ValueError, "min_delta"),
+        ({"patience": 2.5}, TypeError, "patience must be an integer"),
+        ({"patience": True}, TypeError, "patience"),
+        ({"patience": 0}, ValueError, "patience must be at least 1"),
+        ({"batch_size": True}, TypeError, "batch_size must be an integer, got bool"),
+        ({"batch_size": 2.5}, TypeError, "batch_size"),
+        ({"epochs": True}, TypeError, "epochs must be an integer"),
+        ({"epochs": 3.0}, TypeError, "epochs"),
+        ({"seed": 1.5}, TypeError, "seed must be an integer"),
+    ],
+)
+def test_arguments_of_the_wrong_type_or_value_are_refused(blobs, kwargs, error, message):
+    with pytest.raises(error, match=message):
+        _fit(blobs, early_stopping=True, **kwargs)
+
+
+def test_numpy_integers_are_accepted_as_counts(blobs):
+    _, result = _fit(blobs, epochs=np.int64(2), batch_size=np.int32(50), patience=np.int64(1))
+    assert result.history.epochs == 2
+
+
+def test_fit_refuses_params_that_do_not_match_the_spec():
+    spec = nf.mlp_spec([2, 5, 3])
+    params = nf.init_params(nf.mlp_spec([2, 3]), 0)
+    with pytest.raises(ValueError, match="1 layer"):
+        nf.fit(spec, params, np.ones((4, 2)), [0, 1, 2, 1], optimizer=nf.sgd(0.1), epochs=1, rng=0)
