@@ -10,7 +10,7 @@ from werkzeug.routing import BaseConverter
 
 from nnfunc.model import Model
 from serve import openapi, v1, v2
-from serve.codec import respond_json
+from serve.codec import read_limited, respond_json
 from serve.config import ServeConfig, ServeState, state
 from serve.errors import error_response, register_error_handlers
 from serve.metrics import Metrics
@@ -59,7 +59,7 @@ CONSTANT = b'{"model_name":"constant","model_version":"1","outputs":[]}'
 
 def _constant() -> Response:
     """The benchmarks' ceiling: read the body, answer fixed bytes, no model and no parsing."""
-    request.get_data(cache=False)
+    read_limited(request, max_bytes=state().config.max_body_bytes)
     return Response(CONSTANT, mimetype="application/json")
 
 
@@ -71,9 +71,12 @@ def create_app(
     `models` serves the given in-memory models instead of a folder (no watching, no files).
     """
     config = ServeConfig.from_env() if config is None else config
-    app = Flask("serve")
+    app = Flask("serve", static_folder=None)  # an API: no static files
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.url_map.converters["model"] = ModelNameConverter
+    # No 308 redirects (werkzeug answers them in HTML, past the error handlers): `/v2//models`
+    # is not a route, so it is a JSON 404. Rules take this setting when added, so it comes first.
+    app.url_map.merge_slashes = False
     folder = None if models is not None else config.models_dir
     registry = ModelRegistry(folder, models=models, poll_interval=config.poll_interval)
     registry.refresh()  # the first load happens before the first request

@@ -1,8 +1,9 @@
 """Request and response bodies: JSON or msgpack, chosen by Content-Type and Accept.
 
-Bodies come from anyone, so decoding is bounded: the size cap is Flask's MAX_CONTENT_LENGTH (413),
-JSON refuses NaN/Infinity tokens and pathological nesting, and msgpack goes through the same
-`unpackb_limited` that reads model files (no extension types, capped lengths and depth).
+Bodies come from anyone, so decoding is bounded: a body over the size cap is a 413 whether it
+declares its length or is sent chunked, JSON refuses NaN/Infinity tokens and pathological nesting,
+and msgpack goes through the same `unpackb_limited` that reads model files (no extension types,
+capped lengths and depth).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 import msgpack
 from flask import Request, Response
+from werkzeug.exceptions import HTTPException
 
 from nnfunc.modelfile import unpackb_limited
 from serve.errors import ApiError
@@ -20,6 +22,7 @@ JSON = "application/json"
 MSGPACK = "application/msgpack"
 MSGPACK_TYPES = frozenset({MSGPACK, "application/x-msgpack", "application/vnd.msgpack"})
 MAX_DEPTH = 32
+READ_BLOCK = 64 * 1024
 
 
 def _refuse_constant(token: str) -> float:
@@ -53,12 +56,44 @@ def _check_depth(value: Any) -> None:
                 stack.append((child, depth + 1))
 
 
+def read_limited(request: Request, *, max_bytes: int) -> bytes:
+    """The raw body, or a 413 when it is longer than `max_bytes`.
+
+    A Content-Length over the limit is refused before reading. A body without one (chunked
+    transfer encoding, which the server dechunks and ends: `wsgi.input_terminated`) is read up to
+    `max_bytes + 1` bytes, so a body over the limit is refused instead of being cut at the limit
+    (werkzeug's own guard stops there silently). The rest of a refused body is left to the server,
+    which discards it or closes the connection.
+    """
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        raise ApiError(413, "request body too large", max_bytes=max_bytes)
+    # A server-ended stream is read raw and bounded below; otherwise werkzeug's stream gives at
+    # most Content-Length bytes (and nothing without one).
+    terminated = "wsgi.input_terminated" in request.environ
+    stream = request.input_stream if terminated else request.stream
+    chunks = []
+    room = max_bytes + 1
+    try:
+        while room > 0:
+            chunk = stream.read(min(room, READ_BLOCK))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            room -= len(chunk)
+    except HTTPException:  # werkzeug's stream: the client went away mid-body (a 400)
+        raise
+    except Exception as exc:  # the server's: a broken chunk (gunicorn's are not OSErrors), EOF
+        raise ApiError(400, f"malformed body: it could not be read ({exc})") from None
+    if room <= 0:
+        raise ApiError(413, "request body too large", max_bytes=max_bytes)
+    return b"".join(chunks)
+
+
 def read_body(request: Request, *, max_bytes: int) -> tuple[Any, str]:
     """The decoded body and its format; malformed 400, wrong type 415, oversized 413."""
     fmt = body_format(request)
-    data = request.get_data(cache=False)  # werkzeug raises 413 past MAX_CONTENT_LENGTH
-    if len(data) > max_bytes:
-        raise ApiError(413, "request body too large", max_bytes=max_bytes)
+    data = read_limited(request, max_bytes=max_bytes)
     if not data:
         raise ApiError(400, "malformed body: the request body is empty")
     if fmt == "json":

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import signal
 import sys
 from typing import Any
 
 from serve.config import ServeConfig
+
+DEV_DRAIN_MAX_BYTES = 64 * 1024 * 1024
 
 
 def bind_address(host: str, port: int) -> str:
@@ -58,11 +62,72 @@ def run_gunicorn(
     _Application().run()
 
 
+class DrainBody:
+    """WSGI middleware for Werkzeug's development server: discard the unread rest of the request
+    body, up to where the body ends, before the answer goes out.
+
+    After answering, the development server discards leftover request bytes with a read that only
+    ends when the client closes the connection, so a client that sent a whole body the app did not
+    read (a 413, a 404 before the body was looked at) and then waits for the connection to close
+    hangs. Reading the body itself to its end (its Content-Length, or the last chunk of a chunked
+    body) leaves nothing to wait for. A body whose reading failed (a broken chunk, a client gone)
+    is left alone, and at most DEV_DRAIN_MAX_BYTES are discarded. Like any route that reads the
+    body, this waits for a client that declares a body and does not send it. gunicorn drains on
+    its own, with bounds, so only `run_dev` uses this.
+    """
+
+    def __init__(self, wsgi_app: Any) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        from werkzeug.wsgi import LimitedStream, get_content_length
+
+        body = environ["wsgi.input"]
+        if not environ.get("wsgi.input_terminated"):  # chunked bodies come dechunked and ended
+            body = LimitedStream(body, get_content_length(environ) or 0)
+        body = environ["wsgi.input"] = _WatchedBody(body)
+        try:
+            return self.wsgi_app(environ, start_response)
+        finally:
+            if not body.failed:
+                _discard(body, DEV_DRAIN_MAX_BYTES)
+
+
+class _WatchedBody(io.RawIOBase):
+    """A request body stream that remembers whether a read failed."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__()
+        self.stream = stream
+        self.failed = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            return self.stream.readinto(buffer)
+        except Exception:
+            self.failed = True
+            raise
+
+
+def _discard(body: _WatchedBody, max_bytes: int) -> None:
+    """Read and drop what is left of `body`, at most `max_bytes`; a failing read ends it."""
+    with contextlib.suppress(Exception):  # the client is gone or sent garbage: nothing to keep
+        while max_bytes > 0:
+            chunk = body.read(min(max_bytes, 64 * 1024))
+            if not chunk:
+                return
+            max_bytes -= len(chunk)
+
+
 def run_dev(config: ServeConfig, *, host: str, port: int) -> None:
     """Flask's development server (one process, threaded); SIGTERM stops it cleanly."""
     from serve.app import create_app
 
     app = create_app(config)
+    app.wsgi_app = DrainBody(app.wsgi_app)  # type: ignore[method-assign]
 
     def _stop(signum: int, frame: Any) -> None:
         raise SystemExit(0)

@@ -1,8 +1,9 @@
 """Request data to a float64 row matrix, with a precise 400/413 for every way it can be wrong.
 
 Two shapes of request reach the same checks: an Open Inference Protocol tensor (name, shape,
-datatype, flat or nested row-major data, or raw little-endian bytes in msgpack) and TF-Serving
-`instances` / `inputs` (rows as lists or as objects keyed by feature name, or columns by name).
+datatype, and data that is flat row-major, nested exactly as the shape, or raw little-endian bytes
+in msgpack; integer datatypes must hold whole values in their range) and TF-Serving `instances` /
+`inputs` (rows as lists or as objects keyed by feature name, or columns by name).
 """
 
 from __future__ import annotations
@@ -118,6 +119,14 @@ def tensor_rows(tensor: Any, model: Model, *, max_rows: int) -> np.ndarray:
         values = np.frombuffer(data, dtype=dtype).astype(np.float64)
     else:
         values = numeric_array(data, what="input data")
+        if values.ndim > 1 and list(values.shape) != shape:
+            raise ApiError(
+                400,
+                f"wrong shape: nested input data must match the declared shape "
+                f"(expected {shape}, got {list(values.shape)})",
+                expected=shape,
+                got=list(values.shape),
+            )
         if values.size != count:
             raise ApiError(
                 400,
@@ -125,14 +134,40 @@ def tensor_rows(tensor: Any, model: Model, *, max_rows: int) -> np.ndarray:
                 expected=count,
                 got=values.size,
             )
-        if datatype[0] in "IU" and not (values == np.round(values)).all():
-            raise ApiError(400, f"input data has non-integer values for datatype {datatype}")
+        if datatype[0] in "IU":
+            _check_integers(values, datatype)
     return check_rows(model, values.reshape(shape), max_rows=max_rows)
+
+
+def _check_integers(values: np.ndarray, datatype: str) -> None:
+    """Refuse values of an integer datatype that are not whole or outside the datatype's range."""
+    if not (values == np.round(values)).all():
+        raise ApiError(400, f"input data has non-integer values for datatype {datatype}")
+    info = np.iinfo(DATATYPES[datatype])
+    outside = (values < info.min) | (values > info.max)
+    if outside.any():
+        where = np.argwhere(outside)[0]
+        value = float(values[tuple(where)])
+        shown = int(value) if abs(value) <= 2**53 else value  # no 300-digit integers
+        raise ApiError(
+            400,
+            f"input data value {shown} at {''.join(f'[{i}]' for i in where)} is out of range "
+            f"for {datatype} ({info.min} to {info.max})",
+        )
+
+
+def _input_shorthand(value: dict[str, Any], model: Model) -> bool:
+    """Whether an object is the `{"input": ...}` shorthand rather than keyed by feature name.
+
+    Feature names come first: an object whose keys are exactly the model's feature names is read
+    by name, so for a model whose only feature is called `input` the shorthand does not apply.
+    """
+    return set(value) == {INPUT} and set(model.feature_names) != {INPUT}
 
 
 def _named_row(row: dict[str, Any], model: Model, index: int) -> Any:
     """One instance given as {feature: value} (or {"input": row}) as a list in feature order."""
-    if set(row) == {INPUT}:
+    if _input_shorthand(row, model):
         return row[INPUT]
     names = model.feature_names
     missing = [n for n in names if n not in row]
@@ -169,7 +204,7 @@ def instance_rows(instances: Any, model: Model, *, max_rows: int) -> np.ndarray:
 def column_rows(inputs: Any, model: Model, *, max_rows: int) -> np.ndarray:
     """Validated rows from TF-Serving columnar `inputs`: rows, {"input": rows} or named columns."""
     if isinstance(inputs, dict):
-        if set(inputs) == {INPUT}:
+        if _input_shorthand(inputs, model):
             inputs = inputs[INPUT]
         else:
             names = model.feature_names

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 
@@ -9,7 +10,7 @@ import msgpack
 import numpy as np
 import pytest
 
-from nnfunc.datasets import load_dataset
+from nnfunc.datasets import Dataset, array_digest, load_dataset
 from nnfunc.model import predict, predict_proba, predict_values
 from nnfunc.pipeline import RECIPES, TrainConfig, train_model
 from serve import ServeConfig, create_app
@@ -30,6 +31,15 @@ def arithmetic():
 @pytest.fixture(scope="module")
 def iris32():
     return train_model(load_dataset("iris"), TrainConfig(hidden=(6,), epochs=20, dtype="float32"))
+
+
+@pytest.fixture(scope="module")
+def input_named():
+    """A regressor whose one feature is called `input`, like the v1 `{"input": rows}` shorthand."""
+    X = np.linspace(-3.0, 3.0, 200).reshape(-1, 1)
+    y = 2.0 * X + 1.0
+    data = Dataset(X, y, ("input",), ("y",), "regress", "inputfeat", array_digest(X, y))
+    return train_model(data, TrainConfig(hidden=(4,), epochs=5))
 
 
 @pytest.fixture(scope="module")
@@ -195,7 +205,11 @@ def test_accept_header_chooses_the_response_format(client):
         (tensor(IRIS_ROWS, datatype="FP128"), ["unknown datatype"]),
         (tensor([[1.0, 2.0, 3.0]]), ["expected [n, 4]", "got [1, 3]"]),
         (tensor(IRIS_ROWS, shape=[12]), ["expected [n, 4]", "got [12]"]),
-        (tensor(IRIS_ROWS, shape=[2, 4]), ["12 values", "needs 8"]),
+        (tensor(IRIS_ROWS, shape=[2, 4], data=np.ravel(IRIS_ROWS).tolist()), ["12 values"]),
+        (tensor(IRIS_ROWS, shape=[2, 4]), ["nested", "expected [2, 4], got [3, 4]"]),
+        # Nested data is read as nested, never reshaped: 4 rows of 2 are not 2 rows of 4.
+        (tensor(np.reshape(IRIS_ROWS[:2], (4, 2)), shape=[2, 4]), ["expected [2, 4], got [4, 2]"]),
+        (tensor([IRIS_ROWS[0]], data=[[[IRIS_ROWS[0]]]]), ["expected [1, 4], got [1, 1, 1, 4]"]),
         (tensor(IRIS_ROWS, shape=[3, -4]), ["non-negative integers"]),
         (tensor(IRIS_ROWS, data=[[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3]]), ["ragged"]),
         (tensor(IRIS_ROWS, data=[[1, 2, 3, "4"]] * 3), ["non-numeric value '4' at [0][3]"]),
@@ -205,11 +219,36 @@ def test_accept_header_chooses_the_response_format(client):
         (tensor(IRIS_ROWS, data=[[1, 2, 3, 10**400]] * 3), ["too large for float64"]),
         (tensor(np.zeros((0, 4))), ["empty batch"]),
         (tensor(IRIS_ROWS, datatype="INT32"), ["non-integer"]),
+        (
+            tensor([[1000, -3, 1, 0]], datatype="INT8"),
+            ["value 1000 at [0][0]", "INT8 (-128 to 127)"],
+        ),
+        (tensor([[-5, 3, 1, 0]], datatype="UINT8"), ["value -5 at [0][0]", "UINT8 (0 to 255)"]),
+        (
+            tensor([[1, 2, 3, 4], [1, 2, 70000, 4]], datatype="UINT16"),
+            ["value 70000 at [1][2]", "UINT16 (0 to 65535)"],
+        ),
+        (
+            tensor([[1, 2, 3, 4]], datatype="INT64", data=[1, 2, 3, 1e300]),
+            ["value 1e+300 at [3]", "INT64"],
+        ),
         (tensor([[1.7e308] * 4]), ["out of range"]),
     ],
 )
 def test_infer_client_errors_are_precise_400s(client, body, fragments):
     assert_error(client.post("/v2/models/iris/infer", json=body), 400, *fragments)
+
+
+def test_integer_datatypes_take_whole_values_within_their_range(client):
+    rows = [[-128, 0, 1, 127], [5, 3, 1, 0]]
+    as_int8 = client.post("/v2/models/iris/infer", json=tensor(rows, datatype="INT8"))
+    as_fp64 = client.post("/v2/models/iris/infer", json=tensor(rows))
+    assert as_int8.status_code == 200
+    assert outputs(as_int8) == outputs(as_fp64)
+    unsigned = client.post(
+        "/v2/models/iris/infer", json=tensor([[0, 255, 0, 255]], datatype="UINT8")
+    )
+    assert unsigned.status_code == 200
 
 
 def test_infinite_values_are_refused(client):
@@ -238,6 +277,54 @@ def test_infinite_values_are_refused(client):
 def test_malformed_bodies_are_400(client, data, content_type, fragment):
     response = client.post("/v2/models/iris/infer", data=data, content_type=content_type)
     assert_error(response, 400, fragment)
+
+
+def chunked(client, body: bytes):
+    """POST `body` without a Content-Length, as gunicorn and Werkzeug pass on a chunked body:
+    dechunked, and ended by the server (`wsgi.input_terminated`)."""
+    return client.post(
+        "/v2/models/iris/infer",
+        input_stream=io.BytesIO(body),
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+
+def padded(size: int) -> bytes:
+    """A valid infer body of exactly `size` bytes (padded with an ignored field)."""
+    body = json.dumps({**tensor(IRIS_ROWS), "pad": ""}).encode()
+    return body[:-2] + b"x" * (size - len(body)) + body[-2:]
+
+
+def test_chunked_bodies_over_the_limit_are_413_not_cut_at_the_limit(client):
+    limit = 64 * 1024
+    assert chunked(client, padded(limit)).status_code == 200  # exactly the limit is fine
+    body = assert_error(chunked(client, padded(limit + 1)), 413, "too large")
+    assert body["max_bytes"] == limit
+    assert_error(chunked(client, padded(3 * limit)), 413, "too large")
+
+
+def test_a_body_the_server_cannot_read_is_a_400_not_a_500(client):
+    errors = pytest.importorskip("gunicorn.http.errors")
+
+    class BrokenChunks(io.BytesIO):
+        """What gunicorn's body reader does on a bad chunk size (not an OSError)."""
+
+        def read(self, size=-1):
+            raise errors.InvalidChunkSize(b"ZZ")
+
+        readinto = read
+
+    response = chunked(client, b"")
+    assert_error(response, 400, "empty")
+    response = client.post(
+        "/v2/models/iris/infer",
+        input_stream=BrokenChunks(),
+        content_type="application/json",
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+    assert_error(response, 400, "malformed body", "Invalid chunk size")
 
 
 def test_limits_rows_and_body_size_are_413(client):
@@ -284,6 +371,26 @@ def test_v1_columnar_inputs_answer_outputs(client, iris, arithmetic):
     np.testing.assert_array_equal(values["outputs"], predict_values(arithmetic, rows))
     by_row = client.post("/v1/models/arith:predict", json={"instances": rows}).get_json()
     np.testing.assert_array_equal(by_row["predictions"], predict_values(arithmetic, rows))
+
+
+def test_v1_objects_keyed_by_a_feature_called_input_are_read_by_name(input_named):
+    app = create_app(
+        ServeConfig(models_dir=None, poll_interval=0), models={"inputfeat": input_named}
+    )
+    client = app.test_client()
+    expected = predict_values(input_named, [[0.5], [2.0]]).tolist()
+    by_name = {"instances": [{"input": 0.5}, {"input": 2}]}
+    assert client.post("/v1/models/inputfeat:predict", json=by_name).get_json() == {
+        "predictions": expected
+    }
+    columns = {"inputs": {"input": [0.5, 2]}}
+    assert client.post("/v1/models/inputfeat:predict", json=columns).get_json() == {
+        "outputs": expected
+    }
+    rows = {"instances": [[0.5], [2]]}
+    assert client.post("/v1/models/inputfeat:predict", json=rows).get_json() == {
+        "predictions": expected
+    }
 
 
 @pytest.mark.parametrize(
@@ -394,6 +501,10 @@ def test_error_bodies_are_json_not_html(client):
     for response in (client.get("/nope"), client.put("/v2"), client.get("/v2/")):
         assert response.mimetype == "application/json"
         assert "<" not in response.get_data(as_text=True)
+    # Doubled slashes are no route: a JSON 404, not werkzeug's HTML 308 redirect.
+    for path in ("/v2//models/iris/infer", "//v2/models/iris/infer", "/v1//models/iris:predict"):
+        assert_error(client.post(path, json=tensor(IRIS_ROWS)), 404, "no such route")
+    assert_error(client.get("/v2/models//iris"), 404, "no such route")
     body = json.loads(client.get("/nope").get_data())
     assert set(body) == {"error"}
 

@@ -193,6 +193,21 @@ def test_metrics_add_up_every_worker(server):
     assert float(match.group(1)) == INFER_COUNT["n"]
 
 
+def test_a_chunked_body_over_the_limit_is_413(server):
+    body = infer_body(ROWS[:1])[:-1] + ', "pad": "' + "x" * (5 * 1024 * 1024) + '"}'
+    conn = http.client.HTTPConnection("127.0.0.1", server["port"], timeout=10)
+    try:
+        blocks = (body[i : i + 65536].encode() for i in range(0, len(body), 65536))
+        headers = {"Content-Type": "application/json"}
+        conn.request("POST", "/v2/models/iris/infer", blocks, headers, encode_chunked=True)
+        response = conn.getresponse()
+        answer = json.loads(response.read())
+    finally:
+        conn.close()
+    assert response.status == 413
+    assert answer == {"error": "request body too large", "max_bytes": 4 * 1024 * 1024}
+
+
 def test_sigterm_stops_the_server_cleanly(server):
     proc = server["proc"]
     proc.send_signal(signal.SIGTERM)
@@ -214,12 +229,25 @@ def test_cli_refuses_a_busy_port_and_a_missing_folder(tmp_path):
     assert missing.exit_code == 2 and "does not exist" in missing.output
 
 
+def raw_exchange(port, head: bytes, body: bytes):
+    """Send a whole request, then read until the server closes: (status line, body, seconds)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        started = time.monotonic()
+        sock.sendall(head + b"\r\n\r\n" + body)
+        answer = b""
+        while chunk := sock.recv(65536):  # a timeout (the server kept it open) fails the test
+            answer += chunk
+        elapsed = time.monotonic() - started
+    status, _, rest = answer.partition(b"\r\n")
+    return status.decode(), rest.partition(b"\r\n\r\n")[2], elapsed
+
+
 def test_dev_server_answers_and_stops_on_sigterm(tmp_path, models):
     save_model(models[0], tmp_path / "iris.msgpack")
     port = free_port()
     command = [sys.executable, "-m", "nnfunc", "serve", "--models", str(tmp_path)]
     proc = subprocess.Popen(
-        [*command, "--port", str(port), "--dev"],
+        [*command, "--port", str(port), "--dev", "--max-body-bytes", "10000"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -233,6 +261,25 @@ def test_dev_server_answers_and_stops_on_sigterm(tmp_path, models):
                 assert proc.poll() is None and time.monotonic() < deadline
                 time.sleep(0.1)
         assert status == 200 and body["model_name"] == "iris"
+        # Bodies over the limit, chunked or not, and a body never read (unknown model): a JSON
+        # answer, and the connection closes at once rather than when the client gives up.
+        big = infer_body(ROWS)[:-1] + ', "pad": "' + "x" * 300_000 + '"}'
+        chunks = b"".join(
+            b"%x\r\n%s\r\n" % (len(part), part)
+            for part in (big[i : i + 8192].encode() for i in range(0, len(big), 8192))
+        )
+        start = b"POST /v2/models/%s/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json"
+        for name, framing, payload, expected in (
+            (b"iris", b"Transfer-Encoding: chunked", chunks + b"0\r\n\r\n", "413"),
+            (b"iris", b"Content-Length: %d" % len(big), big.encode(), "413"),
+            (b"ghost", b"Content-Length: %d" % len(big), big.encode(), "404"),
+        ):
+            status_line, answer, elapsed = raw_exchange(
+                port, start % name + b"\r\n" + framing, payload
+            )
+            assert status_line.split()[1] == expected, (status_line, answer)
+            assert "error" in json.loads(answer)
+            assert elapsed < 5
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     finally:
