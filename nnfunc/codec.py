@@ -15,10 +15,10 @@ import numpy as np
 from nnfunc.activations import OUTPUT_ONLY, parse_activation
 from nnfunc.arrays import freeze
 from nnfunc.losses import LOSSES
-from nnfunc.model import Model
+from nnfunc.model import METRIC_NAMES, Model
 from nnfunc.msgpack_safe import MsgpackError, check_plain, to_plain
 from nnfunc.params import Dense, Params
-from nnfunc.preprocessing import LabelEncoder, StandardScaler
+from nnfunc.preprocessing import LabelEncoder, StandardScaler, check_scaler
 from nnfunc.spec import DTYPES, MLPSpec
 from nnfunc.training import History
 
@@ -248,7 +248,8 @@ def _decode_params(value: Any, spec: MLPSpec) -> Params:
     return Params(tuple(dense))
 
 
-def _decode_scaler(value: Any, path: str, width: int) -> StandardScaler | None:
+def _decode_scaler(value: Any, path: str, spec: MLPSpec, width: int) -> StandardScaler | None:
+    """A scaler of `width` columns that the network's dtype can apply (see `check_scaler`)."""
     if value is None:
         return None
     fields = _fields(value, path, ("mean", "scale"))
@@ -256,7 +257,12 @@ def _decode_scaler(value: Any, path: str, width: int) -> StandardScaler | None:
     scale = decode_array(fields["scale"], f"{path}.scale", (width,))
     if not (scale > 0).all():
         raise SchemaError(f"{path}.scale: every entry must be positive")
-    return StandardScaler(mean, scale)
+    scaler = StandardScaler(mean, scale)
+    try:
+        check_scaler(scaler, spec.dtype)
+    except ValueError as exc:
+        raise SchemaError(f"{path}.{exc}") from None
+    return scaler
 
 
 def _decode_labels(value: Any) -> LabelEncoder | None:
@@ -276,11 +282,17 @@ def _decode_labels(value: Any) -> LabelEncoder | None:
     return LabelEncoder(tuple(classes))
 
 
-def _decode_history(value: Any) -> History | None:
+def _decode_history(value: Any, task: str) -> History | None:
+    """Per-epoch series of finite floats, with the metric name (and range) of the task."""
     if value is None:
         return None
     keys = ("loss", "metric", "metric_name", "val_loss", "val_metric")
     fields = _fields(value, "history", keys)
+    name = _str(fields["metric_name"], "history.metric_name", 64)
+    if name != METRIC_NAMES[task]:
+        raise SchemaError(
+            f"history.metric_name: task {task!r} records {METRIC_NAMES[task]!r}, got {name!r}"
+        )
     series = {}
     for key in ("loss", "metric", "val_loss", "val_metric"):
         items = _list(fields[key], f"history.{key}", 1 << 20)
@@ -288,6 +300,8 @@ def _decode_history(value: Any) -> History | None:
             if type(v) is not float or not np.isfinite(v):
                 raise SchemaError(f"history.{key}[{i}]: expected a finite float, got {v!r:.40}")
         series[key] = tuple(items)
+    for key in ("metric", "val_metric"):
+        _check_metric_range(name, series[key], f"history.{key}")
     if len(series["metric"]) != len(series["loss"]):
         raise SchemaError("history.metric: length differs from history.loss")
     if len(series["val_metric"]) != len(series["val_loss"]) or len(series["val_loss"]) not in (
@@ -295,7 +309,15 @@ def _decode_history(value: Any) -> History | None:
         len(series["loss"]),
     ):
         raise SchemaError("history.val_loss/val_metric: lengths must be 0 or that of history.loss")
-    return History(_str(fields["metric_name"], "history.metric_name", 64), **series)
+    return History(name, **series)
+
+
+def _check_metric_range(name: str, values: tuple[float, ...], path: str) -> None:
+    """Accuracy lies in [0, 1] and R2 is at most 1 (it has no lower bound)."""
+    low = 0.0 if name == "accuracy" else -np.inf
+    for i, v in enumerate(values):
+        if not low <= v <= 1.0:
+            raise SchemaError(f"{path}[{i}]: {v!r} is not a possible {name}")
 
 
 def _plain_map(value: Any, path: str) -> dict[str, Any]:
@@ -315,6 +337,31 @@ def _plain_map(value: Any, path: str) -> dict[str, Any]:
     return value
 
 
+def _check_task(task: str, spec: MLPSpec, labels: LabelEncoder | None) -> None:
+    """The task, the spec's loss and the class labels must describe the same kind of model.
+
+    A regressor has the mse loss and no labels; a classifier a cross-entropy loss and one label
+    per softmax output, or exactly two labels for the single sigmoid output.
+    """
+    if task == "regress":
+        if spec.loss != "mse":
+            raise SchemaError(f"task: 'regress' needs spec.loss 'mse', got {spec.loss!r}")
+        if labels is not None:
+            raise SchemaError("labels: a regressor has no class labels (expected nil)")
+        return
+    if spec.loss == "mse":
+        raise SchemaError("task: 'classify' needs a cross-entropy spec.loss, got 'mse'")
+    if labels is None:
+        raise SchemaError("labels: a classifier needs class labels, got nil")
+    if spec.loss == "binary_cross_entropy":
+        expected, rule = 2, "a sigmoid classifier has exactly 2 classes"
+    else:
+        expected = spec.n_outputs
+        rule = f"a softmax classifier has one class per output ({expected})"
+    if len(labels.classes) != expected:
+        raise SchemaError(f"labels.classes: {rule}, got {len(labels.classes)}")
+
+
 def decode_model(value: Any) -> Model:
     """Validate a decoded payload field by field and build the `Model` it describes."""
     fields = _fields(value, "payload", PAYLOAD_KEYS)
@@ -325,18 +372,13 @@ def decode_model(value: Any) -> Model:
     params = _decode_params(fields["params"], spec)
     feature_names = _names(fields["feature_names"], "feature_names", spec.n_inputs)
     labels = _decode_labels(fields["labels"])
+    _check_task(task, spec, labels)
     target_count = spec.n_outputs if task == "regress" else 1
     target_names = _names(fields["target_names"], "target_names", target_count)
-    feature_scaler = _decode_scaler(fields["feature_scaler"], "feature_scaler", spec.n_inputs)
-    target_scaler = _decode_scaler(fields["target_scaler"], "target_scaler", spec.n_outputs)
+    feature_scaler = _decode_scaler(fields["feature_scaler"], "feature_scaler", spec, spec.n_inputs)
+    target_scaler = _decode_scaler(fields["target_scaler"], "target_scaler", spec, spec.n_outputs)
     if task == "classify" and target_scaler is not None:
         raise SchemaError("target_scaler: a classifier has no target scaler (expected nil)")
-    if spec.loss == "binary_cross_entropy" and labels is not None and len(labels.classes) != 2:
-        raise SchemaError(
-            f"labels.classes: a sigmoid classifier has exactly 2 classes, got {len(labels.classes)}"
-        )
-    if task == "regress" and labels is not None:
-        raise SchemaError("labels: a regressor has no class labels (expected nil)")
     try:
         return Model(
             spec=spec,
@@ -347,7 +389,7 @@ def decode_model(value: Any) -> Model:
             feature_scaler=feature_scaler,
             target_scaler=target_scaler,
             labels=labels,
-            history=_decode_history(fields["history"]),
+            history=_decode_history(fields["history"], task),
             config=_plain_map(fields["config"], "config"),
             metrics=_plain_map(fields["metrics"], "metrics"),
             provenance=_plain_map(fields["provenance"], "provenance"),

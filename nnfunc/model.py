@@ -8,6 +8,7 @@ preprocessing, and answer in the original units and labels.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -15,9 +16,12 @@ import numpy as np
 
 from nnfunc.network import _logits, forward, plan
 from nnfunc.params import Params
-from nnfunc.preprocessing import LabelEncoder, StandardScaler, unscale
+from nnfunc.preprocessing import LabelEncoder, StandardScaler, input_limit, output_limit
 from nnfunc.spec import MLPSpec
 from nnfunc.training import History
+
+# The training metric each task records in `History.metric_name`.
+METRIC_NAMES = {"classify": "accuracy", "regress": "r2"}
 
 
 @attrs.frozen
@@ -43,6 +47,13 @@ class Model:
         if len(self.feature_names) != self.spec.n_inputs:
             raise ValueError(
                 f"{len(self.feature_names)} feature names for {self.spec.n_inputs} inputs"
+            )
+        if self.task == "regress" and self.spec.loss != "mse":
+            raise ValueError(f"a regressor needs the mse loss, not {self.spec.loss}")
+        if self.history is not None and self.history.metric_name != METRIC_NAMES[self.task]:
+            raise ValueError(
+                f"history.metric_name must be {METRIC_NAMES[self.task]!r} for task "
+                f"{self.task!r}, got {self.history.metric_name!r}"
             )
         if self.task == "classify":
             if self.labels is None or not self.spec.is_classifier:
@@ -73,21 +84,57 @@ class Model:
 class _Compiled:
     """What predicting needs from a model, resolved once (a model is immutable: never stale).
 
-    The scaler's mean and scale are cast to the network's dtype here, as `scale` casts them on
-    every call, and the class labels are an array ready for indexing.
+    The scalers' means and scales are cast to the network's dtype here, as `scale` and `unscale`
+    cast them on every call, and the class labels are an array ready for indexing. `in_sq` and
+    `out_sq` bound the sum of squares of rows that can be scaled (and outputs unscaled) without
+    overflow: one `np.vdot` clears ordinary rows, and only the others take the checked path.
     """
 
-    __slots__ = ("plan", "leaves", "dtype", "n_inputs", "mean", "scale", "classes")
+    __slots__ = (
+        "plan",
+        "leaves",
+        "dtype",
+        "n_inputs",
+        "mean",
+        "scale",
+        "in_sq",
+        "target_mean",
+        "target_scale",
+        "out_sq",
+        "classes",
+        "feature_names",
+        "target_names",
+    )
 
     def __init__(self, model: Model):
         self.plan, self.leaves = plan(model.spec), model.params.leaves()
         self.dtype, self.n_inputs = np.dtype(model.spec.dtype), model.spec.n_inputs
-        scaler = model.feature_scaler
-        self.mean = None if scaler is None else scaler.mean.astype(self.dtype)
-        self.scale = None if scaler is None else scaler.scale.astype(self.dtype)
+        self.feature_names, self.target_names = model.feature_names, model.target_names
+        self.mean, self.scale, self.in_sq = self._scaler(model.feature_scaler, input_limit)
+        self.target_mean, self.target_scale, self.out_sq = self._scaler(
+            model.target_scaler, output_limit
+        )
         self.classes = None if model.labels is None else np.asarray(model.labels.classes)
         if self.classes is not None:
             self.classes.flags.writeable = False
+
+    def _scaler(
+        self, scaler: StandardScaler | None, limit: Callable[[StandardScaler, np.dtype], float]
+    ) -> tuple[np.ndarray | None, np.ndarray | None, np.float64]:
+        """The scaler's mean and scale in the network's dtype, and its sum-of-squares bound."""
+        if scaler is None:
+            # Only a cast to a narrower dtype can overflow: a float64 row into a float32 model.
+            return None, None, _square(float(np.finfo(self.dtype).max) / 2)
+        bound = _square(limit(scaler, self.dtype))
+        return scaler.mean.astype(self.dtype), scaler.scale.astype(self.dtype), bound
+
+
+def _square(limit: float) -> np.float64:
+    """`limit` squared as a finite float64, which a float32 sum of squares is compared in.
+
+    (A python float would be cast to float32 for that comparison, and could overflow there.)
+    """
+    return np.float64(-1.0 if not limit > 0 else min(limit * limit, np.finfo(np.float64).max))
 
 
 _COMPILED: dict[int, tuple[weakref.ref, _Compiled]] = {}
@@ -104,14 +151,73 @@ def _compiled(model: Model) -> _Compiled:
 
 
 def prepare_inputs(model: Model, X: Any) -> np.ndarray:
-    """Raw feature rows scaled for the network, in its dtype; a wrong width raises ValueError."""
+    """Raw feature rows scaled for the network, in its dtype.
+
+    A wrong width raises ValueError, and so does a finite value too far out of range to convert
+    and scale without overflow, unless the caller lets overflow pass (`np.errstate(over="ignore")`,
+    as numpy would): then it becomes infinity, as it used to. NaN and infinity pass unchanged.
+    """
     c = _compiled(model)
-    X = np.asarray(X, dtype=c.dtype)
+    X = np.asarray(X)
+    if X.dtype.kind != "f":
+        X = X.astype(c.dtype)  # integers, booleans, strings: as np.asarray(X, dtype) converts
     if X.ndim == 1:
         X = X.reshape(1, -1)
     if X.ndim != 2 or X.shape[1] != c.n_inputs:
         raise ValueError(f"expected rows of {c.n_inputs} feature(s), got shape {np.shape(X)}")
+    if c.mean is None and X.dtype == c.dtype:
+        return X
+    if not np.vdot(X, X) <= c.in_sq:  # NaN, infinity or a large value: check each entry
+        return _scale_checked(c, X)
+    if X.dtype != c.dtype:
+        X = X.astype(c.dtype)
     return X if c.mean is None else (X - c.mean) / c.scale  # what `scale` computes
+
+
+def _scale_checked(c: _Compiled, X: np.ndarray) -> np.ndarray:
+    """`prepare_inputs` for rows that the quick bound did not clear: overflow found exactly."""
+    with np.errstate(over="ignore"):
+        Z = X.astype(c.dtype, copy=False)
+        if c.mean is not None:
+            Z = (Z - c.mean) / c.scale
+    where = _first_overflow(X, Z)
+    if where is not None:
+        row, col = where
+        raise ValueError(
+            f"inputs out of range: row {row}, feature {c.feature_names[col]!r} = "
+            f"{X[row, col]:.6g} overflows {c.dtype.name} once converted and scaled for the model"
+        )
+    return Z
+
+
+def _unscale(c: _Compiled, Z: np.ndarray) -> np.ndarray:
+    """Outputs in the targets' units (as `unscale`); overflow refused as in `prepare_inputs`."""
+    if np.vdot(Z, Z) <= c.out_sq:
+        return Z * c.target_scale + c.target_mean
+    with np.errstate(over="ignore"):
+        Y = Z * c.target_scale + c.target_mean
+    where = _first_overflow(Z, Y)
+    if where is not None:
+        row, col = where
+        raise ValueError(
+            f"inputs out of range: row {row}, target {c.target_names[col]!r} overflows "
+            f"{c.dtype.name} in the targets' units (the inputs are far outside the training data)"
+        )
+    return Y
+
+
+def _first_overflow(before: np.ndarray, after: np.ndarray) -> tuple[int, int] | None:
+    """(row, column) of the first finite entry that became infinite, or None.
+
+    Always None where the caller set `np.errstate(over="ignore")`: it accepts infinity.
+    """
+    if np.geterr()["over"] == "ignore":
+        return None
+    bad = np.isinf(after) & np.isfinite(before)
+    if not bad.any():
+        return None
+    row, col = np.argwhere(bad)[0]
+    return int(row), int(col)
 
 
 def _model_logits(model: Model, X: Any) -> np.ndarray:
@@ -132,7 +238,7 @@ def predict_values(model: Model, X: Any) -> np.ndarray:
     if model.task != "regress":
         raise ValueError("predict_values needs a regressor")
     out = forward(model.spec, model.params, prepare_inputs(model, X))
-    return out if model.target_scaler is None else unscale(model.target_scaler, out)
+    return out if model.target_scaler is None else _unscale(_compiled(model), out)
 
 
 def _codes_from_logits(spec: MLPSpec, z: np.ndarray) -> np.ndarray:

@@ -12,6 +12,7 @@ import contextlib
 import hashlib
 import os
 import secrets
+import stat
 
 from nnfunc.codec import decode_model, encode_model
 from nnfunc.model import Model
@@ -99,22 +100,73 @@ def loads_model(data: bytes, *, max_bytes: int = MAX_FILE_BYTES) -> Model:
 
 
 def read_model_bytes(path: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
-    """A model file's raw bytes, refusing more than `max_bytes` without reading them all."""
+    """A model file's raw bytes: a regular file only, and never more than `max_bytes` read."""
+    return read_model_file(path, max_bytes)[0]
+
+
+def read_model_file(path: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[bytes, os.stat_result]:
+    """A regular file's bytes and the `os.fstat` of the open file they were read from.
+
+    FIFOs, devices, sockets and directories (or links to them) are refused before they are opened,
+    as opening or reading one can block forever or never end. The file is opened non-blocking and
+    checked again through its descriptor, in case the path changed in between, and at most
+    `max_bytes + 1` bytes are read whatever size the file reports.
+    """
     try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size > max_bytes:
-                raise ModelFileError(f"{path}: {size} bytes exceed the limit of {max_bytes}")
-            data = f.read(max_bytes + 1)
+        _check_regular(path, os.stat(path))
+        fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
     except FileNotFoundError:
         raise ModelFileError(f"{path}: no such file") from None
-    except IsADirectoryError:
-        raise ModelFileError(f"{path}: is a directory, not a model file") from None
     except OSError as exc:
         raise ModelFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        info = os.fstat(fd)
+        _check_regular(path, info)
+        if info.st_size > max_bytes:
+            raise ModelFileError(f"{path}: {info.st_size} bytes exceed the limit of {max_bytes}")
+        data = _read_at_most(fd, max_bytes + 1, first=info.st_size + 1)
+    except OSError as exc:
+        raise ModelFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    finally:
+        os.close(fd)
     if len(data) > max_bytes:
         raise ModelFileError(f"{path}: more than {max_bytes} bytes")
-    return data
+    return data, info
+
+
+# Non-blocking, so that a FIFO swapped in after the check cannot hang the open; no controlling
+# terminal from a tty; binary mode where the platform has text mode.
+_OPEN_FLAGS = sum(getattr(os, name, 0) for name in ("O_NONBLOCK", "O_NOCTTY", "O_BINARY"))
+_NOT_REGULAR = (
+    (stat.S_ISFIFO, "a FIFO, a named pipe"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _check_regular(path: str, info: os.stat_result) -> None:
+    """Refuse anything but a regular file, naming what it is."""
+    if stat.S_ISREG(info.st_mode):
+        return
+    if stat.S_ISDIR(info.st_mode):
+        raise ModelFileError(f"{path}: is a directory, not a model file")
+    kind = next((name for test, name in _NOT_REGULAR if test(info.st_mode)), "a special file")
+    raise ModelFileError(f"{path}: not a regular file ({kind})")
+
+
+def _read_at_most(fd: int, limit: int, *, first: int) -> bytes:
+    """Read until end of file or `limit` bytes, asking for `first` bytes first (the stat size)."""
+    chunks: list[bytes] = []
+    total, want = 0, max(1, min(first, limit))
+    while total < limit:
+        chunk = os.read(fd, min(want, limit - total))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        total += len(chunk)
+        want = 1 << 20
+    return b"".join(chunks)
 
 
 def load_model(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES) -> Model:
@@ -189,6 +241,7 @@ __all__ = [
     "loads_model",
     "model_digest",
     "read_model_bytes",
+    "read_model_file",
     "save_model",
     "unpackb_limited",
     "write_atomic",

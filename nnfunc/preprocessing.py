@@ -66,6 +66,59 @@ def unscale(scaler: StandardScaler, Z: Any) -> np.ndarray:
     return Z * scaler.scale.astype(Z.dtype) + scaler.mean.astype(Z.dtype)
 
 
+# Which scalers a network of dtype D can apply safely (max, tiny: np.finfo(D).max, .tiny):
+# - every scale lies in [tiny, max]: a normal number D holds. Dividing by a subnormal scale
+#   overflows for differences as small as 1e-12 (float64), and no data's spread is subnormal.
+# - |mean| <= min(1, scale) * max / 4. Then every input with |x| <= min(1, scale) * max / 4, a
+#   range that always includes the mean itself (the training data's own magnitude), gives
+#   |x - mean| <= min(1, scale) * max / 2: neither the subtraction nor the division by the scale
+#   can overflow, with a factor of 2 to spare for rounding. Scalers fitted on real data are far
+#   inside this (a fitted scale is 1 or about |mean| * 1e-16 / sqrt(rows) at the very least); it
+#   refuses means such as -1.7e308, whose scaling overflows for inputs as ordinary as 0.
+# A target scaler gets the same bounds: `unscale` computes z * scale + mean, and with
+# |mean| <= max / 4 every output |z| <= max / (4 * scale) converts back to a finite value.
+# Inputs beyond the guaranteed range may still overflow: `nnfunc.model` refuses those at predict
+# time, using `input_limit` and `output_limit` for a quick test that ordinary rows pass.
+
+
+def check_scaler(scaler: StandardScaler, dtype: Any) -> None:
+    """Refuse a scaler that `dtype` arithmetic cannot apply safely; the message names the entry."""
+    info = np.finfo(dtype)
+    scale_, mean = np.asarray(scaler.scale, np.float64), np.asarray(scaler.mean, np.float64)
+    bad = np.flatnonzero(~((scale_ >= info.tiny) & (scale_ <= info.max)))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"scale[{i}]: {scale_[i]:.6g} is not a normal {info.dtype} number in "
+            f"[{info.tiny:.6g}, {info.max:.6g}]"
+        )
+    room = np.minimum(scale_, 1.0) * (float(info.max) / 4)
+    bad = np.flatnonzero(~(np.abs(mean) <= room))
+    if bad.size:
+        i = int(bad[0])
+        raise ValueError(
+            f"mean[{i}]: {mean[i]:.6g} is too large for scale {scale_[i]:.6g} in {info.dtype} "
+            f"(|mean| must be at most min(1, scale) * {float(info.max) / 4:.6g})"
+        )
+
+
+def input_limit(scaler: StandardScaler, dtype: Any) -> float:
+    """The largest |x| that `scale` maps to a finite `dtype` value in every column (<= 0: none)."""
+    info = np.finfo(dtype)
+    scale_, mean = np.asarray(scaler.scale, np.float64), np.asarray(scaler.mean, np.float64)
+    limits = np.minimum(scale_, 1.0) * (float(info.max) / 2) - np.abs(mean)
+    return float(np.nan_to_num(limits.min(initial=float(info.max) / 2), nan=-1.0))
+
+
+def output_limit(scaler: StandardScaler, dtype: Any) -> float:
+    """The largest |z| that `unscale` maps to a finite `dtype` value in all columns (<= 0: none)."""
+    info = np.finfo(dtype)
+    scale_, mean = np.asarray(scaler.scale, np.float64), np.asarray(scaler.mean, np.float64)
+    if not (np.abs(mean) <= float(info.max) / 4).all() or not (scale_ > 0).all():
+        return -1.0
+    return min(float(info.max) / 4 / float(scale_.max()), float(info.max))  # inf: capped
+
+
 @attrs.frozen
 class LabelEncoder:
     """The sorted distinct labels; a label's index in `classes` is its integer code."""

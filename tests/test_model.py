@@ -1,5 +1,7 @@
 """The Model record: consistency checks and predictions on raw, unscaled rows."""
 
+import warnings
+
 import attrs
 import numpy as np
 import pytest
@@ -14,8 +16,11 @@ from nnfunc.model import (
     predict_with_proba,
 )
 from nnfunc.network import forward
+from nnfunc.params import Dense, Params
 from nnfunc.pipeline import RECIPES, train_model
-from nnfunc.preprocessing import LabelEncoder, scale, unscale
+from nnfunc.preprocessing import LabelEncoder, StandardScaler, scale, unscale
+from nnfunc.spec import mlp_spec
+from nnfunc.training import History
 
 
 @pytest.fixture(scope="module")
@@ -68,6 +73,15 @@ def test_inconsistent_models_are_refused(iris):
         attrs.evolve(iris, task="cluster")
 
 
+def test_the_task_must_match_the_loss_and_the_history(iris, arithmetic):
+    with pytest.raises(ValueError, match="a regressor needs the mse loss"):
+        attrs.evolve(iris, task="regress", labels=None, target_names=("a", "b", "c"), history=None)
+    with pytest.raises(ValueError, match="history.metric_name must be 'r2' for task 'regress'"):
+        attrs.evolve(arithmetic, history=History("accuracy"))
+    with pytest.raises(ValueError, match="must be 'accuracy' for task 'classify', got 'zzz'"):
+        attrs.evolve(iris, history=History("zzz"))
+
+
 def test_a_sigmoid_classifier_needs_exactly_two_classes():
     xor = train_model(load_dataset("xor"), RECIPES["xor"])
     with pytest.raises(ValueError, match="3 class labels do not fit 1 output"):
@@ -88,3 +102,57 @@ def test_binary_sigmoid_classifier_gives_two_probability_columns():
     np.testing.assert_allclose(p.sum(axis=1), 1.0)
     np.testing.assert_array_equal(predict_codes(model, load_dataset("xor").X), [0, 1, 1, 0])
     assert isinstance(model, Model)
+
+
+def _linear_regressor(target_scale: float, dtype: str = "float64") -> Model:
+    """y = x through one linear unit, with a target scaler of scale `target_scale`."""
+    one = np.ones((1, 1), dtype)
+    return Model(
+        spec=mlp_spec((1, 1), dtype=dtype),
+        params=Params((Dense(one, np.zeros(1, dtype)),)),
+        task="regress",
+        feature_names=("x",),
+        target_names=("y",),
+        target_scaler=StandardScaler(np.zeros(1), np.full(1, target_scale)),
+    )
+
+
+@pytest.fixture
+def no_warnings():
+    """Turn any warning (numpy's overflow RuntimeWarnings included) into a test failure."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        yield
+
+
+def test_inputs_that_overflow_once_scaled_are_a_clear_error(iris, no_warnings):
+    row = [[1.7e308, 3.0, 4.0, 1.0]]
+    for fn in (predict, predict_proba, predict_codes):
+        with pytest.raises(ValueError, match=r"inputs out of range: row 0, feature 'sepal_length'"):
+            fn(iris, row)
+    with pytest.raises(ValueError, match=r"row 1, feature 'petal_width' = -1.5e\+308 overflows"):
+        predict(iris, np.array([[5.0, 3.0, 4.0, 1.0], [5.0, 3.0, 4.0, -1.5e308]]))
+    # Large values that scale finitely, and NaN (let through as before), are no error.
+    assert predict(iris, [[1e100, 3.0, 4.0, -1e100]]).shape == (1,)
+    assert np.isnan(predict_proba(iris, [[np.nan, 3.0, 4.0, 1.0]])).all()
+
+
+def test_overflow_is_let_through_where_the_caller_ignores_it(iris, no_warnings):
+    """As numpy does under np.errstate(over="ignore"); the prediction service relies on it."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        p = predict_proba(iris, [[1.7e308, 3.0, 4.0, 1.0]])
+    assert not np.isfinite(p).all()
+
+
+def test_a_float32_model_refuses_float64_rows_it_cannot_hold(no_warnings):
+    model = _linear_regressor(1.0, "float32")
+    with pytest.raises(ValueError, match=r"feature 'x' = 1e\+39 overflows float32"):
+        predict_values(model, np.array([[1e39]]))
+    assert predict_values(model, np.array([[1e30]])).dtype == np.float32
+
+
+def test_outputs_that_overflow_in_the_targets_units_are_a_clear_error(no_warnings):
+    model = _linear_regressor(1e300)
+    assert predict_values(model, [[2.0]])[0, 0] == 2e300
+    with pytest.raises(ValueError, match=r"row 0, target 'y' overflows float64"):
+        predict_values(model, [[1e10]])

@@ -3,6 +3,7 @@
 import copy
 import hashlib
 import os
+import threading
 
 import attrs
 import msgpack
@@ -327,7 +328,7 @@ def _layer_w(payload, **changes):
             _set(["labels", "classes"], [0, 1, 2]),
             "labels.classes: a sigmoid classifier has exactly 2 classes, got 3",
         ),
-        (_set(["labels"], None), "model: a classifier needs class labels"),
+        (_set(["labels"], None), "labels: a classifier needs class labels, got nil"),
         (_set(["feature_scaler", "scale", "data"], b"\0" * 16), "feature_scaler.scale: every"),
         (_set(["history", "loss", 0], "low"), "history.loss[0]: expected a finite float"),
         (_set(["history", "loss", 0], float("nan")), "history.loss[0]: expected a finite float"),
@@ -335,10 +336,91 @@ def _layer_w(payload, **changes):
         (_set(["config"], []), "config: expected a map, got an array"),
         (_set(["metrics", "blob"], b"\x00"), "metrics: binary data is not allowed"),
         (_set(["target_scaler"], {"mean": 1, "scale": 2}), "target_scaler.mean: expected a map"),
+        (
+            _set(["history", "metric_name"], "zzz"),
+            "history.metric_name: task 'classify' records 'accuracy', got 'zzz'",
+        ),
+        (_set(["history", "metric_name"], "r2"), "records 'accuracy', got 'r2'"),
+        (_set(["history", "metric", 0], 1.5), "history.metric[0]: 1.5 is not a possible accuracy"),
+        (_set(["history", "metric", 0], -0.5), "history.metric[0]: -0.5 is not a possible"),
+        # A valid spec (mse takes a sigmoid output), but not a classifier's.
+        (_set(["spec", "loss"], "mse"), "task: 'classify' needs a cross-entropy spec.loss"),
     ],
 )
 def test_each_invalid_field_is_named(blob, edit, message):
     assert message in error_of(_mutated(blob, edit))
+
+
+def test_the_task_must_agree_with_the_loss_and_the_labels(models):
+    """A softmax network relabelled as a regressor must not answer probabilities as values."""
+    iris, arithmetic = (
+        payload_of(dumps_model(models["iris"])),
+        payload_of(dumps_model(models["arithmetic"])),
+    )
+    as_regressor = {**iris, "task": "regress", "labels": None, "target_names": ["a", "b", "c"]}
+    assert "task: 'regress' needs spec.loss 'mse', got 'softmax_cross_entropy'" in error_of(
+        with_payload(as_regressor)
+    )
+    as_classifier = {
+        **arithmetic,
+        "task": "classify",
+        "labels": {"classes": [0, 1, 2]},
+        "target_names": ["y"],
+        "target_scaler": None,
+    }
+    as_classifier["history"] = {**as_classifier["history"], "metric_name": "accuracy"}
+    assert "task: 'classify' needs a cross-entropy spec.loss, got 'mse'" in error_of(
+        with_payload(as_classifier)
+    )
+    two_of_three = {**iris, "labels": {"classes": ["a", "b"]}}
+    assert "labels.classes: a softmax classifier has one class per output (3), got 2" in (
+        error_of(with_payload(two_of_three))
+    )
+    regressor_history = {**arithmetic, "history": {**arithmetic["history"], "metric_name": "acc"}}
+    assert "task 'regress' records 'r2', got 'acc'" in error_of(with_payload(regressor_history))
+
+
+def _scaler_entry(payload, scaler, key, value):
+    """`payload` with entry 0 of a scaler's `key` array set to `value` (in the array's dtype)."""
+    payload = copy.deepcopy(payload)
+    array = payload[scaler][key]
+    data = np.frombuffer(array["data"], array["dtype"]).copy()
+    data[0] = value
+    array["data"] = data.tobytes()
+    return with_payload(payload)
+
+
+@pytest.mark.parametrize(
+    ("name", "scaler", "key", "value", "message"),
+    [
+        ("iris", "feature_scaler", "scale", 1e-320, "feature_scaler.scale[0]: 9.99989e-321 is not"),
+        ("iris", "feature_scaler", "scale", 1e-310, "is not a normal float64 number"),
+        ("iris", "feature_scaler", "mean", -1.7e308, "feature_scaler.mean[0]: -1.7e+308 is too"),
+        ("iris", "feature_scaler", "mean", 5e307, "feature_scaler.mean[0]: 5e+307 is too large"),
+        ("arithmetic", "target_scaler", "mean", 1e308, "target_scaler.mean[0]: 1e+308 is too"),
+        ("arithmetic", "target_scaler", "scale", 5e-324, "target_scaler.scale[0]: 4.94066e-324"),
+        # Normal float64 numbers that a float32 network would turn into a subnormal and infinity.
+        ("float32", "feature_scaler", "scale", 1e-39, "is not a normal float32 number"),
+        ("float32", "feature_scaler", "mean", 1e38, "feature_scaler.mean[0]: 1e+38 is too large"),
+    ],
+)
+def test_scalers_that_overflow_ordinary_inputs_are_refused(
+    models, name, scaler, key, value, message
+):
+    payload = payload_of(dumps_model(models[name]))
+    assert message in error_of(_scaler_entry(payload, scaler, key, value))
+
+
+def test_scalers_fitted_on_extreme_but_finite_data_still_load(models):
+    payload = payload_of(dumps_model(models["iris"]))
+    for key, value in (("scale", 1e-300), ("mean", 1e-300), ("mean", -1e300)):
+        tiny = _scaler_entry(payload, "feature_scaler", key, value)
+        loads_model(tiny)
+    big = copy.deepcopy(payload)
+    big["feature_scaler"]["mean"]["data"] = np.full(4, 1e300).tobytes()
+    big["feature_scaler"]["scale"]["data"] = np.full(4, 1e300).tobytes()
+    model = loads_model(with_payload(big))
+    assert predict(model, [[1e300, 2e300, 0.0, -1e300]]).shape == (1,)
 
 
 def test_nesting_and_sizes_are_bounded(blob):
@@ -374,6 +456,62 @@ def test_load_model_errors_name_the_file(tmp_path, blob):
     path.write_bytes(blob[:50])
     with pytest.raises(ModelFileError, match=r"^.*m\.msgpack: not a readable model file"):
         load_model(path)
+
+
+def _load_in_thread(path):
+    """load_model(path) in a thread: (finished within 10 s, what it raised or returned)."""
+    outcome = []
+
+    def target():
+        try:
+            outcome.append(load_model(path))
+        except BaseException as exc:  # handed to the test
+            outcome.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(10)
+    return not thread.is_alive(), outcome
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "m.msgpack"
+    os.mkfifo(fifo)
+    os.symlink(fifo, tmp_path / "link.msgpack")
+    for path in (fifo, tmp_path / "link.msgpack"):
+        finished, outcome = _load_in_thread(path)
+        if not finished:  # give the blocked reader a writer and an end of file, then fail
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        assert finished, f"load_model({path}) blocked on a FIFO"
+        assert isinstance(outcome[0], ModelFileError)
+        assert f"{path}: not a regular file (a FIFO" in str(outcome[0])
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom"])
+def test_devices_and_links_to_them_are_refused_before_reading(tmp_path, device, monkeypatch):
+    if not os.path.exists(device):
+        pytest.skip(f"no {device} here")
+    os.symlink(device, tmp_path / "link.msgpack")
+    monkeypatch.setattr(os, "read", lambda *args: pytest.fail("a device was read"))
+    for path in (device, tmp_path / "link.msgpack"):
+        with pytest.raises(ModelFileError, match=r"not a regular file \(a character device\)"):
+            load_model(path)
+
+
+def test_the_size_limit_holds_when_stat_understates_the_size(tmp_path, monkeypatch, blob):
+    path = tmp_path / "m.msgpack"
+    path.write_bytes(blob)
+    real_fstat = os.fstat
+
+    def fstat_size_zero(fd):
+        info = real_fstat(fd)
+        return os.stat_result((*info[:6], 0, *info[7:]))  # st_size is field 6
+
+    monkeypatch.setattr(os, "fstat", fstat_size_zero)
+    with pytest.raises(ModelFileError, match=r"m\.msgpack: more than 100 bytes"):
+        load_model(path, max_bytes=100)
+    assert load_model(path) == loads_model(blob)
 
 
 # --- unpackb_limited, reused by the prediction service ------------------------------------------

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 
 from nnfunc.preprocessing import (
     LabelEncoder,
     StandardScaler,
+    check_scaler,
     decode_labels,
     encode_labels,
     fit_labels,
     fit_scaler,
+    input_limit,
     one_hot,
+    output_limit,
     scale,
     train_test_split,
     unscale,
@@ -74,6 +79,39 @@ def test_scaler_errors():
         fit_scaler(np.ones(3))
     with pytest.raises(ValueError, match="NaN"):
         fit_scaler([[1.0], [np.nan]])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("magnitude", [1e-30, 1e-3, 1.0, 1e6, 1e15])
+def test_scalers_fitted_on_data_pass_the_bounds_and_keep_their_promise(dtype, magnitude):
+    rng = np.random.default_rng(3)
+    X = np.column_stack([rng.normal(magnitude, magnitude / 7, 30), np.full(30, -magnitude)])
+    scaler = fit_scaler(X.astype(dtype))
+    check_scaler(scaler, dtype)
+    limit = input_limit(scaler, dtype)
+    assert limit >= np.abs(X).max()  # the training data's magnitude is always covered
+    edge = np.array([[limit, -limit], [-limit, limit]], dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow warning at the promised edge
+        assert np.isfinite(scale(scaler, edge)).all()
+        z = output_limit(scaler, dtype)
+        assert np.isfinite(unscale(scaler, np.array([[z, -z]], dtype))).all()
+
+
+@pytest.mark.parametrize(
+    ("mean", "scale_", "dtype", "message"),
+    [
+        (0.0, 1e-320, np.float64, r"scale\[1\]: 9.99989e-321 is not a normal float64"),
+        (0.0, 1e-39, np.float32, r"scale\[1\]: 1e-39 is not a normal float32"),
+        (0.0, 1e39, np.float32, r"scale\[1\]: 1e\+39 is not a normal float32"),
+        (-1.7e308, 1.0, np.float64, r"mean\[1\]: -1.7e\+308 is too large for scale 1 "),
+        (5.0, 1e-307, np.float64, r"mean\[1\]: 5 is too large for scale 1e-307"),
+    ],
+)
+def test_scalers_whose_scaling_overflows_ordinary_inputs_are_refused(mean, scale_, dtype, message):
+    scaler = StandardScaler(np.array([0.0, mean]), np.array([1.0, scale_]))
+    with pytest.raises(ValueError, match=message):
+        check_scaler(scaler, dtype)
 
 
 def test_labels_round_trip_strings_and_ints():
