@@ -14,7 +14,8 @@ from typing import Any
 import attrs
 import numpy as np
 
-from nnfunc.network import _logits, forward, plan
+from nnfunc.arrays import all_finite, numeric_array
+from nnfunc.network import _logits, plan
 from nnfunc.params import Params
 from nnfunc.preprocessing import LabelEncoder, StandardScaler, input_limit, output_limit
 from nnfunc.spec import MLPSpec
@@ -150,23 +151,26 @@ def _compiled(model: Model) -> _Compiled:
     return compiled
 
 
+class InputRangeError(ValueError):
+    """Rows a model cannot answer: NaN or infinity, or values so far outside the training data
+    that scaling them or the network overflows. (A ValueError: bad input, never a crash.)"""
+
+
 def prepare_inputs(model: Model, X: Any) -> np.ndarray:
     """Raw feature rows scaled for the network, in its dtype.
 
-    A wrong width raises ValueError, and so does a finite value too far out of range to convert
-    and scale without overflow, unless the caller lets overflow pass (`np.errstate(over="ignore")`,
-    as numpy would): then it becomes infinity, as it used to. NaN and infinity pass unchanged.
+    A wrong width raises ValueError; NaN, infinity and finite values that overflow once converted
+    and scaled raise InputRangeError naming the row and feature. One `np.vdot` against a bound
+    worked out at load clears ordinary rows; only the others are checked entry by entry.
     """
     c = _compiled(model)
     X = np.asarray(X)
     if X.dtype.kind != "f":
-        X = X.astype(c.dtype)  # integers, booleans, strings: as np.asarray(X, dtype) converts
+        X = numeric_array(X, "inputs").astype(c.dtype)  # ints, bools; text, complex refused
     if X.ndim == 1:
         X = X.reshape(1, -1)
     if X.ndim != 2 or X.shape[1] != c.n_inputs:
         raise ValueError(f"expected rows of {c.n_inputs} feature(s), got shape {np.shape(X)}")
-    if c.mean is None and X.dtype == c.dtype:
-        return X
     if not np.vdot(X, X) <= c.in_sq:  # NaN, infinity or a large value: check each entry
         return _scale_checked(c, X)
     if X.dtype != c.dtype:
@@ -175,17 +179,24 @@ def prepare_inputs(model: Model, X: Any) -> np.ndarray:
 
 
 def _scale_checked(c: _Compiled, X: np.ndarray) -> np.ndarray:
-    """`prepare_inputs` for rows that the quick bound did not clear: overflow found exactly."""
-    with np.errstate(over="ignore"):
+    """`prepare_inputs` for rows the quick bound did not clear: the first bad entry named."""
+    with np.errstate(over="ignore", invalid="ignore"):
         Z = X.astype(c.dtype, copy=False)
         if c.mean is not None:
             Z = (Z - c.mean) / c.scale
-    where = _first_overflow(X, Z)
-    if where is not None:
-        row, col = where
-        raise ValueError(
-            f"inputs out of range: row {row}, feature {c.feature_names[col]!r} = "
-            f"{X[row, col]:.6g} overflows {c.dtype.name} once converted and scaled for the model"
+    bad = ~np.isfinite(Z)
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        value = X[row, col]
+        why = (
+            "is not a number"
+            if np.isnan(value)
+            else "is infinite"
+            if np.isinf(value)
+            else f"overflows {c.dtype.name} once converted and scaled for the model"
+        )
+        raise InputRangeError(
+            f"inputs out of range: row {row}, feature {c.feature_names[col]!r} = {value:.6g} {why}"
         )
     return Z
 
@@ -196,34 +207,30 @@ def _unscale(c: _Compiled, Z: np.ndarray) -> np.ndarray:
         return Z * c.target_scale + c.target_mean
     with np.errstate(over="ignore"):
         Y = Z * c.target_scale + c.target_mean
-    where = _first_overflow(Z, Y)
-    if where is not None:
-        row, col = where
-        raise ValueError(
+    bad = np.isinf(Y)
+    if bad.any():
+        row, col = (int(i) for i in np.argwhere(bad)[0])
+        raise InputRangeError(
             f"inputs out of range: row {row}, target {c.target_names[col]!r} overflows "
             f"{c.dtype.name} in the targets' units (the inputs are far outside the training data)"
         )
     return Y
 
 
-def _first_overflow(before: np.ndarray, after: np.ndarray) -> tuple[int, int] | None:
-    """(row, column) of the first finite entry that became infinite, or None.
-
-    Always None where the caller set `np.errstate(over="ignore")`: it accepts infinity.
-    """
-    if np.geterr()["over"] == "ignore":
-        return None
-    bad = np.isinf(after) & np.isfinite(before)
-    if not bad.any():
-        return None
-    row, col = np.argwhere(bad)[0]
-    return int(row), int(col)
-
-
 def _model_logits(model: Model, X: Any) -> np.ndarray:
-    """The logits of raw rows (as `logits` on `prepare_inputs`, without re-checking them)."""
+    """The logits of raw rows; rows whose logits overflow (far outside the training data, or a
+    network with huge weights) raise InputRangeError rather than answer NaN or a made-up label."""
     c = _compiled(model)
-    return _logits(c.plan, c.leaves, prepare_inputs(model, X))
+    with np.errstate(over="ignore", invalid="ignore"):
+        z = _logits(c.plan, c.leaves, prepare_inputs(model, X))
+        finite = all_finite(z)
+    if not finite:
+        row = int(np.argwhere(~np.isfinite(z))[0][0])
+        raise InputRangeError(
+            f"inputs out of range: the network overflows on row {row} (its feature values are "
+            "far outside the training data)"
+        )
+    return z
 
 
 def predict_proba(model: Model, X: Any) -> np.ndarray:
@@ -237,7 +244,8 @@ def predict_values(model: Model, X: Any) -> np.ndarray:
     """Regression outputs in the targets' original units, shape (n, n_targets)."""
     if model.task != "regress":
         raise ValueError("predict_values needs a regressor")
-    out = forward(model.spec, model.params, prepare_inputs(model, X))
+    act, alpha = _compiled(model).plan.output
+    out = act.fn(_model_logits(model, X), alpha)
     return out if model.target_scaler is None else _unscale(_compiled(model), out)
 
 
@@ -250,8 +258,8 @@ def _codes_from_logits(spec: MLPSpec, z: np.ndarray) -> np.ndarray:
 def _proba_from_logits(spec: MLPSpec, z: np.ndarray) -> np.ndarray:
     act, alpha = plan(spec).output
     p = act.fn(z, alpha)
-    if spec.loss == "binary_cross_entropy":
-        p = np.concatenate([1.0 - p, p], axis=1)
+    if spec.loss == "binary_cross_entropy":  # sigmoid(-z), not 1 - p: exact for large z too
+        p = np.concatenate([act.fn(-z, alpha), p], axis=1)
     return p
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from nnfunc.model import Model, predict_values, predict_with_proba
+from nnfunc.model import InputRangeError, Model, predict_values, predict_with_proba
 from serve.errors import ApiError
 
 INPUT = "input"
@@ -56,26 +56,22 @@ def parameters(model: Model) -> dict[str, Any]:
 
 
 def compute_outputs(model: Model, X: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
-    """The named outputs for validated rows X; outputs that overflow are a 400, not NaN in JSON.
+    """The named outputs for validated rows X; rows the model cannot answer (its values overflow
+    once scaled or inside the network) are a 400 with the library's message, not NaN in JSON.
 
     A classifier's probabilities are always computed, so a label is never answered for rows
     whose probabilities are not finite.
     """
-    with np.errstate(all="ignore"):
+    try:
         if model.task == "classify":
             labels, probabilities = predict_with_proba(model, X)
             numbers = {"probabilities": probabilities}
         else:
             numbers = {"values": predict_values(model, X)}
-        for name, values in numbers.items():
-            if not np.isfinite(values).all():
-                raise ApiError(
-                    400,
-                    f"inputs out of range: output {name!r} is not finite for these rows "
-                    "(feature values far outside the training data overflow the network)",
-                )
-        if "label" in names:
-            numbers["label"] = labels
+    except InputRangeError as exc:
+        raise ApiError(400, str(exc)) from None
+    if "label" in names:
+        numbers["label"] = labels
     return {name: numbers[name] for name in names}
 
 

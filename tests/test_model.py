@@ -8,6 +8,7 @@ import pytest
 
 from nnfunc.datasets import load_dataset
 from nnfunc.model import (
+    InputRangeError,
     Model,
     predict,
     predict_codes,
@@ -132,16 +133,25 @@ def test_inputs_that_overflow_once_scaled_are_a_clear_error(iris, no_warnings):
             fn(iris, row)
     with pytest.raises(ValueError, match=r"row 1, feature 'petal_width' = -1.5e\+308 overflows"):
         predict(iris, np.array([[5.0, 3.0, 4.0, 1.0], [5.0, 3.0, 4.0, -1.5e308]]))
-    # Large values that scale finitely, and NaN (let through as before), are no error.
+    # Large values that scale finitely and stay finite through the network are no error.
     assert predict(iris, [[1e100, 3.0, 4.0, -1e100]]).shape == (1,)
-    assert np.isnan(predict_proba(iris, [[np.nan, 3.0, 4.0, 1.0]])).all()
 
 
-def test_overflow_is_let_through_where_the_caller_ignores_it(iris, no_warnings):
-    """As numpy does under np.errstate(over="ignore"); the prediction service relies on it."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        p = predict_proba(iris, [[1.7e308, 3.0, 4.0, 1.0]])
-    assert not np.isfinite(p).all()
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [(np.nan, "is not a number"), (np.inf, "is infinite"), (-np.inf, "is infinite")],
+)
+def test_nan_and_infinite_features_are_refused_not_answered(iris, no_warnings, value, why):
+    """A NaN row used to get a confident label ('setosa') and NaN probabilities."""
+    for fn in (predict, predict_proba, predict_codes):
+        with pytest.raises(InputRangeError, match=f"row 1, feature 'petal_length' = .* {why}"):
+            fn(iris, [[5.0, 3.0, 4.0, 1.0], [5.0, 3.0, value, 1.0]])
+
+
+def test_rows_that_overflow_inside_the_network_are_refused(iris, no_warnings):
+    """Scaling 1e308 stays finite, but the first layer's products overflow: no NaN answer."""
+    with pytest.raises(InputRangeError, match="the network overflows on row 0"):
+        predict(iris, [[1e308, 3.0, 4.0, 1.0]])
 
 
 def test_a_float32_model_refuses_float64_rows_it_cannot_hold(no_warnings):
