@@ -25,6 +25,7 @@ from nnfunc.modelfile import (
     dumps_model,
     loads_model,
     model_digest,
+    read_model_file,
 )
 
 log = logging.getLogger("serve.registry")
@@ -165,20 +166,19 @@ class ModelRegistry:
         if old is not None and old.signature == _signature(stat):
             return old
         try:
-            with open(path, "rb") as f:
-                stat = os.fstat(f.fileno())  # the signature of exactly the bytes read
-                data = f.read(self.max_file_bytes + 1)
-            signature = _signature(stat)
-            if len(data) > self.max_file_bytes:
-                raise ModelFileError(f"more than {self.max_file_bytes} bytes")
+            # The reader's own checks: a regular file only (a FIFO or device swapped in after the
+            # scan is refused without blocking), at most max_file_bytes read; `info` is the fstat
+            # of the open file, the signature of exactly the bytes read.
+            data, info = read_model_file(path, self.max_file_bytes)
+            stat, signature = info, _signature(info)
             version = model_digest(data)[:16]
             if old is not None and old.ready and old.version == version:
                 return attrs.evolve(old, signature=signature, error=None)
             model = loads_model(data, max_bytes=self.max_file_bytes)
-        except FileNotFoundError:
-            return None  # removed between the listing and the read
-        except (OSError, ModelFileError) as exc:
-            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        except ModelFileError as exc:
+            if not os.path.exists(path):
+                return None  # removed between the listing and the read
+            reason = str(exc).removeprefix(f"{path}: ")
             message = f"cannot load {os.path.basename(path)}: {reason}"
             if old is None or old.error != message:
                 kept = f"; still serving version {old.version}" if old and old.ready else ""

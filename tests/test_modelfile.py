@@ -2,6 +2,7 @@
 
 import copy
 import hashlib
+import json
 import os
 import threading
 
@@ -12,6 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from nnfunc.cli.inspect import summary_data, summary_lines
+from nnfunc.codec import unprintable
 from nnfunc.datasets import load_dataset
 from nnfunc.model import Model, predict, predict_proba, predict_values
 from nnfunc.modelfile import (
@@ -334,7 +337,7 @@ def _layer_w(payload, **changes):
         (_set(["history", "loss", 0], float("nan")), "history.loss[0]: expected a finite float"),
         (_set(["history", "metric"], []), "history.metric: length differs"),
         (_set(["config"], []), "config: expected a map, got an array"),
-        (_set(["metrics", "blob"], b"\x00"), "metrics: binary data is not allowed"),
+        (_set(["metrics", "blob"], b"\x00"), "metrics.blob: binary data is not allowed"),
         (_set(["target_scaler"], {"mean": 1, "scale": 2}), "target_scaler.mean: expected a map"),
         (
             _set(["history", "metric_name"], "zzz"),
@@ -512,6 +515,429 @@ def test_the_size_limit_holds_when_stat_understates_the_size(tmp_path, monkeypat
     with pytest.raises(ModelFileError, match=r"m\.msgpack: more than 100 bytes"):
         load_model(path, max_bytes=100)
     assert load_model(path) == loads_model(blob)
+
+
+# --- config, metrics and provenance: what nnfunc writes, checked at load -------------------------
+
+
+@pytest.fixture(scope="module")
+def payloads(models):
+    return {name: payload_of(dumps_model(model)) for name, model in models.items()}
+
+
+def _edited(payload, edit):
+    payload = copy.deepcopy(payload)
+    edit(payload)
+    return with_payload(payload)
+
+
+def _drop(path):
+    def edit(payload):
+        target = payload
+        for key in path[:-1]:
+            target = target[key]
+        del target[path[-1]]
+
+    return edit
+
+
+def _confusion(edit_rows):
+    def edit(payload):
+        edit_rows(payload["metrics"]["train"]["confusion_matrix"])
+
+    return edit
+
+
+def _both(*edits):
+    def edit(payload):
+        for one in edits:
+            one(payload)
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("name", "edit", "message"),
+    [
+        # The audit's cases: each crashed `nnfunc inspect` or loaded unchecked.
+        (
+            "iris",
+            _set(["metrics", "test", "accuracy"], "x"),
+            "metrics.test.accuracy: expected a number, got a string",
+        ),
+        ("iris", _drop(["metrics", "test", "macro"]), "metrics.test: missing key(s) 'macro'"),
+        ("iris", _set(["metrics", "train"], {"r2": 1.0}), "metrics.train: missing key(s)"),
+        ("iris", _set(["config", "lr"], "fast"), "config.lr: expected a number, got a string"),
+        ("iris", _set(["config", "lr"], {"x": 1}), "config.lr: expected a number, got a map"),
+        (
+            "iris",
+            _set(["provenance", "created"], 12345),
+            "provenance.created: expected a string, got an integer",
+        ),
+        # Classification reports.
+        ("iris", _set(["metrics", "train"], []), "metrics.train: expected a map, got an array"),
+        ("iris", _set(["metrics", "train", "accuracy"], 1.5), "1.5 is not a fraction in [0, 1]"),
+        (
+            "iris",
+            _set(["metrics", "train", "accuracy"], float("nan")),
+            "metrics.train.accuracy: nan is not a fraction",
+        ),
+        ("iris", _set(["metrics", "train", "macro", "f1"], -0.1), "macro.f1: -0.1 is not a"),
+        ("iris", _set(["metrics", "train", "macro"], 0.9), "macro: expected a map, got a float"),
+        (
+            "iris",
+            _set(["metrics", "train", "weighted", "recall"], True),
+            "metrics.train.weighted.recall: expected a number, got a boolean",
+        ),
+        ("iris", _set(["metrics", "train", "n_samples"], 0), "n_samples: 0 is outside [1,"),
+        ("iris", _set(["metrics", "train", "n_samples"], 120.0), "expected an integer, got a"),
+        (
+            "iris",
+            _drop(["metrics", "train", "per_class", "setosa"]),
+            "metrics.train.per_class: missing key(s) 'setosa'",
+        ),
+        (
+            "iris",
+            _set(["metrics", "train", "per_class", "tulip"], {}),
+            "metrics.train.per_class: unknown key(s) 'tulip'",
+        ),
+        (
+            "iris",
+            _set(["metrics", "train", "per_class", "setosa", "support"], -1),
+            "metrics.train.per_class.setosa.support: -1 is outside",
+        ),
+        (
+            "iris",
+            _drop(["metrics", "train", "per_class", "setosa", "recall"]),
+            "metrics.train.per_class.setosa: missing key(s) 'recall'",
+        ),
+        (
+            "iris",
+            _confusion(lambda rows: rows.pop()),
+            "metrics.train.confusion_matrix: expected 3 rows (one per class), got 2",
+        ),
+        (
+            "iris",
+            _confusion(lambda rows: rows[1].pop()),
+            "metrics.train.confusion_matrix[1]: expected 3 counts (one per class), got 2",
+        ),
+        (
+            "iris",
+            _confusion(lambda rows: rows[0].__setitem__(0, 2.0)),
+            "confusion_matrix[0][0]: expected an integer, got a float",
+        ),
+        (
+            "iris",
+            _confusion(lambda rows: rows[0].__setitem__(1, -1)),
+            "confusion_matrix[0][1]: -1 is outside",
+        ),
+        (
+            "iris",
+            _confusion(lambda rows: rows[0].__setitem__(1, rows[0][1] + 1)),
+            "confusion_matrix[0]: the row adds up to",
+        ),
+        (
+            "iris",
+            _set(["metrics", "train", "n_samples"], 7),
+            "metrics.train.confusion_matrix: the counts add up to",
+        ),
+        # Regression reports.
+        ("arithmetic", _set(["metrics", "train", "r2"], 1.5), "1.5 is not a possible R2"),
+        ("arithmetic", _set(["metrics", "train", "mse"], -1.0), "mse: -1.0 is not a possible"),
+        ("arithmetic", _set(["metrics", "test", "rmse"], "x"), "test.rmse: expected a number"),
+        (
+            "arithmetic",
+            _set(["metrics", "train", "mae"], float("nan")),
+            "metrics.train.mae: nan is not",
+        ),
+        (
+            "arithmetic",
+            _drop(["metrics", "train", "per_target", "sum"]),
+            "metrics.train.per_target: missing key(s) 'sum'",
+        ),
+        (
+            "arithmetic",
+            _set(["metrics", "train", "per_target", "sum", "r2"], 2.0),
+            "metrics.train.per_target.sum.r2: 2.0 is not a possible R2",
+        ),
+        # Extra keys are allowed, but not the other kind of report's: they tell the kinds apart.
+        (
+            "arithmetic",
+            _set(["metrics", "train", "accuracy"], 1.0),
+            "metrics.train: a regressor's report has no key(s) 'accuracy'",
+        ),
+        (
+            "iris",
+            _set(["metrics", "test", "r2"], 1.0),
+            "metrics.test: a classifier's report has no key(s) 'r2'",
+        ),
+        ("arithmetic", _set(["metrics", "train", "max_error"], 1.0), None),
+        # Config.
+        ("iris", _set(["config", "lr"], 0.0), "config.lr: 0.0 is not a positive finite number"),
+        ("iris", _set(["config", "lr"], float("inf")), "config.lr: inf is not a positive"),
+        ("iris", _set(["config", "hidden"], "6"), "config.hidden: expected an array"),
+        ("iris", _set(["config", "hidden"], [0]), "config.hidden[0]: 0 is outside"),
+        ("iris", _set(["config", "batch_size"], 0), "config.batch_size: 0 is outside"),
+        ("iris", _set(["config", "batch_size"], 1.5), "config.batch_size: expected an integer"),
+        ("iris", _set(["config", "epochs"], -3), "config.epochs: -3 is outside"),
+        ("iris", _set(["config", "l2"], -1.0), "config.l2: -1.0 is not a non-negative"),
+        ("iris", _set(["config", "seed"], -1), "config.seed: -1 is outside"),
+        ("iris", _set(["config", "val_split"], 1.0), "config.val_split: 1.0 is not a fraction"),
+        ("iris", _set(["config", "early_stopping"], 1), "early_stopping: expected a boolean"),
+        ("iris", _set(["config", "optimizer"], 5), "config.optimizer: expected a string"),
+        ("iris", _set(["config", "activation"], None), "config.activation: expected a string"),
+        ("iris", _set(["config", "optimizer_config"], [1]), "optimizer_config: expected a map"),
+        (
+            "iris",
+            _set(["config", "optimizer_config", "schedule"], "constant"),
+            "config.optimizer_config.schedule: expected a map, got a string",
+        ),
+        (
+            "iris",
+            _set(["config", "optimizer_config", "schedule", "lr"], "x"),
+            "config.optimizer_config.schedule.lr: expected a number",
+        ),
+        (
+            "iris",
+            _set(["config", "optimizer_config", "name"], ["adam"]),
+            "config.optimizer_config.name: expected a string, got an array",
+        ),
+        ("iris", _set(["config", "epochs_run"], 21), "config.epochs_run: 21 is more than"),
+        ("iris", _set(["config", "best_epoch"], 21), "config.best_epoch: 21 is after the last"),
+        (
+            "iris",
+            _both(_set(["config", "epochs_run"], 19), _set(["config", "best_epoch"], 19)),
+            "config.epochs_run: 19, but history records 20 epoch(s)",
+        ),
+        ("iris", _set(["config", "epochs"], 10**6), None),
+        # Provenance.
+        (
+            "iris",
+            _set(["provenance", "created"], "yesterday"),
+            "provenance.created: 'yesterday' is not a UTC time written YYYY-MM-DDTHH:MM:SSZ",
+        ),
+        ("float32", _set(["provenance", "created"], "2026-02-30T00:00:00Z"), "is not a UTC"),
+        ("float32", _set(["provenance", "created"], "2026-01-01 00:00:00"), "is not a UTC"),
+        ("iris", _set(["provenance", "dataset_sha256"], "abc"), "is not a SHA-256 digest"),
+        ("iris", _set(["provenance", "dataset_sha256"], "A" * 64), "is not a SHA-256 digest"),
+        ("iris", _set(["provenance", "dataset"], 7), "provenance.dataset: expected a string"),
+        ("iris", _set(["provenance", "numpy_version"], None), "numpy_version: expected a string"),
+    ],
+)
+def test_config_metrics_and_provenance_are_checked(payloads, name, edit, message):
+    data = _edited(payloads[name], edit)
+    if message is None:
+        _summary_is_printable(loads_model(data), data)
+    else:
+        assert message in error_of(data)
+
+
+def test_descriptive_maps_tolerate_unknown_and_missing_keys(payloads, models):
+    """Forward tolerance: unknown keys load, and config and provenance keys may be absent."""
+    payload = copy.deepcopy(payloads["float32"])
+    payload["config"] = {"hidden": [6], "lr": 1, "future": {"x": [1, "two", None]}}
+    payload["config"]["optimizer_config"] = {"name": "lion", "b1": 0.9, "schedule": {"warm": 3}}
+    payload["provenance"] = {"created": "2026-01-01T00:00:00Z", "host": "build-7"}
+    report = payload["metrics"]["validation"]
+    report["balanced_accuracy"] = 0.5
+    report["macro"]["support"] = 12
+    report["per_class"]["setosa"]["note"] = "new figure"
+    payload["metrics"]["holdout"] = copy.deepcopy(report)
+    # A mean weighted by support can round to just above 1.
+    payload["metrics"]["train"]["weighted"]["f1"] = 1.0000000000000002
+    blob = with_payload(payload)
+    model = loads_model(blob)
+    assert model.config["future"] == {"x": [1, "two", None]}
+    assert model.metrics["holdout"]["balanced_accuracy"] == 0.5
+    _summary_is_printable(model, blob)
+    bare = attrs.evolve(models["iris"], config={}, metrics={}, provenance={})
+    assert loads_model(dumps_model(bare)) == bare
+
+
+def test_a_regressors_unbounded_errors_and_r2_load(payloads):
+    """Huge errors overflow to infinity in float64: infinities (never NaN) are possible figures."""
+    payload = copy.deepcopy(payloads["arithmetic"])
+    payload["metrics"]["train"].update(mse=float("inf"), rmse=float("inf"), r2=float("-inf"))
+    blob = with_payload(payload)
+    _summary_is_printable(loads_model(blob), blob)
+
+
+def test_every_known_file_field_is_printable_and_named_in_the_error(payloads):
+    payload = copy.deepcopy(payloads["iris"])
+    payload["config"]["a\nb"] = 1
+    assert "config: key 'a\\nb' contains the control character U+000A" in error_of(
+        with_payload(payload)
+    )
+    payload = copy.deepcopy(payloads["iris"])
+    payload["provenance"]["notes"] = {"x": ["ok", "\x1b[2J"]}
+    assert "provenance.notes.x[1]: '\\x1b[2J' contains the control character U+001B" in (
+        error_of(with_payload(payload))
+    )
+    payload = copy.deepcopy(payloads["iris"])
+    payload["metrics"]["te\x1bst"] = payload["metrics"].pop("test")
+    assert "metrics: key 'te\\x1bst' contains" in error_of(with_payload(payload))
+    payload = copy.deepcopy(payloads["iris"])
+    payload["provenance"]["nnfunc_version"] = "0.1\u202e0"
+    assert "provenance.nnfunc_version: '0.1\\u202e0' contains the control character U+202E" in (
+        error_of(with_payload(payload))
+    )
+
+
+# --- names: printable text only -------------------------------------------------------------------
+
+UNPRINTABLE_SAMPLES = {
+    "newline": "\n",
+    "tab": "\t",
+    "carriage return": "\r",
+    "NUL": "\x00",
+    "ANSI escape": "\x1b[31m",
+    "DEL": "\x7f",
+    "C1 next line": "\x85",
+    "C1 CSI": "\x9b",
+    "right-to-left override": "\u202e",
+    "left-to-right embedding": "\u202a",
+    "right-to-left isolate": "\u2067",
+    "pop directional isolate": "\u2069",
+    "line separator": "\u2028",
+    "paragraph separator": "\u2029",
+}
+
+
+def _rename(path, value):
+    """Prefix the name at `path` with `value` (class labels stay sorted: `value` sorts first)."""
+
+    def edit(payload):
+        target = payload
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value + target[path[-1]]
+
+    return edit
+
+
+@pytest.mark.parametrize(
+    "field",
+    [
+        ["feature_names", 0],
+        ["feature_names", 3],
+        ["target_names", 0],
+        ["labels", "classes", 0],
+        ["spec", "activations", 0],
+        ["spec", "output_activation"],
+    ],
+    ids=lambda field: ".".join(map(str, field)),
+)
+@pytest.mark.parametrize("char", list(UNPRINTABLE_SAMPLES.values()), ids=list(UNPRINTABLE_SAMPLES))
+def test_names_with_control_characters_are_refused(payloads, field, char):
+    message = error_of(_edited(payloads["iris"], _rename(field, char)))
+    shown = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in field).lstrip(".")
+    code = f"U+{ord(char[0]):04X}"
+    assert message.startswith(f"{shown}: ") and f"contains the control character {code}" in message
+    assert char[0] not in message  # shown escaped, never raw
+
+
+def test_names_may_use_any_script_joiners_and_direction_marks(payloads):
+    names = [
+        "می\u200cخواهم",
+        "👩\u200d🔬 score",
+        "\u05de\u05d7\u05d9\u05e8 (\u20aa)\u200f",
+        "x\u00ady",
+    ]
+    payload = copy.deepcopy(payloads["iris"])
+    payload["feature_names"] = names
+    payload["target_names"] = ["種類"]
+    assert loads_model(with_payload(payload)).feature_names == tuple(names)
+
+
+def test_names_must_be_distinct(payloads):
+    payload = copy.deepcopy(payloads["iris"])
+    payload["feature_names"][2] = payload["feature_names"][0]
+    assert "feature_names[2]: 'sepal_length' appears more than once" in error_of(
+        with_payload(payload)
+    )
+    payload = copy.deepcopy(payloads["arithmetic"])
+    payload["target_names"][1] = payload["target_names"][0]
+    assert "target_names[1]: " in error_of(with_payload(payload))
+
+
+def test_a_model_with_an_unprintable_name_is_not_saved(models, tmp_path):
+    bad = attrs.evolve(models["iris"], feature_names=("a\nb", "b", "c", "d"))
+    with pytest.raises(ModelFileError, match=r"cannot store this model: feature_names\[0\]"):
+        save_model(bad, tmp_path / "m.msgpack")
+    assert not os.listdir(tmp_path)
+
+
+# --- what `nnfunc inspect` prints, for any file that loads ---------------------------------------
+
+
+def _summary_is_printable(model, blob):
+    """`nnfunc inspect`'s summary and JSON work, and every line is one printable line."""
+    lines = summary_lines(model, "m.msgpack", blob)
+    json.dumps(summary_data(model, "m.msgpack", blob), allow_nan=True)
+    for line in lines:
+        assert unprintable(line) is None, line
+
+
+@pytest.mark.parametrize("name", ["iris", "xor", "arithmetic", "float32"])
+def test_inspect_summarises_every_shipped_kind_of_model(models, name):
+    blob = dumps_model(models[name])
+    _summary_is_printable(loads_model(blob), blob)
+
+
+_descriptive_paths = st.sampled_from(["config", "metrics", "provenance"])
+# Keys that readers of these maps look up, so that mutations add them too.
+_known_keys = st.sampled_from(
+    [
+        "accuracy",
+        "macro",
+        "f1",
+        "r2",
+        "rmse",
+        "mae",
+        "n_samples",
+        "per_class",
+        "per_target",
+        "optimizer_config",
+        "schedule",
+        "name",
+        "lr",
+        "batch_size",
+        "epochs_run",
+        "created",
+        "dataset",
+        "nnfunc_version",
+        "validation",
+    ]
+)
+
+
+@FUZZ
+@given(st.data())
+def test_fuzz_descriptive_maps_never_crash_inspect(payloads, data):
+    """Mutate config, metrics and provenance: a file either is refused or inspects cleanly."""
+    payload = copy.deepcopy(payloads[data.draw(st.sampled_from(["iris", "arithmetic"]))])
+    for _ in range(data.draw(st.integers(1, 3))):
+        section = data.draw(_descriptive_paths)
+        paths = [p for p in _paths(payload[section]) if p] or [()]
+        path = data.draw(st.sampled_from(paths))
+        parent = payload[section]
+        for key in path[:-1]:
+            parent = parent[key]
+        action = data.draw(st.sampled_from(["replace", "delete", "add"]))
+        if not path:
+            payload[section] = data.draw(_values)
+        elif action == "delete" and isinstance(parent, dict):
+            del parent[path[-1]]
+        elif action == "add" and isinstance(parent, dict):
+            parent[data.draw(st.one_of(st.text(max_size=8), _known_keys))] = data.draw(_values)
+        else:
+            parent[path[-1]] = data.draw(_values)
+    blob = with_payload(payload)
+    try:
+        model = loads_model(blob)
+    except ModelFileError:
+        return
+    _summary_is_printable(model, blob)
 
 
 # --- unpackb_limited, reused by the prediction service ------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import pytest
@@ -11,6 +12,7 @@ from nnfunc.datasets import load_dataset
 from nnfunc.modelfile import dumps_model, save_model
 from nnfunc.pipeline import RECIPES, TrainConfig, train_model
 from serve import ServeConfig, create_app
+from serve import registry as registry_module
 from serve.registry import ModelRegistry, model_name
 
 ROW = {"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP64", "data": [5, 3, 4, 1]}]}
@@ -173,3 +175,62 @@ def test_the_watcher_thread_picks_up_changes_within_two_seconds(folder, iris_b):
         assert registry.get("iris").version != first
     finally:
         registry.stop()
+
+
+# --- files swapped between the folder scan and the read ------------------------------------------
+
+
+def _load_in_thread(registry, name, path, old):
+    """`_load_if_changed` in a thread: (finished within 10 s, the entry or what it raised)."""
+    outcome = []
+
+    def target():
+        try:
+            outcome.append(registry._load_if_changed(name, str(path), old))
+        except BaseException as exc:  # handed to the test
+            outcome.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(10)
+    return not thread.is_alive(), outcome
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_fifo_swapped_in_after_the_scan_is_refused_without_blocking(folder):
+    registry = ModelRegistry(folder, poll_interval=0)
+    registry.refresh()
+    old = registry.get("iris")
+    path = folder / "iris.msgpack"
+    os.remove(path)
+    os.mkfifo(path)  # after the scan listed a regular file under this name
+    finished, outcome = _load_in_thread(registry, "iris", path, old)
+    if not finished:  # give the blocked reader a writer and an end of file, then fail
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+    assert finished, "the registry blocked opening a FIFO"
+    entry = outcome[0]
+    assert entry.model is old.model and entry.version == old.version  # still serving
+    assert entry.error == "cannot load iris.msgpack: not a regular file (a FIFO, a named pipe)"
+
+
+def test_a_device_swapped_in_after_the_scan_is_refused_before_reading(folder, monkeypatch):
+    if not os.path.exists("/dev/zero"):
+        pytest.skip("no /dev/zero here")
+    registry = ModelRegistry(folder, poll_interval=0, max_file_bytes=1 << 20)
+    os.symlink("/dev/zero", folder / "zero.msgpack")
+    monkeypatch.setattr(os, "read", lambda *args: pytest.fail("a device was read"))
+    entry = registry._load_if_changed("zero", str(folder / "zero.msgpack"), None)
+    assert not entry.ready
+    assert entry.error == "cannot load zero.msgpack: not a regular file (a character device)"
+
+
+def test_a_file_removed_between_the_scan_and_the_read_counts_as_removed(folder, monkeypatch):
+    registry = ModelRegistry(folder, poll_interval=0)
+    real_read = registry_module.read_model_file
+
+    def remove_then_read(path, max_bytes):
+        os.remove(path)
+        return real_read(path, max_bytes)
+
+    monkeypatch.setattr(registry_module, "read_model_file", remove_then_read)
+    assert registry._load_if_changed("iris", str(folder / "iris.msgpack"), None) is None
