@@ -14,7 +14,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from nnfunc.cli.inspect import summary_data, summary_lines
-from nnfunc.codec import unprintable
 from nnfunc.datasets import load_dataset
 from nnfunc.model import Model, predict, predict_proba, predict_values
 from nnfunc.modelfile import (
@@ -28,6 +27,7 @@ from nnfunc.modelfile import (
 from nnfunc.msgpack_safe import MsgpackError, unpackb_limited
 from nnfunc.pipeline import RECIPES, train_model
 from nnfunc.preprocessing import LabelEncoder
+from nnfunc.schema import unprintable
 
 FUZZ = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
