@@ -1,8 +1,11 @@
 """Load a CSV file with a header row as a `Dataset`, with readable one-line errors.
 
-Only the stdlib `csv` module is used. Feature columns must be numeric; the target column(s) are
-the last column unless named. Every problem a user can make in a file (a bad cell, a ragged row, an
-unknown column) raises `DataError` naming the row, the column and the value.
+Only the stdlib `csv` module is used, with commas between cells. Feature columns must be numeric;
+the target column(s) are the last column unless named. Every problem a user can make in a file (a
+bad cell, a ragged row, an unknown column) raises `DataError` naming the row, the column and the
+value. Numbers are plain ASCII decimal or scientific notation (`5.1`, `-2`, `1e-3`): Python's
+`float` would also take `5_1` and non-ASCII digits, which are refused here. Files larger than
+`MAX_CSV_BYTES` (256 MiB) are refused before they are read whole.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ import csv
 import hashlib
 import io
 import os
+import stat
 from collections.abc import Sequence
+from typing import BinaryIO
 
 import numpy as np
 
@@ -19,6 +24,8 @@ from nnfunc.arrays import freeze
 from nnfunc.datasets import TASKS, Dataset
 
 MAX_INTEGER_CLASSES = 20
+# The largest CSV input read (a file or stdin): generous for a numpy MLP, and a bound on memory.
+MAX_CSV_BYTES = 256 * 1024 * 1024
 
 
 class DataError(ValueError):
@@ -33,17 +40,46 @@ def load_csv(
 ) -> Dataset:
     """Read the CSV at `path` into a Dataset; the sha256 is that of the file's bytes."""
     source = os.fspath(path)
+    data = read_csv_bytes(source)
+    name = os.path.splitext(os.path.basename(source))[0]
+    return parse_csv(data, source=source, name=name, target=target, task=task)
+
+
+def read_csv_bytes(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> bytes:
+    """The bytes of a CSV file or a pipe, at most `max_bytes`; a device (/dev/zero) is refused.
+
+    `max_bytes` defaults to `MAX_CSV_BYTES`; a regular file's size is checked before reading.
+    """
+    source = os.fspath(path)
+    max_bytes = MAX_CSV_BYTES if max_bytes is None else max_bytes
     if os.path.isdir(source):
         raise DataError(f"{source}: is a directory, not a CSV file")
     try:
         with open(source, "rb") as f:
-            data = f.read()
+            info = os.fstat(f.fileno())
+            if not (stat.S_ISREG(info.st_mode) or stat.S_ISFIFO(info.st_mode)):
+                raise DataError(f"{source}: is a device or special file, not a CSV file")
+            if info.st_size > max_bytes:  # a regular file's size; 0 for a pipe
+                raise DataError(_too_big(source, max_bytes))
+            return read_stream(f, source, max_bytes=max_bytes)
     except FileNotFoundError:
         raise DataError(f"{source}: no such file") from None
     except OSError as exc:
         raise DataError(f"{source}: cannot read file: {exc.strerror or exc}") from None
-    name = os.path.splitext(os.path.basename(source))[0]
-    return parse_csv(data, source=source, name=name, target=target, task=task)
+
+
+def read_stream(stream: BinaryIO, source: str, *, max_bytes: int | None = None) -> bytes:
+    """Everything a binary stream (stdin, a pipe) holds, refusing more than `max_bytes`."""
+    max_bytes = MAX_CSV_BYTES if max_bytes is None else max_bytes
+    data = stream.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise DataError(_too_big(source, max_bytes))
+    return data
+
+
+def _too_big(source: str, max_bytes: int) -> str:
+    size = f"{max_bytes / 2**20:g} MiB" if max_bytes >= 2**20 else f"{max_bytes} bytes"
+    return f"{source}: more than {size}, the most nnfunc reads as CSV data"
 
 
 def parse_csv(
@@ -81,22 +117,36 @@ def parse_csv(
     targets = _target_columns(header, target, source)
     features = [column for column in header if column not in targets]
     if not features:
-        raise DataError(f"{source}: no feature columns left after taking target(s) {targets}")
+        raise DataError(
+            f"{source}: no feature columns left after taking target(s) {targets}"
+            + delimiter_hint(header)
+        )
     if len(targets) > 1 and task == "classify":
         raise DataError(f"{source}: classification takes one target column, got {targets}")
 
     columns = {column: [row[i] for row in body] for i, column in enumerate(header)}
-    X = np.column_stack([_numeric_column(columns[c], c, source) for c in features])
-    _check_finite(X, features, columns, source)
+    X = numeric_columns([columns[c] for c in features], features, source)
     if task is None:
         task = _infer_task(targets, columns)
     if task == "classify":
         y = _labels(columns[targets[0]], targets[0], source)
     else:
-        y = np.column_stack([_numeric_column(columns[c], c, source) for c in targets])
-        _check_finite(y, targets, columns, source)
+        y = numeric_columns([columns[c] for c in targets], targets, source)
     digest = hashlib.sha256(data).hexdigest()
     return Dataset(freeze(X), freeze(y), features, targets, task, name, digest)
+
+
+def delimiter_hint(header: Sequence[str]) -> str:
+    """A note for a header read as one column that looks semicolon- or tab-separated, else ''."""
+    if len(header) != 1:
+        return ""
+    for mark, name in ((";", "semicolon"), ("\t", "tab")):
+        if mark in header[0]:
+            return (
+                f" (the header is one column {header[0]!r}: the file looks {name}-separated; "
+                "nnfunc reads comma-separated CSV)"
+            )
+    return ""
 
 
 def _check_header(header: list[str], source: str) -> None:
@@ -130,26 +180,48 @@ def _target_columns(
     return wanted
 
 
-def _numeric_column(cells: list[str], column: str, source: str) -> np.ndarray:
-    """Convert one column of cells to float64, naming the first bad cell on failure."""
+def parse_floats(cells: Sequence[str]) -> np.ndarray | None:
+    """The cells as float64 when each is a plain ASCII number (inf and nan included), else None.
+
+    Python's `float` (which numpy calls) also takes `5_1` (as 51) and non-ASCII digits (`٥`);
+    one check over the joined column refuses those cheaply before numpy converts.
+    """
+    joined = "".join(cells)
+    if not joined.isascii() or "_" in joined:
+        return None
     try:
         return np.array(cells, dtype=np.float64)
     except ValueError:
-        pass
+        return None
+
+
+def is_number(cell: str) -> bool:
+    """True for a single plain ASCII number, as `parse_floats` reads it."""
+    return parse_floats([cell]) is not None
+
+
+def _numeric_column(cells: list[str], column: str, source: str) -> np.ndarray:
+    """Convert one column of cells to float64, naming the first bad cell on failure."""
+    values = parse_floats(cells)
+    if values is not None:
+        return values
     for number, cell in enumerate(cells, start=1):
         if not cell:
             raise DataError(f"{source}: row {number}, column {column!r}: missing value")
-        try:
-            float(cell)
-        except ValueError:
-            raise DataError(
-                f"{source}: row {number}, column {column!r}: {cell!r} is not a number"
-            ) from None
-    raise AssertionError("unreachable: numpy refused a column that float() accepts")
+        if not is_number(cell):
+            raise DataError(f"{source}: row {number}, column {column!r}: {cell!r} is not a number")
+    raise AssertionError("unreachable: a column refused whose every cell is a number")
+
+
+def numeric_columns(cells: Sequence[list[str]], names: Sequence[str], source: str) -> np.ndarray:
+    """Columns of cells as a finite float64 array (rows, columns); bad cells raise DataError."""
+    values = np.column_stack([_numeric_column(c, name, source) for c, name in zip(cells, names)])
+    _check_finite(values, names, dict(zip(names, cells)), source)
+    return values
 
 
 def _check_finite(
-    values: np.ndarray, names: Sequence[str], columns: dict[str, list[str]], source: str
+    values: np.ndarray, names: Sequence[str], columns: dict[str, Sequence[str]], source: str
 ) -> None:
     """Refuse NaN or infinite numbers, naming the first one."""
     bad = ~np.isfinite(values)
@@ -164,9 +236,8 @@ def _check_finite(
 
 def _is_integral_column(cells: list[str]) -> np.ndarray | None:
     """The column as int64 when every cell is a finite integral number, else None."""
-    try:
-        values = np.array(cells, dtype=np.float64)
-    except ValueError:
+    values = parse_floats(cells)
+    if values is None:
         return None
     exact = np.isfinite(values) & (np.abs(values) < 2.0**53)  # exactly representable ints
     if not exact.all() or not np.array_equal(values, np.round(values)):
@@ -179,9 +250,7 @@ def _infer_task(targets: list[str], columns: dict[str, list[str]]) -> str:
     if len(targets) > 1:
         return "regress"
     cells = columns[targets[0]]
-    try:
-        np.array(cells, dtype=np.float64)
-    except ValueError:
+    if parse_floats(cells) is None:
         # Non-numeric, or a missing cell; `_labels` reports a missing cell by row.
         return "classify"
     integral = _is_integral_column(cells)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-import math
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -19,7 +18,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from nnfunc.csvdata import DataError, load_csv
+from nnfunc.csvdata import DataError, delimiter_hint, is_number, load_csv, numeric_columns
 from nnfunc.datasets import Dataset, load_dataset
 from nnfunc.metrics import classification_report, regression_report
 from nnfunc.model import Model, predict_codes, predict_values
@@ -120,21 +119,165 @@ class OverparameterizedWarning(UserWarning):
     """The parameters outnumber the training rows."""
 
 
-def train_model(
-    dataset: Dataset,
-    config: TrainConfig = TrainConfig(),  # noqa: B008 - frozen, so a shared default is safe
-    *,
-    task: str | None = None,
-    on_epoch: Callable[[EpochReport], bool | None] | None = None,
-    created: str | None = None,
-) -> Model:
-    """Split, scale, train and evaluate; the returned model carries metrics on every split.
+def overparameterized(n_params: int, n_train: int) -> str | None:
+    """The warning for a network with more parameters than training rows, or None."""
+    if n_params <= n_train:
+        return None
+    return (
+        f"the network has {n_params} parameters for {n_train} training rows: it can memorise "
+        "them (fewer hidden units, l2 or more data generalise better)"
+    )
 
-    Classification splits are stratified. Scalers are fitted on the training rows only. `created`
-    (an ISO 8601 time, say) goes into the provenance; without it the model holds no clock reading.
+
+# A model must fit in a model file; reserve room beside the weights for everything else.
+FILE_RESERVE_BYTES = 64 * 1024
+
+
+def memory_limit() -> int | None:
+    """Bytes this process may use: physical memory, or a lower address-space limit (ulimit -v)."""
+    limits = []
+    with contextlib.suppress(AttributeError, ValueError, OSError):
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    with contextlib.suppress(ImportError, AttributeError, ValueError, OSError):
+        import resource
+
+        soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            limits.append(soft)
+    limits = [n for n in limits if n > 0]
+    return min(limits) if limits else None
+
+
+def _gigabytes(n: float) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e8 else f"{n / 1e6:.1f} MB"
+
+
+def _check_capacity(spec: Any, config: TrainConfig, n_train: int) -> None:
+    """Refuse a network too big for a model file, or for this machine's memory, before training.
+
+    The memory figure is an estimate: the weights with their gradients and optimizer state
+    (about six copies), and two activations per unit for a forward pass over the training rows.
     """
+    from nnfunc.modelfile import MAX_FILE_BYTES
+
+    sizes = spec.sizes
+    n_params = sum((a + 1) * b for a, b in zip(sizes[:-1], sizes[1:]))
+    itemsize = np.dtype(config.dtype).itemsize
+    shape = "-".join(map(str, sizes))
+    history = config.epochs * 4 * 9  # up to four per-epoch lists of msgpack floats
+    if n_params * itemsize + history + FILE_RESERVE_BYTES > MAX_FILE_BYTES:
+        raise ValueError(
+            f"a {shape} network has {n_params:,} parameters ({n_params * itemsize / 2**20:,.0f} "
+            f"MiB as {config.dtype}), more than a model file holds ({MAX_FILE_BYTES / 2**20:,.0f} "
+            "MiB); use fewer or smaller hidden layers"
+        )
+    needed = itemsize * (6 * n_params + 2 * n_train * sum(sizes[1:]))
+    limit = memory_limit()
+    if limit is not None and needed > limit:
+        raise ValueError(
+            f"training a {shape} network on {n_train} rows needs about {_gigabytes(needed)} "
+            f"of memory, more than the {_gigabytes(limit)} available; use fewer or smaller "
+            "hidden layers"
+        )
+
+
+def _check_loss(task: str, config: TrainConfig, dataset: Dataset, n_classes: int) -> None:
+    """Refuse a loss that does not fit the targets, naming the losses that would."""
+    target = ", ".join(map(repr, dataset.target_names))
+    if task == "regress":
+        if config.loss not in (None, "mse"):
+            raise ValueError(
+                f"regression uses the mse loss, not {config.loss}: {target} holds numbers"
+            )
+        return
+    if config.loss == "mse":
+        raise ValueError(
+            f"the mse loss needs numeric targets to regress on, but {target} holds class labels: "
+            "use softmax_cross_entropy, or binary_cross_entropy for two classes "
+            "(or the regress task, for a numeric target)"
+        )
+    if config.loss == "binary_cross_entropy" and n_classes != 2:
+        raise ValueError(
+            f"binary_cross_entropy takes exactly 2 classes, but {target} has {n_classes}: "
+            "use softmax_cross_entropy"
+        )
+
+
+def _split(
+    X: np.ndarray,
+    y: np.ndarray,
+    config: TrainConfig,
+    rngs: tuple[np.random.Generator, np.random.Generator],
+    stratify: bool,
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Train, (validation,) (test) rows; too few rows for the shares asked raises one line."""
+    splits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    X_train, y_train = X, y
+    n = len(X)
+    shares = " and ".join(
+        f"{name} {share:g}"
+        for name, share in (("test_split", config.test_split), ("val_split", config.val_split))
+        if share
+    )
+    advice = "lower --test-split or --val-split (0 turns a split off), or add rows"
+    if config.test_split:
+        try:
+            X_train, X_test, y_train, y_test = train_test_split(
+                X, y, test_size=config.test_split, rng=rngs[0], stratify=stratify
+            )
+        except ValueError:
+            raise DataError(
+                f"{n} row{'s' * (n != 1)} are too few for {shares}: holding out "
+                f"{config.test_split:g} for testing leaves no training or no test rows; {advice}"
+            ) from None
+        splits["test"] = (X_test, y_test)
+    if config.val_split:
+        m = len(X_train)
+        try:
+            X_train, X_val, y_train, y_val = train_test_split(
+                X_train, y_train, test_size=config.val_split, rng=rngs[1], stratify=stratify
+            )
+        except ValueError:
+            left = f"the {m} training row{'s' * (m != 1)} left of {n}" if m < n else f"{n} rows"
+            raise DataError(
+                f"{n} row{'s' * (n != 1)} are too few for {shares}: splitting {left} by "
+                f"val_split {config.val_split:g} leaves no training or no validation rows; {advice}"
+            ) from None
+        splits["validation"] = (X_val, y_val)
+    return {"train": (X_train, y_train), **splits}
+
+
+def _scaler(values: np.ndarray, names: Sequence[str], dataset: Dataset, role: str) -> Any:
+    """A scaler fitted on `values`, refusing columns too large to standardise in float64."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        scaler = fit_scaler(values)
+    bad = ~(np.isfinite(scaler.mean) & np.isfinite(scaler.scale))
+    if bad.any():
+        column = int(np.argmax(bad))
+        biggest = float(np.max(np.abs(values[:, column])))
+        raise DataError(
+            f"{dataset.name}: {role} column {names[column]!r} holds values up to {biggest:.3g}, "
+            "too large to standardise (their squares overflow float64); rescale that column"
+        )
+    return scaler
+
+
+@attrs.frozen
+class _Prepared:
+    """A run's data and architecture, made and checked before any weight exists."""
+
+    task: str
+    labels: Any
+    splits: dict[str, tuple[np.ndarray, np.ndarray]]
+    feature_scaler: Any
+    target_scaler: Any
+    spec: Any
+
+
+def _prepare(dataset: Dataset, config: TrainConfig, task: str | None) -> _Prepared:
+    """Split, fit the scalers and build the spec, refusing whatever would make training fail."""
     task = infer_task(dataset, task)
-    test_rng, val_rng, init_rng, batch_rng = _seeds(config.seed)
+    test_rng, val_rng, _, _ = _seeds(config.seed)
     X, y = dataset.X, dataset.y
     labels = None
     if task == "classify":
@@ -142,32 +285,26 @@ def train_model(
         if len(labels.classes) < 2:
             raise ValueError("classification needs at least two classes in the target")
         y = encode_labels(labels, y if y.ndim == 1 else y[:, 0])
+    elif y.ndim == 1:  # integer class labels regressed on as numbers
+        y = y.astype(np.float64).reshape(-1, 1)
+    _check_loss(task, config, dataset, len(labels.classes) if labels is not None else 0)
     stratify = task == "classify" and len(X) >= 2 * len(labels.classes if labels else ())
-    splits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    X_train, y_train = X, y
-    if config.test_split:
-        X_train, X_test, y_train, y_test = train_test_split(
-            X, y, test_size=config.test_split, rng=test_rng, stratify=stratify
-        )
-        splits["test"] = (X_test, y_test)
-    if config.val_split:
-        X_train, X_val, y_train, y_val = train_test_split(
-            X_train, y_train, test_size=config.val_split, rng=val_rng, stratify=stratify
-        )
-        splits["validation"] = (X_val, y_val)
-    splits = {"train": (X_train, y_train), **splits}
-
-    feature_scaler = fit_scaler(X_train) if config.scale_features else None
+    splits = _split(X, y, config, (test_rng, val_rng), stratify)
+    X_train, y_train = splits["train"]
+    # Every row must standardise, whichever split it falls in; the scalers see training rows only.
+    feature_scaler = None
+    if config.scale_features:
+        _scaler(X, dataset.feature_names, dataset, "feature")
+        feature_scaler = _scaler(X_train, dataset.feature_names, dataset, "feature")
     target_scaler = None
     if task == "regress" and config.scale_targets:
-        target_scaler = fit_scaler(y_train)
+        _scaler(y, dataset.target_names, dataset, "target")
+        target_scaler = _scaler(y_train, dataset.target_names, dataset, "target")
     n_out = (
         1
         if task == "classify" and config.loss == "binary_cross_entropy"
         else (len(labels.classes) if labels is not None else y.shape[1])
     )
-    if task == "regress" and config.loss not in (None, "mse"):
-        raise ValueError(f"regression uses the mse loss, not {config.loss}")
     loss = config.loss or ("softmax_cross_entropy" if task == "classify" else "mse")
     spec = mlp_spec(
         (X.shape[1], *config.hidden, n_out),
@@ -176,6 +313,47 @@ def train_model(
         loss=loss,
         dtype=config.dtype,
     )
+    _check_capacity(spec, config, len(X_train))
+    return _Prepared(task, labels, splits, feature_scaler, target_scaler, spec)
+
+
+def check_training(
+    dataset: Dataset,
+    config: TrainConfig = TrainConfig(),  # noqa: B008 - frozen, so a shared default is safe
+    *,
+    task: str | None = None,
+) -> None:
+    """Raise what `train_model` would raise before its first epoch, without training.
+
+    ValueError (DataError for a problem of the data) for a task or loss that does not fit the
+    targets, too few rows for the splits, a column too large to standardise, or a network too
+    big for a model file or for memory. Cheap: it splits the rows and fits the scalers only.
+    """
+    _prepare(dataset, config, task)
+
+
+def train_model(
+    dataset: Dataset,
+    config: TrainConfig = TrainConfig(),  # noqa: B008 - frozen, so a shared default is safe
+    *,
+    task: str | None = None,
+    on_epoch: Callable[[EpochReport], bool | None] | None = None,
+    created: str | None = None,
+    warn: bool = True,
+) -> Model:
+    """Split, scale, train and evaluate; the returned model carries metrics on every split.
+
+    Classification splits are stratified. Scalers are fitted on the training rows only. `created`
+    (an ISO 8601 time, say) goes into the provenance; without it the model holds no clock reading.
+    Everything `check_training` refuses is refused before any weight is made. With `warn`, more
+    parameters than training rows raise an OverparameterizedWarning (a sweep records
+    `overparameterized(...)` instead, since warnings are process-global state).
+    """
+    prepared = _prepare(dataset, config, task)
+    _, _, init_rng, batch_rng = _seeds(config.seed)
+    task, labels, splits, spec = prepared.task, prepared.labels, prepared.splits, prepared.spec
+    feature_scaler, target_scaler = prepared.feature_scaler, prepared.target_scaler
+    X_train, y_train = splits["train"]
     optimizer = make_optimizer(
         config.optimizer,
         make_schedule(config.schedule, config.lr) if config.lr else None,
@@ -188,14 +366,9 @@ def train_model(
         return Xn, yn
 
     params = init_params(spec, init_rng, init=config.init)
-    if params.n_params > len(X_train):
-        warnings.warn(
-            OverparameterizedWarning(
-                f"the network has {params.n_params} parameters for {len(X_train)} training "
-                "rows: it can memorise them (fewer hidden units, l2 or more data generalise better)"
-            ),
-            stacklevel=2,
-        )
+    note = overparameterized(params.n_params, len(X_train))
+    if note is not None and warn:
+        warnings.warn(OverparameterizedWarning(note), stacklevel=2)
     result = fit(
         spec,
         params,
@@ -316,31 +489,15 @@ def _column(header: list[str], name: str, source: str, role: str) -> int:
     if name not in header:
         raise DataError(
             f"{source}: missing {role} column {name!r}; the file has: {', '.join(header)}"
+            + delimiter_hint(header)
         )
     return header.index(name)
 
 
-def _number(cell: str, row: int, column: str, source: str) -> float:
-    if not cell:
-        raise DataError(f"{source}: row {row}, column {column!r}: missing value")
-    try:
-        value = float(cell)
-    except ValueError:
-        raise DataError(
-            f"{source}: row {row}, column {column!r}: {cell!r} is not a number"
-        ) from None
-    if not math.isfinite(value):
-        raise DataError(f"{source}: row {row}, column {column!r}: {cell!r} is not a finite number")
-    return value
-
-
 def _numbers(header, body, names, source: str, role: str) -> np.ndarray:
+    """The named columns as finite float64 (plain ASCII numbers only), column by column."""
     index = [_column(header, name, source, role) for name in names]
-    out = np.empty((len(body), len(index)), np.float64)
-    for r, row in enumerate(body):
-        for c, (i, name) in enumerate(zip(index, names)):
-            out[r, c] = _number(row[i], r + 1, name, source)
-    return out
+    return numeric_columns([[row[i] for row in body] for i in index], names, source)
 
 
 def model_inputs(model: Model, header: list[str], body: list[list[str]], source: str) -> np.ndarray:
@@ -361,7 +518,7 @@ def model_targets(
     out = np.empty(len(body), np.int64)
     for r, row in enumerate(body, start=1):
         cell = row[i]
-        if integral and cell not in codes and cell:
+        if integral and cell not in codes and is_number(cell):
             with contextlib.suppress(ValueError, OverflowError):
                 value = float(cell)
                 cell = str(int(value)) if value == int(value) else cell

@@ -22,7 +22,15 @@ import numpy as np
 
 from nnfunc.datasets import Dataset
 from nnfunc.model import Model
-from nnfunc.pipeline import RECIPES, TrainConfig, infer_task, train_model
+from nnfunc.pipeline import (
+    CSV_DEFAULTS,
+    RECIPES,
+    TrainConfig,
+    check_training,
+    infer_task,
+    overparameterized,
+    train_model,
+)
 from nnfunc.spec import mlp_spec
 from nnfunc.sweep_results import (
     TIME_COLUMNS,
@@ -42,6 +50,7 @@ __all__ = [
     "Range",
     "SweepResult",
     "best_row",
+    "check_sweep",
     "grid",
     "random_search",
     "run_sweep",
@@ -138,13 +147,17 @@ def run_trial(dataset: Dataset, task: Mapping[str, Any]) -> dict[str, Any]:
     start = time.perf_counter()
     try:
         with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported, not warned
-            model = train_model(dataset, TrainConfig.from_dict(task["config"]), task=task["task"])
+            config = TrainConfig.from_dict(task["config"])
+            model = train_model(dataset, config, task=task["task"], warn=False)
     except Exception as exc:  # recorded in the table; the sweep goes on
         result["error"] = f"{type(exc).__name__}: {exc}"
     else:
         metric = "accuracy" if model.task == "classify" else "r2"
         result["metrics"] = {split: float(m[metric]) for split, m in model.metrics.items()}
         result["epochs_run"] = int(model.config["epochs_run"])
+        note = overparameterized(model.n_params, model.metrics["train"]["n_samples"])
+        if note is not None:  # recorded, not warned: a worker's warnings reach nobody
+            result["warnings"] = [note]
     result["seconds"] = time.perf_counter() - start
     return result
 
@@ -224,12 +237,53 @@ def _validate(base: TrainConfig, configs: Sequence[Mapping[str, Any]], n_in: int
     full: dict[str, dict[str, Any]] = {}  # by key, so a repeated configuration runs once
     for params in configs:
         _check_keys(params)
-        config = attrs.evolve(base, **{n: _normal(n, v) for n, v in params.items()})
-        mlp_spec((n_in, *config.hidden, 2), activation=config.activation)  # checks the names
+        try:
+            config = attrs.evolve(base, **{n: _normal(n, v) for n, v in params.items()})
+            mlp_spec((n_in, *config.hidden, 2), activation=config.activation)  # checks the names
+        except (TypeError, ValueError) as exc:
+            # attrs' `in_` validator puts the Attribute record in args[1:]: show the message only
+            raise ValueError(f"{_describe(params)}: {exc.args[0] if exc.args else exc}") from None
         data = config.to_dict()
         del data["seed"]
         full.setdefault(_key(data), data)
     return list(full.values())
+
+
+def _describe(params: Mapping[str, Any]) -> str:
+    """`hidden=16x16 lr=0.01`: a configuration's swept values."""
+    parts = []
+    for name, value in params.items():
+        if name == "hidden":
+            value = "x".join(map(str, _normal(name, value))) or "none"
+        parts.append(f"{name}={value}")
+    return " ".join(parts) or "the base configuration"
+
+
+def check_sweep(
+    dataset: Dataset,
+    configs: Sequence[Mapping[str, Any]],
+    *,
+    base: TrainConfig,
+    task: str | None = None,
+) -> None:
+    """Raise ValueError, naming the configuration, for one that no trial could train.
+
+    What `pipeline.check_training` refuses (a network too big for a model file or for memory, a
+    loss that does not fit the targets, too few rows for the splits) is refused here, before any
+    trial runs, instead of failing every trial of that configuration.
+    """
+    _validate(base, configs, dataset.n_features)
+    seen: set[str] = set()
+    for params in configs:
+        config = attrs.evolve(base, **{n: _normal(n, v) for n, v in params.items()})
+        key = _key(config.to_dict())
+        if key in seen:
+            continue
+        seen.add(key)
+        try:
+            check_training(dataset, config, task=task)
+        except ValueError as exc:
+            raise ValueError(f"{_describe(params)}: {exc}") from None
 
 
 def run_sweep(
@@ -250,14 +304,15 @@ def run_sweep(
 
     With `out`, the CSV and JSON tables are rewritten atomically as each configuration completes;
     `resume` keeps the rows already there and skips their configurations. `base` defaults to the
-    dataset's recipe; `backend` to running the trials here, one after the other. `on_start` is
-    told how many trials will run, `on_trial` sees each trial's result as it arrives.
+    dataset's recipe (`CSV_DEFAULTS`, as `nnfunc train` uses, for other data); `backend` to running
+    the trials here, one after the other. `on_start` is told how many trials will run, `on_trial`
+    sees each trial's result as it arrives.
     """
     from nnfunc.sweep_backends import serial
 
     if trials < 1:
         raise ValueError(f"trials must be at least 1, got {trials}")
-    base = base if base is not None else RECIPES.get(dataset.name, TrainConfig())
+    base = base if base is not None else RECIPES.get(dataset.name, CSV_DEFAULTS)
     task_name = infer_task(dataset, task)
     metric = "accuracy" if task_name == "classify" else "r2"
     fixed = {k: v for k, v in base.to_dict().items() if k not in (*SWEEPABLE, "seed")}

@@ -63,13 +63,13 @@ def test_train_with_no_arguments_writes_models_iris(tmp_path, monkeypatch):
     assert result.stderr == ""  # no progress bar off a terminal
     model = load_model(tmp_path / "models" / "iris.msgpack")
     assert model.config["epochs"] == 300 and model.config["hidden"] == [6]
-    assert model.provenance["created"].endswith("Z")
+    assert "created" not in model.provenance  # no clock reading unless --timestamp
 
 
 def test_train_json_summary_matches_the_file(tmp_path):
     out = tmp_path / "xor.msgpack"
     env = {"SOURCE_DATE_EPOCH": "0"}
-    result = run("train", "--dataset", "xor", "--out", out, "--json", env=env)
+    result = run("train", "--dataset", "xor", "--out", out, "--json", "--timestamp", env=env)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     blob = out.read_bytes()
@@ -79,8 +79,23 @@ def test_train_json_summary_matches_the_file(tmp_path):
     assert summary["metrics"] == model.metrics and summary["sizes"] == [2, 4, 1]
     assert model.provenance["created"] == "1970-01-01T00:00:00Z"
     again = tmp_path / "again.msgpack"
-    assert run("train", "--dataset", "xor", "--out", again, "-q", env=env).exit_code == 0
+    args = ["--dataset", "xor", "--out", again, "-q", "--timestamp"]
+    assert run("train", *args, env=env).exit_code == 0
     assert again.read_bytes() == blob
+
+
+def test_the_same_seed_gives_the_same_file_bytes_by_default(tmp_path):
+    first, second, stamped = (tmp_path / f"{n}.msgpack" for n in ("a", "b", "c"))
+    assert run("train", "--dataset", "xor", "--out", first, "-q").exit_code == 0
+    # SOURCE_DATE_EPOCH alone asks for nothing: only --timestamp records a time
+    result = run("train", "--dataset", "xor", "--out", second, "-q", env={"SOURCE_DATE_EPOCH": "5"})
+    assert result.exit_code == 0
+    assert first.read_bytes() == second.read_bytes()
+    assert "created" not in load_model(first).provenance
+    assert run("train", "--dataset", "xor", "--out", stamped, "-q", "--timestamp").exit_code == 0
+    assert load_model(stamped).provenance["created"].endswith("Z")
+    result = run("train", "--timestamp", "--out", stamped, env={"SOURCE_DATE_EPOCH": "soon"})
+    assert_fails(result, 2, "SOURCE_DATE_EPOCH='soon' is not a Unix time")
 
 
 def test_every_training_option_reaches_the_model(tmp_path):
@@ -172,6 +187,12 @@ def workspace(tmp_path):
     (tmp_path / "good.csv").write_text("a,b,y\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n")
     (tmp_path / "a_dir").mkdir()
     (tmp_path / "old.msgpack").write_bytes(b"previous model")
+    (tmp_path / "huge_feature.csv").write_text("a,b,y\n9e200,1,x\n-9e200,2,y\n1,3,x\n2,4,y\n")
+    (tmp_path / "huge_target.csv").write_text("a,t\n1,2e300\n2,-2e300\n3,0.5\n4,1.5\n5,2\n")
+    (tmp_path / "two.csv").write_text("a,b,y\n1,2,0\n3,4,1\n")
+    (tmp_path / "semicolons.csv").write_text("a;b;y\n1;2;x\n3;4;y\n")
+    (tmp_path / "underscore.csv").write_text("a,b,y\n5_1,2,x\n3,4,y\n5,6,x\n7,8,y\n")
+    (tmp_path / "arabic.csv").write_text("a,b,y\n1,2,x\n\u0665,4,y\n5,6,x\n7,8,y\n")
     return tmp_path
 
 
@@ -193,6 +214,19 @@ TRAIN_ERRORS = [
     (["--dataset", "iris", "--target", "species"], "--target selects a column of a --data CSV"),
     (["--dataset", "iris", "--task", "regress"], "cannot regress on non-numeric target labels"),
     (["--dataset", "sum", "--loss", "binary_cross_entropy"], "regression uses the mse loss"),
+    (["--loss", "mse"], "the mse loss needs numeric targets to regress on, but 'species' holds"),
+    (["--loss", "binary_cross_entropy"], "binary_cross_entropy takes exactly 2 classes"),
+    (["--layers", "100000,100000"], "network has 10,000,900,003 parameters"),
+    (["--layers", "6000,6000", "--epochs", "1"], "more than a model file holds (256 MiB)"),
+    (["--data", "huge_feature.csv"], "feature column 'a' holds values up to 9e+200, too large"),
+    (["--data", "huge_target.csv"], "target column 't' holds values up to 2e+300, too large"),
+    (["--data", "two.csv", "--val-split", "0.5"], "2 rows are too few for test_split 0.2 and"),
+    (["--data", "two.csv", "--val-split", "0.5"], "lower --test-split or --val-split"),
+    (["--data", "semicolons.csv"], "the file looks semicolon-separated"),
+    (["--data", "underscore.csv"], "row 1, column 'a': '5_1' is not a number"),
+    (["--data", "arabic.csv"], "row 2, column 'a': '\u0665' is not a number"),
+    (["--data", "/dev/zero"], "/dev/zero: is a device or special file, not a CSV file"),
+    (["--out", ""], "Invalid value for '--out': empty path"),
 ]
 
 
@@ -200,7 +234,7 @@ TRAIN_ERRORS = [
 def test_train_refuses_bad_input(workspace, monkeypatch, args, message):
     monkeypatch.chdir(workspace)
     before = sorted(os.listdir(workspace))
-    result = run("train", *args, "--out", "old.msgpack")
+    result = run("train", "--out", "old.msgpack", *args)
     assert_fails(result, 2, message)
     assert (workspace / "old.msgpack").read_bytes() == b"previous model"
     assert sorted(os.listdir(workspace)) == before
@@ -211,6 +245,7 @@ def test_train_refuses_bad_input(workspace, monkeypatch, args, message):
     [
         ("no_such_folder/m.msgpack", "folder no_such_folder does not exist"),
         ("a_dir", "a_dir: is a directory"),
+        ("new_dir/", "new_dir/: names a folder; give a file name"),
         ("good.csv/m.msgpack", "folder good.csv does not exist"),
     ],
 )
@@ -220,6 +255,52 @@ def test_train_refuses_unusable_output_paths(workspace, monkeypatch, out, messag
     assert_fails(run("train", "--dataset", "xor", "--out", out), 2, message)
     assert_fails(run("train", "--dataset", "xor", "--plot", out), 2, message)
     assert sorted(os.listdir(workspace)) == before
+
+
+def test_train_never_writes_over_its_input(workspace, monkeypatch):
+    monkeypatch.chdir(workspace)
+    (workspace / "link.csv").symlink_to(workspace / "good.csv")
+    os.link(workspace / "good.csv", workspace / "hard.csv")
+    before = (workspace / "good.csv").read_bytes()
+    for out in ("good.csv", "./good.csv", str(workspace / "good.csv"), "link.csv", "hard.csv"):
+        for option in ("--out", "--plot"):
+            result = run("train", "--data", "good.csv", option, out)
+            assert_fails(result, 2, f"{out}: is also the --data file; give another path")
+    assert_fails(
+        run("train", "--dataset", "xor", "--out", "m.msgpack", "--plot", "./m.msgpack"),
+        2,
+        "./m.msgpack: is also the --out file",
+    )
+    assert (workspace / "good.csv").read_bytes() == before
+    assert (workspace / "link.csv").is_symlink() and not (workspace / "m.msgpack").exists()
+
+
+def test_train_refuses_to_replace_a_fifo_or_device(workspace):
+    fifo = workspace / "pipe"
+    os.mkfifo(fifo)
+    for option in ("--out", "--plot"):
+        result = run("train", "--dataset", "xor", option, fifo)
+        assert_fails(result, 2, f"{fifo}: exists and is not a regular file")
+    assert fifo.is_fifo()
+
+
+def test_train_checks_the_network_size_against_memory_before_training(workspace, monkeypatch):
+    monkeypatch.setattr("nnfunc.pipeline.memory_limit", lambda: 1_000_000)
+    result = run("train", "--layers", "3000", "--out", workspace / "old.msgpack")
+    assert_fails(result, 2, "training a 4-3000-3 network on 120 rows needs about")
+    assert "of memory, more than the 1.0 MB available" in result.stderr
+    assert (workspace / "old.msgpack").read_bytes() == b"previous model"
+
+
+def test_csv_input_is_bounded(files, workspace, monkeypatch):
+    monkeypatch.setattr("nnfunc.csvdata.MAX_CSV_BYTES", 100)
+    text = "b,a\n" + "1,2\n" * 40
+    (workspace / "long.csv").write_text(text)
+    message = "more than 100 bytes, the most nnfunc reads as CSV data"
+    assert_fails(run("predict", files["arithmetic"], "--data", "-", input=text), 2, message)
+    assert_fails(run("evaluate", files["arithmetic"], "--data", workspace / "long.csv"), 2, message)
+    assert_fails(run("train", "--data", workspace / "long.csv"), 2, message)
+    assert_fails(run("predict", files["arithmetic"], "--data", "/dev/zero"), 2, "is a device")
 
 
 def test_train_refuses_an_unwritable_folder(workspace):
@@ -239,15 +320,14 @@ def test_train_refuses_an_unwritable_folder(workspace):
 
 
 def test_a_diverged_run_exits_1_and_writes_nothing(workspace):
+    before = sorted(os.listdir(workspace))
     out = workspace / "old.msgpack"
     args = ["--dataset", "sum", "--optimizer", "sgd", "--lr", "100", "--epochs", "5", "--out", out]
     result = run("train", *args)
     assert_fails(result, 1, "training diverged at epoch 1")
     assert "no model file was written" in result.stderr
     assert out.read_bytes() == b"previous model"
-    assert sorted(os.listdir(workspace)) == sorted(
-        ["bad.csv", "nan.csv", "one.csv", "good.csv", "a_dir", "old.msgpack"]
-    )
+    assert sorted(os.listdir(workspace)) == before
 
 
 @pytest.mark.parametrize("command", ["evaluate", "predict", "inspect"])
@@ -338,6 +418,11 @@ def test_predict_refuses_bad_cells(files):
         "b,a\n1,2\n1,NaN\n": "<stdin>: row 2, column 'a': 'NaN' is not a finite number",
         "b\n1\n": "<stdin>: missing feature column 'a'",
         "": "<stdin>: file is empty",
+        # Python's float() reads these as 51 and 5: a CSV cell must be a plain ASCII number
+        "b,a\n1,2\n5_1,2\n": "<stdin>: row 2, column 'b': '5_1' is not a number",
+        "b,a\n1,\u0665\n": "<stdin>: row 1, column 'a': '\u0665' is not a number",
+        "b;a\n1;2\n": "the file looks semicolon-separated; nnfunc reads comma-separated CSV",
+        "b\ta\n1\t2\n": "the file looks tab-separated",
     }
     for text, message in cases.items():
         assert_fails(run("predict", files["arithmetic"], "--data", "-", input=text), 2, message)

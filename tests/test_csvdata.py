@@ -143,3 +143,39 @@ def test_data_error_is_a_value_error():
 def test_huge_integral_target_is_regression_without_overflow(tmp_path):
     data = load_csv(write(tmp_path, "a,y\n1,1e300\n2,0\n"))
     assert data.task == "regress" and data.y[0, 0] == 1e300
+
+
+def test_only_plain_ascii_numbers_are_numbers(tmp_path):
+    # Python's float() reads '5_1' as 51 and '\u0665' (Arabic-Indic five) as 5
+    with pytest.raises(DataError, match="row 2, column 'a': '5_1' is not a number"):
+        load_csv(write(tmp_path, "a,y\n1,x\n5_1,y\n"))
+    with pytest.raises(DataError, match="row 1, column 'b': '\u0665' is not a number"):
+        load_csv(write(tmp_path, "a,b,y\n1,\u0665,x\n2,3,y\n"))
+    with pytest.raises(DataError, match="row 1, column 'b': '\uff15' is not a number"):
+        load_csv(write(tmp_path, "a,b,y\n1,\uff15,x\n2,3,y\n"))  # fullwidth 5
+    # a target of such cells is labels, not numbers: '1_0' is not the class 10
+    data = load_csv(write(tmp_path, "a,y\n1,1_0\n2,2_0\n3,1_0\n"))
+    assert data.task == "classify" and data.y.tolist() == ["1_0", "2_0", "1_0"]
+    plain = load_csv(write(tmp_path, "a,b,y\n-1.5e3,+.5,x\n2.,1E-3,y\n"))
+    assert plain.X.tolist() == [[-1500.0, 0.5], [2.0, 0.001]]
+
+
+def test_a_semicolon_or_tab_separated_file_gets_a_hint(tmp_path):
+    with pytest.raises(DataError, match="the file looks semicolon-separated; nnfunc reads comma"):
+        load_csv(write(tmp_path, "a;b;y\n1;2;0\n3;4;1\n"))
+    with pytest.raises(DataError, match="the file looks tab-separated"):
+        load_csv(write(tmp_path, "a\tb\ty\n1\t2\t0\n3\t4\t1\n"))
+
+
+def test_input_size_is_bounded_and_devices_are_refused(tmp_path, monkeypatch):
+    from nnfunc.csvdata import read_csv_bytes
+
+    path = write(tmp_path, "a,y\n" + "1,2\n" * 30)
+    assert read_csv_bytes(path, max_bytes=124) == path.read_bytes()
+    with pytest.raises(DataError, match="more than 123 bytes, the most nnfunc reads"):
+        read_csv_bytes(path, max_bytes=123)
+    monkeypatch.setattr("nnfunc.csvdata.MAX_CSV_BYTES", 50)
+    with pytest.raises(DataError, match="more than 50 bytes"):
+        load_csv(path)
+    with pytest.raises(DataError, match="/dev/zero: is a device or special file"):
+        load_csv("/dev/zero")

@@ -12,6 +12,7 @@ from nnfunc.pipeline import (
     CSV_DEFAULTS,
     RECIPES,
     TrainConfig,
+    check_training,
     default_config,
     evaluate,
     infer_task,
@@ -188,3 +189,72 @@ def test_more_parameters_than_training_rows_warns():
 
     with pytest.warns(OverparameterizedWarning, match="17 parameters for 4 training rows"):
         train_model(load_dataset("xor"), RECIPES["xor"])
+
+
+def test_more_parameters_than_training_rows_can_be_left_unwarned():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = train_model(load_dataset("xor"), attrs.evolve(RECIPES["xor"], epochs=2), warn=False)
+    assert model.n_params == 17
+
+
+def _csv(tmp_path, text):
+    path = tmp_path / "t.csv"
+    path.write_text(text)
+    return load_training_data(data=path)
+
+
+def test_check_training_refuses_a_loss_that_does_not_fit_the_targets():
+    iris = load_dataset("iris")
+    with pytest.raises(ValueError, match="mse loss needs numeric targets .* 'species' holds class"):
+        check_training(iris, attrs.evolve(RECIPES["iris"], loss="mse"))
+    with pytest.raises(ValueError, match="binary_cross_entropy takes exactly 2 classes, .* has 3"):
+        check_training(iris, attrs.evolve(RECIPES["iris"], loss="binary_cross_entropy"))
+    check_training(iris, RECIPES["iris"])  # the recipe itself is fine
+    moons = load_dataset("moons", n_samples=50)  # integer classes can be regressed on instead
+    check_training(moons, attrs.evolve(RECIPES["moons"], loss="mse"), task="regress")
+
+
+def test_check_training_names_the_split_options_and_row_counts(tmp_path):
+    two = _csv(tmp_path, "a,b,y\n1,2,0\n3,4,1\n")
+    with pytest.raises(
+        DataError,
+        match=r"2 rows are too few for test_split 0.2 and val_split 0.5: "
+        r"splitting the 1 training row left of 2 by val_split 0.5",
+    ):
+        check_training(two, attrs.evolve(CSV_DEFAULTS, val_split=0.5))
+    with pytest.raises(DataError, match="lower --test-split or --val-split"):
+        train_model(two, attrs.evolve(CSV_DEFAULTS, val_split=0.5))
+    with pytest.raises(DataError, match="2 rows are too few for test_split 0.9: holding out"):
+        check_training(two, attrs.evolve(CSV_DEFAULTS, test_split=0.9))
+    check_training(two, attrs.evolve(CSV_DEFAULTS, test_split=0.0, val_split=0.5))
+
+
+def test_check_training_names_a_column_too_large_to_standardise(tmp_path):
+    huge = _csv(tmp_path, "a,b,y\n9e200,1,x\n-9e200,2,y\n8e200,3,x\n-8e200,4,y\n1,5,x\n")
+    with pytest.raises(
+        DataError, match="feature column 'a' holds values up to 9e\\+200, too large"
+    ):
+        check_training(huge, CSV_DEFAULTS)
+    with pytest.raises(DataError, match="feature column 'a'"):
+        train_model(huge, CSV_DEFAULTS)
+    check_training(huge, attrs.evolve(CSV_DEFAULTS, scale_features=False))
+    target = _csv(tmp_path, "a,t\n1,2e300\n2,-2e300\n3,1e300\n4,0.5\n5,1\n")
+    with pytest.raises(DataError, match="target column 't' holds values up to 2e\\+300"):
+        check_training(target, CSV_DEFAULTS)
+
+
+def test_check_training_refuses_networks_too_big_for_a_file_or_memory(monkeypatch):
+    from nnfunc.modelfile import MAX_FILE_BYTES
+
+    iris = load_dataset("iris")
+    per_layer = int((MAX_FILE_BYTES / 8) ** 0.5) + 1  # two square layers just over the limit
+    big = attrs.evolve(RECIPES["iris"], hidden=(per_layer, per_layer))
+    with pytest.raises(ValueError, match="more than a model file holds \\(256 MiB\\)"):
+        check_training(iris, big)
+    check_training(iris, attrs.evolve(big, dtype="float32"))  # half the bytes fit
+    monkeypatch.setattr("nnfunc.pipeline.memory_limit", lambda: 10**6)
+    with pytest.raises(ValueError, match="training a 4-600-3 network on 120 rows needs about"):
+        train_model(iris, attrs.evolve(RECIPES["iris"], hidden=(600,)))

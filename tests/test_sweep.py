@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import csv
 import json
+import os
+import sys
 
+import attrs
 import pytest
 from click.testing import CliRunner
 
@@ -214,3 +217,151 @@ def test_cli_every_trial_failing_exits_1(tmp_path, monkeypatch):
     assert result.exit_code == 1
     assert "every trial failed; first error: trial 0" in result.output
     assert "TrainingDiverged" in result.output
+
+
+def _one_line_error(result, message):
+    assert result.exit_code == 2, result.output
+    assert isinstance(result.exception, SystemExit)  # no traceback
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
+    assert message in lines[0] and "Usage:" not in result.output
+
+
+@pytest.fixture
+def no_sweeping(monkeypatch):
+    """Fail the test if a sweep starts: the options must be refused before any training."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("the sweep ran")
+
+    monkeypatch.setattr("nnfunc.cli.sweep.run_sweep", refuse)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--save-best", "nodir/best.msgpack"], "nodir/best.msgpack: folder nodir does not exist"),
+        (["--plot", "nodir/p.png"], "nodir/p.png: folder nodir does not exist"),
+        (["--out", "nodir/s.csv"], "nodir/s.csv: folder nodir does not exist"),
+        (["--out", "a_dir"], "a_dir: is a directory"),
+        (["--out", ""], "Invalid value for '--out': empty path"),
+        (["--plot", "p.xyz"], "p.xyz: matplotlib cannot draw .xyz files"),
+        (["--data", "data.csv", "--out", "data.csv"], "data.csv: is also the --data file"),
+        (["--data", "data.csv", "--out", "data"], "data.csv: is also the --data file"),
+        (["--data", "data.csv", "--save-best", "data.csv"], "data.csv: is also the --data file"),
+        (
+            ["--config", "space.json", "--save-best", "space.json"],
+            "space.json: is also the --config",
+        ),
+        (["--out", "s.csv", "--save-best", "s.json"], "s.json: is also the results JSON file"),
+        (["--plot", "p.png", "--save-best", "p.png"], "p.png: is also the --plot file"),
+        (["--save-best", "pipe"], "pipe: exists and is not a regular file"),
+        (["--hidden", "6000x6000"], "hidden=6000x6000: a 2-6000-6000-2 network has 36,036,002"),
+    ],
+)
+def test_cli_checks_outputs_and_sizes_before_any_work(
+    tmp_path, monkeypatch, no_sweeping, args, message
+):
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a_dir").mkdir()
+    (tmp_path / "data.csv").write_text(
+        "a,b,y\n" + "".join(f"{i},{i % 3},{i % 2}\n" for i in range(20))
+    )
+    (tmp_path / "space.json").write_text('{"hidden": [2]}')
+    os.mkfifo(tmp_path / "pipe")
+    before = sorted(os.listdir(tmp_path))
+    dataset = [] if "--data" in args else ["--dataset", "moons"]
+    result = CliRunner().invoke(main, ["sweep", *dataset, "--jobs", "1", *args])
+    _one_line_error(result, message)
+    assert sorted(os.listdir(tmp_path)) == before
+    assert (tmp_path / "pipe").is_fifo()
+
+
+def test_cli_plot_without_matplotlib_is_refused_before_any_work(tmp_path, monkeypatch, no_sweeping):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
+    result = CliRunner().invoke(main, ["sweep", "--dataset", "xor", "--plot", "p.png"])
+    _one_line_error(result, "plotting needs matplotlib")
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("[fixed]\nbogus = 1\n", "fixed: unknown setting 'bogus'; known ones: hidden, activation"),
+        ('[fixed]\nlr = "fast"\n', "fixed.lr: must be a number, got 'fast'"),
+        ("[fixed]\nepochs = 1.5\n", "fixed.epochs: must be a positive integer, got 1.5"),
+        ('[fixed]\noptimizer = "bogus"\n', "fixed.optimizer: unknown optimizer 'bogus'; choose"),
+        ('[fixed]\nactivation = "softmax"\n', "fixed.activation: softmax can only be the output"),
+        ("[fixed]\nval_split = 1.5\n", "fixed.val_split: must lie in [0, 1), got 1.5"),
+        ("[fixed]\nseed = 3\n", "fixed.seed: trial seeds come from the sweep's seed"),
+        ("[fixed]\nhidden = [0]\n", "fixed.hidden: needs a list of layer sizes"),
+        ('optimizer = ["adam", "bogus"]\n', "optimizer: unknown optimizer 'bogus'"),
+    ],
+)
+def test_cli_file_settings_are_checked_with_readable_messages(
+    tmp_path, monkeypatch, no_sweeping, setting, message
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "space.toml").write_text(setting)
+    result = CliRunner().invoke(main, ["sweep", "--dataset", "xor", "--config", "space.toml"])
+    _one_line_error(result, message)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--optimizer", "bogus"], "optimizer: unknown optimizer 'bogus'; choose one of: sgd,"),
+        (["--activation", "softmax"], "activation: softmax can only be the output activation"),
+        (["--hidden", "0"], "hidden: layer size 0 must lie in [1, 100000]"),
+        (["--hidden", "1_6"], "hidden: '1_6' is not an integer"),
+        (["--config", "/nonexistent/space.toml"], "'/nonexistent/space.toml' does not exist"),
+        (["--dataset", "iris", "--loss", "x"], "No such option '--loss'"),
+        (["--target", "y"], "--target selects a column of a --data CSV file"),
+    ],
+)
+def test_cli_usage_errors_are_one_line(tmp_path, monkeypatch, no_sweeping, args, message):
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, ["sweep", *args])
+    _one_line_error(result, message)
+    assert "Attribute(" not in result.output
+
+
+def test_cli_trial_warnings_are_one_line_notes(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["sweep", "--dataset", "xor", "--trials", "2", "--jobs", "1", "--hidden", "2,4"]
+    result = CliRunner().invoke(main, [*args, "--epochs", "5", "--save-best", "best.msgpack"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "Warning: 2 of 2 configurations warned; the first, hidden=2 epochs=5: the network has 9 "
+        "parameters for 4 training rows: it can memorise them (fewer hidden units, l2 or more "
+        "data generalise better)"
+    ]
+    runs = json.loads((tmp_path / "sweep.json").read_text())["rows"][1]["runs"]
+    assert runs[0]["warnings"] == [
+        "the network has 17 parameters for 4 training rows: it can memorise them (fewer hidden "
+        "units, l2 or more data generalise better)"
+    ]
+
+
+def test_cli_on_a_csv_file_starts_from_nnfunc_trains_defaults(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    lines = ["x1,x2,y"] + [f"{i / 10},{(i * 7) % 10 / 10},{i / 10 + 0.5}" for i in range(30)]
+    (tmp_path / "reg.csv").write_text("\n".join(lines) + "\n")
+    args = ["sweep", "--data", "reg.csv", "--trials", "1", "--jobs", "1", "--epochs", "2"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "sweep.json").read_text())["rows"][0]["config"]
+    defaults = pipeline.CSV_DEFAULTS.to_dict()
+    for key in ("hidden", "lr", "batch_size", "optimizer", "activation"):
+        assert config[key] == defaults[key], key
+    assert config["batch_size"] == 32 and config["lr"] == 0.01
+
+
+def test_run_sweep_on_other_data_starts_from_the_csv_defaults():
+    data = load_dataset("sum", n_samples=40)
+    renamed = attrs.evolve(data, name="my_table")
+    result = run_sweep(renamed, [{"epochs": 1}], trials=1)
+    assert result.rows[0]["config"]["batch_size"] == pipeline.CSV_DEFAULTS.batch_size
+    assert result.meta["fixed"]["test_split"] == pipeline.CSV_DEFAULTS.test_split

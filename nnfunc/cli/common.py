@@ -1,7 +1,9 @@
 """What every `nnfunc` subcommand shares: typed options, error mapping, output paths and JSON.
 
 Library errors become one-line click errors: bad input or usage (ValueError, DataError,
-ModelFileError, OSError) exits with 2, a diverged training run with 1; no traceback either way.
+ModelFileError, OSError, MemoryError) exits with 2, a diverged training run with 1; no traceback
+either way. Output paths are checked before any work: a writable folder, not a directory, not a
+device or FIFO, and never the same file as an input or another output.
 """
 
 from __future__ import annotations
@@ -11,16 +13,20 @@ import datetime
 import json
 import math
 import os
+import stat
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import click
 
 from nnfunc.activations import OUTPUT_ONLY, parse_activation
+from nnfunc.csvdata import MAX_CSV_BYTES, read_csv_bytes, read_stream
 from nnfunc.modelfile import load_model
 from nnfunc.training import TrainingDiverged
+
+CSV_LIMIT = f"{MAX_CSV_BYTES // 2**20} MiB"  # for help texts
 
 
 class BadInput(click.ClickException):
@@ -67,6 +73,8 @@ def cli_errors() -> Iterator[None]:
     except OSError as exc:
         where = f"{exc.filename}: " if exc.filename else ""
         raise BadInput(f"{where}{exc.strerror or exc}") from None
+    except MemoryError:
+        raise BadInput("out of memory: use less data or a smaller network") from None
 
 
 def _one_line(text: str) -> str:
@@ -117,6 +125,17 @@ class ActivationName(click.ParamType):
         return str(value)
 
 
+class OutputPath(click.Path):
+    """A file path to write; an empty path is refused (the rest is `check_output`'s job)."""
+
+    name = "PATH"
+
+    def convert(self, value: Any, param: Any, ctx: Any) -> Any:
+        if not str(value).strip():
+            self.fail("empty path; give a file name", param, ctx)
+        return super().convert(value, param, ctx)
+
+
 class FiniteFloat(click.FloatRange):
     """A float range that also refuses NaN and infinity (click's FloatRange lets NaN through)."""
 
@@ -137,15 +156,47 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON o
 # --- files ----------------------------------------------------------------------------------------
 
 
-def check_writable(path: str, *, create_folder: bool = False) -> None:
-    """Refuse an output path that cannot be written, before any work starts.
+def same_file(a: str, b: str) -> bool:
+    """True when two paths name one file: the same inode if both exist, else the same real path."""
+    try:
+        return os.path.samefile(a, b)
+    except (OSError, ValueError):
+        return os.path.realpath(a) == os.path.realpath(b)
 
+
+def check_output(
+    path: str,
+    *,
+    others: Mapping[str, str | None] | None = None,
+    create_folder: bool = False,
+) -> None:
+    """Refuse an output path that cannot or must not be written, before any work starts.
+
+    `others` names the command's input files and its other outputs (`{"--data": "my.csv"}`):
+    writing over one of them is refused. An existing path must be a regular file, since the
+    atomic write replaces whatever is there (a device such as /dev/null, a FIFO) with a new file.
     The folder is probed by creating and removing an empty temporary file in it, which is what
     the atomic write will do (permission bits alone say nothing for root or on read-only mounts).
     """
+    if not path:
+        raise BadInput("empty output path; give a file name")
     folder = os.path.dirname(os.path.abspath(path))
     if os.path.isdir(path):
         raise BadInput(f"{path}: is a directory; give a file name")
+    if path.endswith(("/", os.sep)) or os.path.basename(path) in (".", ".."):
+        raise BadInput(f"{path}: names a folder; give a file name")
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:  # not there yet (or its folder is not: reported below)
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        raise BadInput(
+            f"{path}: exists and is not a regular file (a device, FIFO or socket); "
+            "nnfunc would replace it: give the path of a file"
+        )
+    for label, other in (others or {}).items():
+        if other and other != "-" and same_file(path, other):
+            raise BadInput(f"{path}: is also the {label} file; give another path")
     if not os.path.isdir(folder):
         if not create_folder:
             raise BadInput(f"{path}: folder {os.path.dirname(path) or '.'} does not exist")
@@ -167,16 +218,28 @@ def load_model_arg(path: str) -> Any:
         return load_model(path)
 
 
+def check_writable(path: str, *, create_folder: bool = False) -> None:
+    """`check_output` with no other files to compare against."""
+    check_output(path, create_folder=create_folder)
+
+
 def read_input(path: str) -> tuple[bytes, str]:
-    """The bytes of a file, or of stdin for `-`, with the name to use in messages."""
-    if path == "-":
-        return sys.stdin.buffer.read(), "<stdin>"
-    with cli_errors(), open(path, "rb") as f:
-        return f.read(), path
+    """The bytes of a CSV file, or of stdin for `-`, with the name to use in messages.
+
+    At most `csvdata.MAX_CSV_BYTES` are read; a device (/dev/zero, say) is refused.
+    """
+    with cli_errors():
+        if path == "-":
+            return read_stream(sys.stdin.buffer, "<stdin>"), "<stdin>"
+        return read_csv_bytes(path), path
 
 
 def creation_time() -> str:
-    """Now in UTC as ISO 8601, or `SOURCE_DATE_EPOCH` (for reproducible files) when it is set."""
+    """Now in UTC as ISO 8601, or `SOURCE_DATE_EPOCH` (for reproducible files) when it is set.
+
+    Only `nnfunc train --timestamp` records it: by default a model file holds no clock reading,
+    so the same seed gives the same bytes.
+    """
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
     if epoch is not None:
         try:

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from nnfunc.cli.common import (
+    CSV_LIMIT,
     Command,
     cli_errors,
     echo_json,
@@ -66,7 +67,8 @@ def regression_text(report: dict[str, Any]) -> list[str]:
     "--data",
     required=True,
     type=click.Path(dir_okay=False, allow_dash=True),
-    help="CSV file with the model's feature and target columns ('-' for stdin).",
+    help=f"CSV file with the model's feature and target columns ('-' for stdin; at most "
+    f"{CSV_LIMIT}).",
 )
 @json_option
 def evaluate(model_path: str, data: str, as_json: bool) -> None:

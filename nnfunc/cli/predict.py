@@ -12,7 +12,14 @@ import io
 
 import click
 
-from nnfunc.cli.common import Command, cli_errors, echo_json, load_model_arg, read_input
+from nnfunc.cli.common import (
+    CSV_LIMIT,
+    Command,
+    cli_errors,
+    echo_json,
+    load_model_arg,
+    read_input,
+)
 from nnfunc.model import predict_codes, predict_proba, predict_values
 from nnfunc.pipeline import model_inputs, read_table
 
@@ -23,7 +30,7 @@ from nnfunc.pipeline import model_inputs, read_table
     "--data",
     required=True,
     type=click.Path(dir_okay=False, allow_dash=True),
-    help="CSV file with the model's feature columns ('-' for stdin).",
+    help=f"CSV file with the model's feature columns ('-' for stdin; at most {CSV_LIMIT}).",
 )
 @click.option(
     "--format",

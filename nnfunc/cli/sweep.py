@@ -7,48 +7,81 @@ Ctrl-C keeps them and `--resume` goes on from there.
 
 from __future__ import annotations
 
+import os
 import sys
 import time
+import warnings
+from pathlib import Path
 from typing import Any
 
 import attrs
 import click
+import numpy as np
 
-from nnfunc.csvdata import DataError, load_csv
+from nnfunc.cli.common import (
+    FRACTION,
+    BadInput,
+    Command,
+    OutputPath,
+    check_output,
+    cli_errors,
+)
 from nnfunc.datasets import TASKS, Dataset, dataset_names, load_dataset
-from nnfunc.pipeline import RECIPES, TrainConfig
-from nnfunc.sweep import SWEEPABLE, SweepResult, grid, random_search, run_sweep
+from nnfunc.pipeline import OverparameterizedWarning, default_config, load_training_data
+from nnfunc.sweep import SWEEPABLE, SweepResult, check_sweep, grid, random_search, run_sweep
 from nnfunc.sweep_results import load_results, paths
-from nnfunc.sweep_space import parse_values, read_space_file
+from nnfunc.sweep_space import fixed_settings, parse_values, read_space_file
 
 
-class UsageError(click.ClickException):
-    """Bad input: one line, exit code 2."""
-
-    exit_code = 2
-
-
-def _dataset(name: str, csv_path: str | None, target: str | None, data_seed: int) -> Dataset:
+def _dataset(
+    name: str, csv_path: str | None, target: str | None, task: str | None, data_seed: int
+) -> Dataset:
+    """The bundled dataset, or the CSV file read as `nnfunc train --data` reads it."""
     if csv_path is None:
         return load_dataset(name, seed=data_seed)
-    try:
-        return load_csv(csv_path, target=target)
-    except DataError as exc:
-        raise UsageError(str(exc)) from None
+    targets = [t.strip() for t in target.split(",")] if target is not None else None
+    return load_training_data(data=csv_path, target=targets, task=task)
 
 
-def _base(dataset: Dataset, csv_path: str | None, fixed: dict, val_split: float | None):
-    base = RECIPES[dataset.name] if csv_path is None else TrainConfig()
-    try:
-        base = attrs.evolve(base, **fixed)
-    except (TypeError, ValueError) as exc:
-        raise UsageError(f"fixed settings: {exc}") from None
+def _base(dataset: Dataset, csv_path: str | None, fixed: Any, val_split: float | None):
+    """The configuration every swept one starts from: `nnfunc train`'s defaults, then [fixed]."""
+    base = default_config(None if csv_path is not None else dataset.name)
+    base = attrs.evolve(base, **fixed_settings(fixed))
     if val_split is None:  # hold out a validation split to rank configurations, unless tiny data
         val_split = base.val_split or (0.2 if base.test_split else 0.0)
+    return attrs.evolve(base, val_split=val_split)
+
+
+def _check_outputs(options: dict[str, Any], config_file: str | None) -> None:
+    """Refuse unusable output paths (and --plot without matplotlib) before any work starts."""
+    inputs = {"--data": options["csv_path"], "--config": config_file}
+    if os.path.isdir(options["out"]) or options["out"].endswith(("/", os.sep)):
+        raise BadInput(f"{options['out']}: is a directory; give a file name")
     try:
-        return attrs.evolve(base, val_split=val_split)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        csv_path, json_path = (str(p) for p in paths(options["out"]))
+    except ValueError:
+        raise BadInput(f"{options['out']}: is not a file name") from None
+    check_output(csv_path, others=inputs)
+    check_output(json_path, others=inputs)
+    outputs = {**inputs, "--out": csv_path, "results JSON": json_path}
+    plot = options["plot_path"]
+    if plot:
+        from nnfunc.plotting import require_matplotlib
+
+        with cli_errors():
+            require_matplotlib()
+        from matplotlib.backend_bases import FigureCanvasBase
+
+        kinds = FigureCanvasBase.get_supported_filetypes()
+        kind = Path(plot).suffix.lstrip(".").lower() or "png"
+        if kind not in kinds:
+            raise BadInput(
+                f"{plot}: matplotlib cannot draw .{kind} files; end the name with one of: "
+                f"{', '.join(sorted(kinds))}"
+            )
+        check_output(plot, others=outputs)
+    if options["save_best"]:
+        check_output(options["save_best"], others={**outputs, "--plot": plot})
 
 
 def _backend(jobs: int | None, scheduler: str | None, dask_local: int | None, n_tasks: int):
@@ -58,9 +91,9 @@ def _backend(jobs: int | None, scheduler: str | None, dask_local: int | None, n_
     from nnfunc import sweep_backends as sb
 
     if scheduler and dask_local:
-        raise UsageError("give --scheduler or --dask-local, not both")
+        raise BadInput("give --scheduler or --dask-local, not both")
     if (scheduler or dask_local) and jobs is not None:
-        raise UsageError("--jobs picks local processes; with Dask, workers are set by the cluster")
+        raise BadInput("--jobs picks local processes; with Dask, workers are set by the cluster")
     try:
         if scheduler:
             return sb.remote_dask(scheduler)
@@ -74,7 +107,7 @@ def _backend(jobs: int | None, scheduler: str | None, dask_local: int | None, n_
                 raise
             return contextlib.nullcontext(sb.serial())
     except ImportError as exc:
-        raise UsageError(str(exc)) from None
+        raise BadInput(str(exc)) from None
 
 
 def _describe(row: dict[str, Any], names: list[str]) -> str:
@@ -147,7 +180,7 @@ def _space_options(command):
     return command
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option(
     "--config",
     "config_file",
@@ -167,12 +200,19 @@ def _space_options(command):
     "csv_path",
     metavar="CSV",
     type=click.Path(dir_okay=False),
-    help="Train on this CSV file instead of a bundled dataset (as in nnfunc train).",
+    help="Train on this CSV file instead of a bundled dataset, with nnfunc train's defaults "
+    "for a CSV file as the base config.",
 )
-@click.option("--target", help="Target column of the CSV file [default: the last].")
+@click.option(
+    "--target", help="Target column(s) of the CSV file, comma-separated [default: the last]."
+)
 @click.option("--task", type=click.Choice(TASKS), help="classify or regress [default: inferred].")
 @click.option(
-    "--data-seed", type=int, default=0, show_default=True, help="Seed of a generated dataset."
+    "--data-seed",
+    type=click.IntRange(0, 2**63 - 1),
+    default=0,
+    show_default=True,
+    help="Seed of a generated dataset.",
 )
 @click.option(
     "--random",
@@ -189,12 +229,12 @@ def _space_options(command):
 )
 @click.option(
     "--seed",
-    type=int,
+    type=click.IntRange(0, 2**63 - 1),
     help="Base seed: trial seeds (and random draws) derive from it [default: 0].",
 )
 @click.option(
     "--val-split",
-    type=click.FloatRange(0, 1, max_open=True),
+    type=FRACTION,
     help="Validation share that ranks configurations [default: 0.2 when there is a "
     "test split, so the test metric stays unbiased].",
 )
@@ -214,7 +254,7 @@ def _space_options(command):
 )
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False),
+    type=OutputPath(),
     default="sweep.csv",
     show_default=True,
     help="Results table; a .json file beside it keeps every trial.",
@@ -224,14 +264,14 @@ def _space_options(command):
 @click.option(
     "--plot",
     "plot_path",
-    type=click.Path(dir_okay=False),
+    type=OutputPath(),
     metavar="PNG",
     help="Draw the metric against the swept parameter, with error bars.",
 )
 @click.option("--plot-x", type=click.Choice(SWEEPABLE), help="Parameter on the plot's x axis.")
 @click.option(
     "--save-best",
-    type=click.Path(dir_okay=False),
+    type=OutputPath(),
     metavar="PATH",
     help="Retrain the best configuration (its best seed) and save the model file.",
 )
@@ -243,18 +283,19 @@ def sweep(config_file: str | None, **options: Any) -> None:
       nnfunc sweep --dataset moons --hidden 3..40 --trials 3 \\
           --out moons-hidden.csv --plot moons-hidden.png --save-best moons-best.msgpack
     """
-    try:
-        settings = read_space_file(config_file) if config_file else {}
-        plan = _plan(settings, options)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    dataset, base, configs, trials, seed = plan
+    if options["resume"] and options["overwrite"]:
+        raise BadInput("give --resume or --overwrite, not both")
+    if options["target"] is not None and options["csv_path"] is None:
+        raise BadInput("--target selects a column of a --data CSV file")
+    _check_outputs(options, config_file)
     out = options["out"]
     existing = [str(p) for p in paths(out) if p.exists()]
-    if options["resume"] and options["overwrite"]:
-        raise UsageError("give --resume or --overwrite, not both")
     if existing and not (options["resume"] or options["overwrite"]):
-        raise UsageError(f"{existing[0]} exists; --resume to go on with it, --overwrite to replace")
+        raise BadInput(f"{existing[0]} exists; --resume to go on with it, --overwrite to replace")
+    with cli_errors(), np.errstate(all="ignore"):
+        settings = read_space_file(config_file) if config_file else {}
+        dataset, base, configs, trials, seed = _plan(settings, options)
+        check_sweep(dataset, configs, base=base, task=options["task"])
     backend_context = _backend(
         options["jobs"], options["scheduler"], options["dask_local"], len(configs) * trials
     )
@@ -285,9 +326,9 @@ def sweep(config_file: str | None, **options: Any) -> None:
         )
         sys.exit(130)
     except ValueError as exc:  # a results file of another sweep, a bad value in the grid
-        raise UsageError(str(exc)) from None
+        raise BadInput(str(exc)) from None
     except (OSError, RuntimeError) as exc:  # no scheduler there, workers without nnfunc
-        raise UsageError(f"sweep failed: {exc}") from None
+        raise BadInput(f"sweep failed: {exc}") from None
     finally:
         progress.close()
     _finish(result, dataset, options, time.perf_counter() - start)
@@ -316,10 +357,10 @@ def _plan(settings: dict[str, Any], options: dict[str, Any]):
     space = {n: parse_values(n, v, random=bool(n_random)) for n, v in raw.items() if v is not None}
     configs = random_search(space, n_random, seed=numbers["seed"]) if n_random else grid(space)
     options["swept"] = [n for n in SWEEPABLE if n in space]
-    dataset = _dataset(name, options["csv_path"], options["target"], options["data_seed"])
-    fixed = settings.get("fixed", {})
-    if not isinstance(fixed, dict):
-        raise ValueError("fixed: expected a table of TrainConfig settings")
+    fixed = fixed_settings(settings.get("fixed", {}))
+    dataset = _dataset(
+        name, options["csv_path"], options["target"], options["task"], options["data_seed"]
+    )
     base = _base(dataset, options["csv_path"], fixed, options["val_split"])
     return dataset, base, configs, numbers["trials"], numbers["seed"]
 
@@ -345,26 +386,51 @@ class _Progress:
             self.bar = None
 
 
+def _warn_trials(result: SweepResult, names: list[str]) -> None:
+    """The trials' warnings (more parameters than rows, say) as one line on stderr."""
+    warned = []
+    for row in result.rows:
+        notes = [n for run in row.get("runs", ()) for n in run.get("warnings", ())]
+        if notes:
+            warned.append((row, notes[0]))
+    if not warned:
+        return
+    row, note = warned[0]
+    if len(warned) == 1:
+        click.echo(f"Warning: {_describe(row, names)}: {note}", err=True)
+    else:
+        click.echo(
+            f"Warning: {len(warned)} of {_count(len(result.rows), 'configuration')} warned; "
+            f"the first, {_describe(row, names)}: {note}",
+            err=True,
+        )
+
+
 def _finish(result: SweepResult, dataset: Dataset, options: dict[str, Any], seconds: float):
     """Report, then draw the figure and save the best model if asked."""
     _report(result, options["swept"], seconds)
+    _warn_trials(result, options["swept"])
     csv_path, json_path = paths(options["out"])
     click.echo(f"wrote {csv_path} and {json_path}")
     if result.best is None:
         first = next((e for r in result.rows for e in r["errors"]), "no trial ran")
+        first = " ".join(str(first).split())
         raise click.ClickException(f"every trial failed; first error: {first}")  # exit 1
     if options["plot_path"]:
         from nnfunc.sweep_plot import plot_sweep
 
-        try:
+        with cli_errors():
             x = plot_sweep(result, options["plot_path"], x=options["plot_x"])
-        except (ImportError, ValueError) as exc:
-            raise UsageError(str(exc)) from None
         click.echo(f"plot of {result.meta['metric']} against {x}: {options['plot_path']}")
     if options["save_best"]:
         from nnfunc.modelfile import save_model
         from nnfunc.sweep import train_best
 
-        model = train_best(dataset, result, task=options["task"])
-        save_model(model, options["save_best"])
+        with cli_errors(), np.errstate(all="ignore"), warnings.catch_warnings(record=True) as seen:
+            warnings.simplefilter("always")
+            model = train_best(dataset, result, task=options["task"])
+            save_model(model, options["save_best"])
+        for warning in seen:  # the sweep already said it has more parameters than rows
+            if not issubclass(warning.category, OverparameterizedWarning):
+                click.echo(f"Warning: {' '.join(str(warning.message).split())}", err=True)
         click.echo(f"best model (seed {model.config['seed']}) saved to {options['save_best']}")

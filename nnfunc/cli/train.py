@@ -2,7 +2,9 @@
 
 Options left out fall back to the bundled dataset's recipe (`pipeline.RECIPES`), or to
 `pipeline.CSV_DEFAULTS` for a CSV file. Every option is typed, and the output paths are checked,
-before any data is read or any epoch runs.
+before any data is read; the data and the configuration (`pipeline.check_training`) before any
+epoch runs. A model file holds no clock reading unless `--timestamp` asks for one, so the same
+seed gives the same bytes.
 """
 
 from __future__ import annotations
@@ -19,13 +21,15 @@ import click
 import numpy as np
 
 from nnfunc.cli.common import (
+    CSV_LIMIT,
     FRACTION,
     NON_NEGATIVE,
     POSITIVE,
     ActivationName,
     Command,
     Layers,
-    check_writable,
+    OutputPath,
+    check_output,
     cli_errors,
     creation_time,
     echo_json,
@@ -43,6 +47,7 @@ from nnfunc.optim import OPTIMIZERS
 from nnfunc.params import ALIASES, INITIALIZERS
 from nnfunc.pipeline import (
     OverparameterizedWarning,
+    check_training,
     default_config,
     load_training_data,
     train_model,
@@ -104,7 +109,7 @@ def _architecture(model: Model) -> str:
     "--data",
     metavar="CSV",
     type=click.Path(exists=True, dir_okay=False),
-    help="CSV file with a header row to train on.",
+    help=f"CSV file with a header row to train on (comma-separated, at most {CSV_LIMIT}).",
 )
 @click.option(
     "--dataset", type=click.Choice(dataset_names()), help="Bundled dataset (default: iris)."
@@ -138,14 +143,20 @@ def _architecture(model: Model) -> str:
 @click.option(
     "--out",
     metavar="PATH",
-    type=click.Path(),
+    type=OutputPath(),
     help="Model file (default: models/<data name>.msgpack).",
 )
 @click.option(
     "--plot",
     metavar="PNG",
-    type=click.Path(),
+    type=OutputPath(),
     help="Draw training curves to this PNG (matplotlib).",
+)
+@click.option(
+    "--timestamp",
+    is_flag=True,
+    help="Record the creation time in the model file (UTC now, or SOURCE_DATE_EPOCH when set). "
+    "Off by default, so that the same seed gives a byte-identical file.",
 )
 @json_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary.")
@@ -156,6 +167,7 @@ def train(
     task: str | None,
     out: str | None,
     plot: str | None,
+    timestamp: bool,
     as_json: bool,
     quiet: bool,
     **options: Any,
@@ -173,31 +185,31 @@ def train(
         dataset = "iris"
     name = dataset or os.path.splitext(os.path.basename(data))[0]
     default_out = os.path.join("models", f"{name}.msgpack")
-    out = out or default_out
+    out = default_out if out is None else out
+    created = creation_time() if timestamp else None
     if plot is not None:
         from nnfunc.plotting import require_matplotlib
 
         with cli_errors():
             require_matplotlib()
-        if os.path.abspath(plot) == os.path.abspath(out):
-            raise click.UsageError("--plot and --out name the same file")
-        check_writable(plot)
-    check_writable(out, create_folder=out == default_out)  # the last check: it may make models/
+        check_output(plot, others={"--data": data, "--out": out})
+    # the last check: it may make models/
+    check_output(out, others={"--data": data}, create_folder=out == default_out)
 
     overrides = {OVERRIDES[k]: v for k, v in options.items() if v is not None}
     with cli_errors():
         config = attrs.evolve(default_config(dataset), **overrides)
         targets = [t.strip() for t in target.split(",")] if target is not None else None
         table = load_training_data(data=data, dataset=dataset, target=targets, task=task)
+        with np.errstate(all="ignore"):
+            check_training(table, config, task=task)  # before the progress bar and any epoch
     progress = Progress(config.epochs, name) if is_terminal() and not quiet else None
     started = time.perf_counter()
     try:
         # Divergence is detected from the loss; numpy's overflow warnings would only add noise.
         with cli_errors(), np.errstate(all="ignore"), warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always", OverparameterizedWarning)
-            model = train_model(
-                table, config, task=task, on_epoch=progress, created=creation_time()
-            )
+            model = train_model(table, config, task=task, on_epoch=progress, created=created)
         for warning in seen:
             click.echo(f"Warning: {warning.message}", err=True)
     finally:
