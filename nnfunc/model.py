@@ -14,7 +14,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from nnfunc.arrays import all_finite, numeric_array
+from nnfunc.arrays import numeric_array
 from nnfunc.network import _logits, plan
 from nnfunc.params import Params
 from nnfunc.preprocessing import LabelEncoder, StandardScaler, input_limit, output_limit
@@ -86,9 +86,10 @@ class _Compiled:
     """What predicting needs from a model, resolved once (a model is immutable: never stale).
 
     The scalers' means and scales are cast to the network's dtype here, as `scale` and `unscale`
-    cast them on every call, and the class labels are an array ready for indexing. `in_sq` and
-    `out_sq` bound the sum of squares of rows that can be scaled (and outputs unscaled) without
-    overflow: one `np.vdot` clears ordinary rows, and only the others take the checked path.
+    cast them on every call, and the class labels are an array ready for indexing. `in_sq` bounds
+    the sum of squares of ordinary rows: they scale without overflow to values of at most
+    `ORDINARY` (which a trained network does not overflow on), and `out_sq` that of outputs that
+    unscale without overflow. One `np.vdot` clears ordinary rows; only others take checked paths.
     """
 
     __slots__ = (
@@ -111,7 +112,7 @@ class _Compiled:
         self.plan, self.leaves = plan(model.spec), model.params.leaves()
         self.dtype, self.n_inputs = np.dtype(model.spec.dtype), model.spec.n_inputs
         self.feature_names, self.target_names = model.feature_names, model.target_names
-        self.mean, self.scale, self.in_sq = self._scaler(model.feature_scaler, input_limit)
+        self.mean, self.scale, self.in_sq = self._scaler(model.feature_scaler, _ordinary_limit)
         self.target_mean, self.target_scale, self.out_sq = self._scaler(
             model.target_scaler, output_limit
         )
@@ -124,10 +125,22 @@ class _Compiled:
     ) -> tuple[np.ndarray | None, np.ndarray | None, np.float64]:
         """The scaler's mean and scale in the network's dtype, and its sum-of-squares bound."""
         if scaler is None:
-            # Only a cast to a narrower dtype can overflow: a float64 row into a float32 model.
-            return None, None, _square(float(np.finfo(self.dtype).max) / 2)
+            return None, None, _square(ORDINARY)  # well inside float32's range, too
         bound = _square(limit(scaler, self.dtype))
         return scaler.mean.astype(self.dtype), scaler.scale.astype(self.dtype), bound
+
+
+# Scaled values up to this size do not overflow a network trained on standardised data, so rows
+# within it skip `np.errstate` (about 1 us); the logits are checked for overflow either way.
+ORDINARY = 1e15
+
+
+def _ordinary_limit(scaler: StandardScaler, dtype: np.dtype) -> float:
+    """The largest |x| that scales to at most `ORDINARY` in every column (and without overflow)."""
+    scale_, mean = np.asarray(scaler.scale, np.float64), np.asarray(scaler.mean, np.float64)
+    with np.errstate(over="ignore"):  # a huge scale gives inf: then input_limit decides
+        ordinary = float((ORDINARY * scale_ - np.abs(mean)).min(initial=ORDINARY))
+    return min(ordinary, input_limit(scaler, dtype))
 
 
 def _square(limit: float) -> np.float64:
@@ -160,10 +173,14 @@ def prepare_inputs(model: Model, X: Any) -> np.ndarray:
     """Raw feature rows scaled for the network, in its dtype.
 
     A wrong width raises ValueError; NaN, infinity and finite values that overflow once converted
-    and scaled raise InputRangeError naming the row and feature. One `np.vdot` against a bound
-    worked out at load clears ordinary rows; only the others are checked entry by entry.
+    and scaled raise InputRangeError naming the row and feature.
     """
-    c = _compiled(model)
+    return _prepare(_compiled(model), X)[0]
+
+
+def _prepare(c: _Compiled, X: Any) -> tuple[np.ndarray, bool]:
+    """`prepare_inputs`, and whether the rows are ordinary (one `np.vdot` against `in_sq`, a BLAS
+    call that never warns, decides; only other rows are checked entry by entry)."""
     X = np.asarray(X)
     if X.dtype.kind != "f":
         X = numeric_array(X, "inputs").astype(c.dtype)  # ints, bools; text, complex refused
@@ -172,10 +189,10 @@ def prepare_inputs(model: Model, X: Any) -> np.ndarray:
     if X.ndim != 2 or X.shape[1] != c.n_inputs:
         raise ValueError(f"expected rows of {c.n_inputs} feature(s), got shape {np.shape(X)}")
     if not np.vdot(X, X) <= c.in_sq:  # NaN, infinity or a large value: check each entry
-        return _scale_checked(c, X)
+        return _scale_checked(c, X), False
     if X.dtype != c.dtype:
         X = X.astype(c.dtype)
-    return X if c.mean is None else (X - c.mean) / c.scale  # what `scale` computes
+    return (X if c.mean is None else (X - c.mean) / c.scale), True  # what `scale` computes
 
 
 def _scale_checked(c: _Compiled, X: np.ndarray) -> np.ndarray:
@@ -219,12 +236,16 @@ def _unscale(c: _Compiled, Z: np.ndarray) -> np.ndarray:
 
 def _model_logits(model: Model, X: Any) -> np.ndarray:
     """The logits of raw rows; rows whose logits overflow (far outside the training data, or a
-    network with huge weights) raise InputRangeError rather than answer NaN or a made-up label."""
+    network with huge weights) raise InputRangeError rather than answer NaN or a made-up label.
+    """
     c = _compiled(model)
-    with np.errstate(over="ignore", invalid="ignore"):
-        z = _logits(c.plan, c.leaves, prepare_inputs(model, X))
-        finite = all_finite(z)
-    if not finite:
+    X, ordinary = _prepare(c, X)
+    if ordinary:
+        z = _logits(c.plan, c.leaves, X)
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):
+            z = _logits(c.plan, c.leaves, X)
+    if not np.vdot(z, z) < np.inf and not np.isfinite(z).all():
         row = int(np.argwhere(~np.isfinite(z))[0][0])
         raise InputRangeError(
             f"inputs out of range: the network overflows on row {row} (its feature values are "
