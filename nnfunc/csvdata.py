@@ -6,6 +6,11 @@ bad cell, a ragged row, an unknown column) raises `DataError` naming the row, th
 value. Numbers are plain ASCII decimal or scientific notation (`5.1`, `-2`, `1e-3`): Python's
 `float` would also take `5_1` and non-ASCII digits, which are refused here. Files larger than
 `MAX_CSV_BYTES` (256 MiB) are refused before they are read whole.
+
+Column names and text class labels end up in the model file, whose reader refuses control
+characters and names over `MAX_NAME_LEN` characters: such names are refused here, before any
+training, and messages quote names and cells with `repr` so a control character never reaches
+the terminal raw.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import csv
 import hashlib
 import io
 import os
+import re
 import stat
 from collections.abc import Sequence
 from typing import BinaryIO
@@ -22,10 +28,14 @@ import numpy as np
 
 from nnfunc.arrays import freeze
 from nnfunc.datasets import TASKS, Dataset
+from nnfunc.schema import MAX_NAME_LEN, UNPRINTABLE, unprintable
 
 MAX_INTEGER_CLASSES = 20
 # The largest CSV input read (a file or stdin): generous for a numpy MLP, and a bound on memory.
 MAX_CSV_BYTES = 256 * 1024 * 1024
+# What a file name gives up in a dataset name: `UNPRINTABLE`, and the lone surrogates that stand
+# for the bytes of a file name that are not UTF-8 (msgpack cannot encode them).
+_UNSTORABLE = re.compile(f"{UNPRINTABLE.pattern}|[\ud800-\udfff]")
 
 
 class DataError(ValueError):
@@ -38,11 +48,47 @@ def load_csv(
     target: str | Sequence[str] | None = None,
     task: str | None = None,
 ) -> Dataset:
-    """Read the CSV at `path` into a Dataset; the sha256 is that of the file's bytes."""
-    source = os.fspath(path)
-    data = read_csv_bytes(source)
-    name = os.path.splitext(os.path.basename(source))[0]
-    return parse_csv(data, source=source, name=name, target=target, task=task)
+    """Read the CSV at `path` into a Dataset named after the file (`dataset_name`).
+
+    The sha256 is that of the file's bytes.
+    """
+    data = read_csv_bytes(path)
+    return parse_csv(
+        data, source=shown_path(path), name=dataset_name(path), target=target, task=task
+    )
+
+
+def dataset_name(path: str | os.PathLike[str]) -> str:
+    """The file's name without folder or extension, made printable: a name a model file stores.
+
+    The name only labels the data (in the model's provenance, a summary line, a default output
+    file name), so an odd file name is mended rather than refused: each control character (see
+    `nnfunc.schema.UNPRINTABLE`) and each undecodable byte becomes `_`, and the name is cut to
+    `MAX_NAME_LEN` characters.
+    """
+    stem = os.path.splitext(os.path.basename(os.fsdecode(path)))[0]
+    return _UNSTORABLE.sub("_", stem)[:MAX_NAME_LEN]
+
+
+def shown_path(path: str | os.PathLike[str]) -> str:
+    """A path as messages show it: escaped (`repr`) if it holds a control or non-UTF-8 byte."""
+    text = os.fsdecode(path)
+    return repr(text) if _UNSTORABLE.search(text) else text
+
+
+def name_problem(name: str) -> str | None:
+    """Why a model file cannot store `name` as a column name or class label, or None."""
+    char = unprintable(name)
+    if char is not None:
+        return f"holds the control character U+{ord(char):04X}"
+    if len(name) > MAX_NAME_LEN:
+        return f"has {len(name):,} characters, more than the {MAX_NAME_LEN} allowed"
+    return None
+
+
+def quoted(text: str, limit: int = 60) -> str:
+    """`text` quoted and escaped (`repr`), cut after `limit` characters, for a one-line message."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
 
 
 def read_csv_bytes(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> bytes:
@@ -50,12 +96,12 @@ def read_csv_bytes(path: str | os.PathLike[str], *, max_bytes: int | None = None
 
     `max_bytes` defaults to `MAX_CSV_BYTES`; a regular file's size is checked before reading.
     """
-    source = os.fspath(path)
+    source = shown_path(path)
     max_bytes = MAX_CSV_BYTES if max_bytes is None else max_bytes
-    if os.path.isdir(source):
+    if os.path.isdir(path):
         raise DataError(f"{source}: is a directory, not a CSV file")
     try:
-        with open(source, "rb") as f:
+        with open(path, "rb") as f:
             info = os.fstat(f.fileno())
             if not (stat.S_ISREG(info.st_mode) or stat.S_ISFIFO(info.st_mode)):
                 raise DataError(f"{source}: is a device or special file, not a CSV file")
@@ -121,6 +167,8 @@ def parse_csv(
             f"{source}: no feature columns left after taking target(s) {targets}"
             + delimiter_hint(header)
         )
+    # After the check above, so that a tab-separated file gets its hint rather than this refusal.
+    _check_storable(header, source)
     if len(targets) > 1 and task == "classify":
         raise DataError(f"{source}: classification takes one target column, got {targets}")
 
@@ -157,7 +205,18 @@ def _check_header(header: list[str], source: str) -> None:
     seen: set[str] = set()
     duplicates = sorted({c for c in header if c in seen or seen.add(c)})
     if duplicates:
-        raise DataError(f"{source}: duplicate column name(s): {', '.join(duplicates)}")
+        raise DataError(f"{source}: duplicate column name(s): {', '.join(map(repr, duplicates))}")
+
+
+def _check_storable(header: list[str], source: str) -> None:
+    """Refuse column names a model file cannot store (a control character, over-long)."""
+    for index, column in enumerate(header, start=1):
+        problem = name_problem(column)
+        if problem is not None:
+            raise DataError(
+                f"{source}: header column {index} {quoted(column)} {problem}: a model file "
+                "cannot store it as a column name; rename the column"
+            )
 
 
 def _target_columns(
@@ -173,10 +232,10 @@ def _target_columns(
         if column not in header:
             raise DataError(
                 f"{source}: unknown target column {column!r}; "
-                f"available columns: {', '.join(header)}"
+                f"available columns: {', '.join(map(repr, header))}"
             )
     if len(set(wanted)) != len(wanted):
-        raise DataError(f"{source}: target column(s) repeated: {', '.join(wanted)}")
+        raise DataError(f"{source}: target column(s) repeated: {', '.join(map(repr, wanted))}")
     return wanted
 
 
@@ -260,11 +319,22 @@ def _infer_task(targets: list[str], columns: dict[str, list[str]]) -> str:
 
 
 def _labels(cells: list[str], column: str, source: str) -> np.ndarray:
-    """Class labels: int64 when every cell is integral, else the stripped strings."""
+    """Class labels: int64 when every cell is integral, else the stripped strings.
+
+    Text labels are stored in the model file, so they must be names it can store.
+    """
     for number, cell in enumerate(cells, start=1):
         if not cell:
             raise DataError(f"{source}: row {number}, column {column!r}: missing value")
     integral = _is_integral_column(cells)
+    if integral is None:
+        for label in dict.fromkeys(cells):  # each distinct label, in order of first appearance
+            problem = name_problem(label)
+            if problem is not None:
+                raise DataError(
+                    f"{source}: row {cells.index(label) + 1}, column {column!r}: class label "
+                    f"{quoted(label)} {problem}: a model file cannot store it; rename the class"
+                )
     labels = integral if integral is not None else np.array(cells, dtype=str)
     classes = np.unique(labels)
     if len(classes) < 2:

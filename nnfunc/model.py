@@ -166,7 +166,18 @@ def _compiled(model: Model) -> _Compiled:
 
 class InputRangeError(ValueError):
     """Rows a model cannot answer: NaN or infinity, or values so far outside the training data
-    that scaling them or the network overflows. (A ValueError: bad input, never a crash.)"""
+    that scaling them or the network overflows. (A ValueError: bad input, never a crash.)
+
+    `row` counts from 0, as numpy does; `describe(row + 1)` words it for readers counting from 1.
+    """
+
+    def __init__(self, row: int, detail: str):
+        self.row, self.detail = row, detail
+        super().__init__(self.describe(row))
+
+    def describe(self, shown_row: int) -> str:
+        """The message, with the row numbered as the caller numbers rows."""
+        return f"inputs out of range: row {shown_row}, {self.detail}"
 
 
 def prepare_inputs(model: Model, X: Any) -> np.ndarray:
@@ -212,9 +223,7 @@ def _scale_checked(c: _Compiled, X: np.ndarray) -> np.ndarray:
             if np.isinf(value)
             else f"overflows {c.dtype.name} once converted and scaled for the model"
         )
-        raise InputRangeError(
-            f"inputs out of range: row {row}, feature {c.feature_names[col]!r} = {value:.6g} {why}"
-        )
+        raise InputRangeError(row, f"feature {c.feature_names[col]!r} = {value:.6g} {why}")
     return Z
 
 
@@ -228,8 +237,9 @@ def _unscale(c: _Compiled, Z: np.ndarray) -> np.ndarray:
     if bad.any():
         row, col = (int(i) for i in np.argwhere(bad)[0])
         raise InputRangeError(
-            f"inputs out of range: row {row}, target {c.target_names[col]!r} overflows "
-            f"{c.dtype.name} in the targets' units (the inputs are far outside the training data)"
+            row,
+            f"target {c.target_names[col]!r} overflows {c.dtype.name} in the targets' units "
+            "(the inputs are far outside the training data)",
         )
     return Y
 
@@ -248,8 +258,7 @@ def _model_logits(model: Model, X: Any) -> np.ndarray:
     if not np.vdot(z, z) < np.inf and not np.isfinite(z).all():
         row = int(np.argwhere(~np.isfinite(z))[0][0])
         raise InputRangeError(
-            f"inputs out of range: the network overflows on row {row} (its feature values are "
-            "far outside the training data)"
+            row, "the network overflows on it (feature values far outside the training data)"
         )
     return z
 

@@ -285,11 +285,44 @@ def test_train_refuses_to_replace_a_fifo_or_device(workspace):
 
 
 def test_train_checks_the_network_size_against_memory_before_training(workspace, monkeypatch):
-    monkeypatch.setattr("nnfunc.pipeline.memory_limit", lambda: 1_000_000)
+    monkeypatch.setattr("nnfunc.capacity.memory_limit", lambda: 1_000_000)
     result = run("train", "--layers", "3000", "--out", workspace / "old.msgpack")
     assert_fails(result, 2, "training a 4-3000-3 network on 120 rows needs about")
     assert "of memory, more than the 1.0 MB available" in result.stderr
     assert (workspace / "old.msgpack").read_bytes() == b"previous model"
+
+
+def test_train_refuses_names_a_model_file_cannot_store_before_training(workspace, monkeypatch):
+    monkeypatch.chdir(workspace)
+    monkeypatch.setattr("nnfunc.pipeline.fit", lambda *a, **k: pytest.fail("training started"))
+    rows = "1,x\n2,z\n3,x\n4,z\n"
+    (workspace / "tab.csv").write_text('"a\tb",y\n' + rows)
+    (workspace / "esc.csv").write_text("a,y\n1,dog\n2,c\x1bat\n3,dog\n4,c\x1bat\n")
+    (workspace / "long.csv").write_text("a," + "y" * 1025 + "\n" + rows)
+    cases = {
+        "tab.csv": "tab.csv: header column 1 'a\\tb' holds the control character U+0009",
+        "esc.csv": "esc.csv: row 2, column 'y': class label 'c\\x1bat' holds the control character",
+        "long.csv": "long.csv: header column 2 'yyyyy",
+    }
+    for name, message in cases.items():
+        result = run("train", "--data", name, "--out", "old.msgpack")
+        assert_fails(result, 2, message)
+        assert result.stderr.rstrip("\n").isprintable()
+    assert (workspace / "old.msgpack").read_bytes() == b"previous model"
+
+
+def test_a_file_name_with_control_characters_gives_a_printable_dataset_name(workspace, monkeypatch):
+    monkeypatch.chdir(workspace)
+    (workspace / "f\x1bx.csv").write_text("a,b,y\n1,2,x\n3,4,y\n5,6,x\n7,8,y\n")
+    result = run("train", "--data", "f\x1bx.csv", "--epochs", 2, "--test-split", 0)
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("f_x: trained") and "wrote models/f_x.msgpack" in result.stdout
+    assert load_model(workspace / "models" / "f_x.msgpack").provenance["dataset"] == "f_x"
+    (workspace / "h\x1b.csv").write_text("a,b,y\n1,oops,x\n")
+    result = run("train", "--data", "h\x1b.csv")
+    assert_fails(result, 2, "'h\\x1b.csv': row 1, column 'b': 'oops' is not a number")
+    result = run("predict", "models/f_x.msgpack", "--data", "h\x1b.csv")
+    assert_fails(result, 2, "'h\\x1b.csv': row 1, column 'b': 'oops' is not a number")
 
 
 def test_csv_input_is_bounded(files, workspace, monkeypatch):
@@ -427,6 +460,27 @@ def test_predict_refuses_bad_cells(files):
     for text, message in cases.items():
         assert_fails(run("predict", files["arithmetic"], "--data", "-", input=text), 2, message)
     assert_fails(run("predict", files["arithmetic"], "--data", "nope.csv"), 2, "nope.csv")
+
+
+def test_rows_a_model_cannot_answer_are_numbered_as_csv_rows_are(files):
+    header = "sepal_length,sepal_width,petal_length,petal_width"
+    # the CLI counts data rows from 1, as for a bad cell; the library counts them from 0
+    assert_fails(
+        run("predict", files["iris"], "--data", "-", input=f"{header}\n1,2,nan,3\n"),
+        2,
+        "<stdin>: row 1, column 'petal_length': 'nan' is not a finite number",
+    )
+    for data in (f"{header}\n1e308,1,1,1\n", f"{header}\n1,1,1,1\n1,1e308,1,1\n"):
+        row = data.count("\n") - 1
+        result = run("predict", files["iris"], "--data", "-", input=data)
+        assert_fails(result, 2, "inputs out of range")
+        assert f"row {row}" in result.stderr and f"row {row - 1}" not in result.stderr
+        labelled = data.replace("\n", ",setosa\n").replace(",setosa", ",species", 1)
+        result = run("evaluate", files["iris"], "--data", "-", input=labelled)
+        assert_fails(result, 2, "inputs out of range")
+        assert f"row {row}" in result.stderr and f"row {row - 1}" not in result.stderr
+    result = run("predict", files["iris"], "--data", "-", input=f"{header}\n1,1,1,1\n1,1e308,1,1\n")
+    assert_fails(result, 2, "inputs out of range: row 2, feature 'sepal_width' = 1e+308")
 
 
 def test_inspect_summarises_layers_parameters_and_provenance(files):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 import numpy as np
 import pytest
@@ -80,7 +81,9 @@ def test_empty_and_header_only(tmp_path):
 
 def test_unknown_target_lists_columns(tmp_path):
     path = write(tmp_path, "a,b,c\n1,2,3\n4,5,6\n")
-    with pytest.raises(DataError, match="unknown target column 'z'; available columns: a, b, c"):
+    with pytest.raises(
+        DataError, match="unknown target column 'z'; available columns: 'a', 'b', 'c'"
+    ):
         load_csv(path, target="z")
 
 
@@ -122,7 +125,7 @@ def test_single_class_is_refused(tmp_path):
 
 
 def test_duplicate_and_empty_column_names(tmp_path):
-    with pytest.raises(DataError, match="duplicate column name.*: a"):
+    with pytest.raises(DataError, match="duplicate column name.*: 'a'"):
         load_csv(write(tmp_path, "a,b,a\n1,2,3\n"))
     with pytest.raises(DataError, match="column 2 has an empty name"):
         load_csv(write(tmp_path, "a,,c\n1,2,3\n", name="e.csv"))
@@ -179,3 +182,61 @@ def test_input_size_is_bounded_and_devices_are_refused(tmp_path, monkeypatch):
         load_csv(path)
     with pytest.raises(DataError, match="/dev/zero: is a device or special file"):
         load_csv("/dev/zero")
+
+
+# --- names a model file can store -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('"a\tb",y\n1,x\n2,z\n', r"header column 1 'a\\tb' holds the control character U\+0009"),
+        ("a,y\x1b\n1,x\n2,z\n", r"header column 2 'y\\x1b' holds the control character U\+001B"),
+        ("a\u202e,y\n1,x\n2,z\n", r"header column 1 'a\\u202e' holds the control character"),
+        (
+            "a," + "y" * 1025 + "\n1,x\n2,z\n",
+            r"header column 2 'y{60}'\.\.\. has 1,025 characters, more",
+        ),
+    ],
+)
+def test_column_names_a_model_file_cannot_store_are_refused(tmp_path, text, message):
+    with pytest.raises(DataError, match=message) as info:
+        load_csv(write(tmp_path, text))
+    assert "cannot store it as a column name" in str(info.value)
+    assert info.value.args[0].isprintable()
+
+
+def test_text_class_labels_a_model_file_cannot_store_are_refused(tmp_path):
+    with pytest.raises(DataError, match=r"row 2, column 'y': class label 'c\\x1bat' holds the"):
+        load_csv(write(tmp_path, "a,y\n1,dog\n2,c\x1bat\n3,dog\n"))
+    long = "b" * 1025
+    with pytest.raises(
+        DataError, match=r"row 1, column 'y': class label 'b{60}'\.\.\. has 1,025 char"
+    ):
+        load_csv(write(tmp_path, f"a,y\n1,{long}\n2,dog\n"))
+    load_csv(write(tmp_path, "a,y\n1," + "b" * 1024 + "\n2,dog\n"))  # the limit itself is fine
+
+
+def test_the_dataset_name_from_a_file_name_is_made_printable(tmp_path):
+    text = "a,y\n1,x\n2,z\n"
+    assert load_csv(write(tmp_path, text, name="f\x1bx.csv")).name == "f_x"
+    assert load_csv(write(tmp_path, text, name="t\u2028y.csv")).name == "t_y"
+    odd = os.fsencode(tmp_path) + b"/g\xff.csv"  # a file name that is not UTF-8
+    with open(odd, "wb") as f:
+        f.write(text.encode())
+    assert load_csv(odd).name == "g_"
+    assert load_csv(os.fsdecode(odd)).name == "g_"
+
+
+def test_messages_quote_names_and_paths_escaped(tmp_path):
+    with pytest.raises(DataError) as info:
+        load_csv(write(tmp_path, "a\x1b,b,c\n1,2,3\n"), target="z")
+    assert "available columns: 'a\\x1b', 'b', 'c'" in str(info.value)
+    with pytest.raises(DataError, match=r"duplicate column name\(s\): 'b\\x1b'"):
+        load_csv(write(tmp_path, "a,b\x1b,b\x1b\n1,2,3\n"))
+    with pytest.raises(DataError, match=r"target column\(s\) repeated: 'b', 'b'"):
+        load_csv(write(tmp_path, "a,b,c\n1,2,3\n"), target=["b", "b"])
+    with pytest.raises(DataError) as info:
+        load_csv(write(tmp_path, "a,y\nzz,x\n", name="h\x1b.csv"))
+    assert str(info.value).startswith("'") and "h\\x1b.csv': row 1, column 'a'" in str(info.value)
+    assert str(info.value).isprintable()

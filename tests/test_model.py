@@ -150,7 +150,7 @@ def test_nan_and_infinite_features_are_refused_not_answered(iris, no_warnings, v
 
 def test_rows_that_overflow_inside_the_network_are_refused(iris, no_warnings):
     """Scaling 1e308 stays finite, but the first layer's products overflow: no NaN answer."""
-    with pytest.raises(InputRangeError, match="the network overflows on row 0"):
+    with pytest.raises(InputRangeError, match="row 0, the network overflows"):
         predict(iris, [[1e308, 3.0, 4.0, 1.0]])
 
 

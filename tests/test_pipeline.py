@@ -7,7 +7,7 @@ import pytest
 from nnfunc.csvdata import DataError
 from nnfunc.datasets import load_dataset
 from nnfunc.model import predict
-from nnfunc.modelfile import dumps_model
+from nnfunc.modelfile import dumps_model, loads_model
 from nnfunc.pipeline import (
     CSV_DEFAULTS,
     RECIPES,
@@ -255,6 +255,119 @@ def test_check_training_refuses_networks_too_big_for_a_file_or_memory(monkeypatc
     with pytest.raises(ValueError, match="more than a model file holds \\(256 MiB\\)"):
         check_training(iris, big)
     check_training(iris, attrs.evolve(big, dtype="float32"))  # half the bytes fit
-    monkeypatch.setattr("nnfunc.pipeline.memory_limit", lambda: 10**6)
+    monkeypatch.setattr("nnfunc.capacity.memory_limit", lambda: 10**6)
     with pytest.raises(ValueError, match="training a 4-600-3 network on 120 rows needs about"):
         train_model(iris, attrs.evolve(RECIPES["iris"], hidden=(600,)))
+
+
+# --- what the model file would refuse is refused before training --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("settings", "error", "message"),
+    [
+        ({"patience": True}, TypeError, "patience must be an integer >= 1, got bool True"),
+        ({"patience": 2.5}, TypeError, "patience must be an integer >= 1, got float"),
+        ({"patience": None}, TypeError, "patience must be an integer >= 1"),
+        ({"patience": 0}, ValueError, "patience must be an integer >= 1, got 0"),
+        ({"seed": -1}, ValueError, "seed must be an integer in \\[0, 18446744073709551615\\]"),
+        ({"seed": 2**64}, ValueError, "seed must be an integer in"),
+        ({"seed": True}, TypeError, "seed must be an integer in .* got bool True"),
+        ({"seed": 1.5}, TypeError, "seed must be an integer"),
+        ({"clip_norm": float("inf")}, ValueError, "clip_norm must be positive and finite"),
+        ({"clip_norm": float("nan")}, ValueError, "clip_norm must be positive and finite"),
+        ({"clip_norm": True}, TypeError, "clip_norm must be positive and finite, or None"),
+        ({"clip_norm": 0.0}, ValueError, "clip_norm must be positive"),
+        ({"lr": float("inf")}, ValueError, "lr must be positive and finite"),
+        ({"l2": float("inf")}, ValueError, "l2 must be finite and >= 0"),
+        ({"epochs": 2.5}, TypeError, "epochs must be an integer >= 1"),
+        ({"batch_size": True}, TypeError, "batch_size must be an integer >= 1 or None"),
+        ({"early_stopping": 1}, TypeError, "early_stopping must be True or False"),
+        ({"scale_features": "yes"}, TypeError, "scale_features must be True or False"),
+        ({"hidden": (True,)}, TypeError, "hidden layer sizes must be integers"),
+        ({"val_split": False}, TypeError, "val_split must be a number"),
+    ],
+)
+def test_train_config_refuses_what_a_model_file_cannot_store(settings, error, message):
+    with pytest.raises(error, match=message):
+        TrainConfig(**settings)
+
+
+def test_train_config_takes_the_model_files_whole_range():
+    config = attrs.evolve(
+        RECIPES["xor"], epochs=2, seed=2**64 - 1, patience=np.int64(1), clip_norm=1
+    )
+    model = train_model(load_dataset("xor"), config)
+    assert loads_model(dumps_model(model)).config["seed"] == 2**64 - 1
+    assert TrainConfig(seed=np.uint64(7), hidden=[np.int64(3)]).hidden == (3,)
+
+
+@pytest.mark.parametrize("created", ["2026-01-02", "2026-13-01T00:00:00Z", "now", 5, ""])
+def test_a_malformed_creation_time_is_refused_before_training(created):
+    seen = []
+    with pytest.raises(ValueError, match="created must be a UTC time written YYYY-MM-DDTHH:MM"):
+        train_model(load_dataset("xor"), RECIPES["xor"], created=created, on_epoch=seen.append)
+    assert seen == []
+
+
+def test_names_a_model_file_cannot_store_are_refused_before_training():
+    iris = load_dataset("iris")
+    long_target = ("s" * 1025,)
+    cases = {
+        "the dataset name 'ir\\x1bis' holds the control character U+001B": {"name": "ir\x1bis"},
+        "feature column name 'a\\tb' holds the control character U+0009": {
+            "feature_names": ("a\tb", *iris.feature_names[1:])
+        },
+        "target column name 'sss": {"target_names": long_target},
+        "has 1,025 characters, more than the 1024 allowed": {"target_names": long_target},
+        "class label 'se\\u202eto' of target column 'species' holds": {
+            "y": np.where(iris.y == "setosa", "se\u202eto", iris.y)
+        },
+    }
+    for message, changes in cases.items():
+        for check in (check_training, train_model):
+            with pytest.raises(DataError) as info:
+                check(attrs.evolve(iris, **changes), RECIPES["iris"])
+            assert message in str(info.value) and str(info.value).isprintable()
+
+
+def test_every_name_stays_importable_from_the_pipeline():
+    from nnfunc import capacity, model_table, pipeline, prepare, train_config
+
+    # every public name the module had before it was split, for code and docs that import them
+    names = [
+        "CSV_DEFAULTS",
+        "FILE_RESERVE_BYTES",
+        "RECIPES",
+        "TASKS",
+        "OverparameterizedWarning",
+        "TrainConfig",
+        "check_training",
+        "default_config",
+        "evaluate",
+        "infer_task",
+        "load_training_data",
+        "memory_limit",
+        "model_inputs",
+        "model_targets",
+        "overparameterized",
+        "provenance",
+        "read_table",
+        "train_model",
+    ]
+    assert sorted(pipeline.__all__) == sorted(names)
+    assert all(hasattr(pipeline, name) for name in names)
+    assert pipeline.TrainConfig is train_config.TrainConfig
+    assert pipeline.check_training is prepare.check_training
+    assert pipeline.OverparameterizedWarning is capacity.OverparameterizedWarning
+    assert pipeline.read_table is model_table.read_table
+
+
+def test_model_table_messages_quote_header_names_escaped(iris):
+    header = ["sepal_length\x1b", "b"]
+    with pytest.raises(DataError, match=r"duplicate column names in the header: 'b'"):
+        read_table(b"a\x1b,b,b\n1,2,3\n", "t.csv")
+    with pytest.raises(DataError) as info:
+        model_inputs(iris, header, [["1", "2"]], "t.csv")
+    assert "the file has: 'sepal_length\\x1b', 'b'" in str(info.value)
+    assert str(info.value).isprintable()

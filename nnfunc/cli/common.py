@@ -2,8 +2,10 @@
 
 Library errors become one-line click errors: bad input or usage (ValueError, DataError,
 ModelFileError, OSError, MemoryError) exits with 2, a diverged training run with 1; no traceback
-either way. Output paths are checked before any work: a writable folder, not a directory, not a
-device or FIFO, and never the same file as an input or another output.
+either way. Messages count CSV rows from 1, the first row after the header, also for an
+`InputRangeError` (the library, like numpy, counts rows from 0). Output paths are checked before
+any work: a writable folder, not a directory, not a device or FIFO, and never the same file as an
+input or another output.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from typing import Any
 import click
 
 from nnfunc.activations import OUTPUT_ONLY, parse_activation
-from nnfunc.csvdata import MAX_CSV_BYTES, read_csv_bytes, read_stream
+from nnfunc.csvdata import MAX_CSV_BYTES, read_csv_bytes, read_stream, shown_path
+from nnfunc.model import InputRangeError
 from nnfunc.modelfile import load_model
 from nnfunc.training import TrainingDiverged
 
@@ -68,6 +71,8 @@ def cli_errors() -> Iterator[None]:
         raise
     except TrainingDiverged as exc:
         raise Diverged(f"{exc}; no model file was written") from None
+    except InputRangeError as exc:  # rows the model cannot answer, numbered as CSV rows are
+        raise BadInput(_one_line(exc.describe(exc.row + 1))) from None
     except ValueError as exc:  # DataError, ModelFileError, a record's validation
         raise BadInput(_one_line(str(exc))) from None
     except OSError as exc:
@@ -231,7 +236,7 @@ def read_input(path: str) -> tuple[bytes, str]:
     with cli_errors():
         if path == "-":
             return read_stream(sys.stdin.buffer, "<stdin>"), "<stdin>"
-        return read_csv_bytes(path), path
+        return read_csv_bytes(path), shown_path(path)
 
 
 def creation_time() -> str:

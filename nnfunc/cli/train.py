@@ -39,6 +39,7 @@ from nnfunc.cli.common import (
     metric_line,
     ordered_splits,
 )
+from nnfunc.csvdata import dataset_name
 from nnfunc.datasets import dataset_names
 from nnfunc.losses import LOSSES
 from nnfunc.model import Model
@@ -183,7 +184,7 @@ def train(
         raise click.UsageError("--target selects a column of a --data CSV file")
     if data is None and dataset is None:
         dataset = "iris"
-    name = dataset or os.path.splitext(os.path.basename(data))[0]
+    name = dataset or dataset_name(data)  # printable, as the model file stores it
     default_out = os.path.join("models", f"{name}.msgpack")
     out = default_out if out is None else out
     created = creation_time() if timestamp else None

@@ -1,0 +1,92 @@
+"""New data in a trained model's terms: a CSV table's columns picked by the model's own names.
+
+What `nnfunc predict` and `nnfunc evaluate` read: the feature columns by name (any order, extra
+columns ignored), and the target columns as class codes or numbers. Rows are counted from 1, the
+first row after the header, in every message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+
+import numpy as np
+
+from nnfunc.csvdata import DataError, delimiter_hint, is_number, numeric_columns
+from nnfunc.model import Model
+
+
+def read_table(data: bytes, source: str) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of CSV bytes (UTF-8, optional BOM); ragged rows or empty data raise."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{source}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        rows = [[c.strip() for c in row] for row in csv.reader(io.StringIO(text)) if row]
+    except csv.Error as exc:
+        raise DataError(f"{source}: malformed CSV: {exc}") from None
+    if not rows:
+        raise DataError(f"{source}: file is empty")
+    header, body = rows[0], rows[1:]
+    seen: set[str] = set()
+    duplicates = sorted({c for c in header if c in seen or seen.add(c)})
+    if duplicates:
+        raise DataError(
+            f"{source}: duplicate column names in the header: {', '.join(map(repr, duplicates))}"
+        )
+    if not body:
+        raise DataError(f"{source}: header only, no data rows")
+    for number, row in enumerate(body, start=1):
+        if len(row) != len(header):
+            raise DataError(f"{source}: row {number} has {len(row)} cells, expected {len(header)}")
+    return header, body
+
+
+def _column(header: list[str], name: str, source: str, role: str) -> int:
+    if name not in header:
+        raise DataError(
+            f"{source}: missing {role} column {name!r}; the file has: "
+            f"{', '.join(map(repr, header))}" + delimiter_hint(header)
+        )
+    return header.index(name)
+
+
+def _numbers(
+    header: list[str], body: list[list[str]], names: tuple[str, ...], source: str, role: str
+) -> np.ndarray:
+    """The named columns as finite float64 (plain ASCII numbers only), column by column."""
+    index = [_column(header, name, source, role) for name in names]
+    return numeric_columns([[row[i] for row in body] for i in index], names, source)
+
+
+def model_inputs(model: Model, header: list[str], body: list[list[str]], source: str) -> np.ndarray:
+    """The model's feature columns (by name, any order, extra columns ignored) as float64."""
+    return _numbers(header, body, model.feature_names, source, "feature")
+
+
+def model_targets(
+    model: Model, header: list[str], body: list[list[str]], source: str
+) -> np.ndarray:
+    """Class codes (classifiers) or float64 targets (regressors) from the model's target columns."""
+    if model.task == "regress":
+        return _numbers(header, body, model.target_names, source, "target")
+    name = model.target_names[0]
+    i = _column(header, name, source, "target")
+    codes = {str(c): k for k, c in enumerate(model.classes)}
+    integral = all(type(c) is int for c in model.classes)
+    out = np.empty(len(body), np.int64)
+    for r, row in enumerate(body, start=1):
+        cell = row[i]
+        if integral and cell not in codes and is_number(cell):
+            with contextlib.suppress(ValueError, OverflowError):
+                value = float(cell)
+                cell = str(int(value)) if value == int(value) else cell
+        if cell not in codes:
+            raise DataError(
+                f"{source}: row {r}, column {name!r}: unknown class {row[i]!r}; "
+                f"the model knows: {', '.join(map(str, model.classes))}"
+            )
+        out[r - 1] = codes[cell]
+    return out
