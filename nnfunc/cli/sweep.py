@@ -26,6 +26,7 @@ from nnfunc.cli.common import (
     check_output,
     cli_errors,
 )
+from nnfunc.csvdata import shown_path
 from nnfunc.datasets import TASKS, Dataset, dataset_names, load_dataset
 from nnfunc.pipeline import OverparameterizedWarning, default_config, load_training_data
 from nnfunc.sweep import SWEEPABLE, SweepResult, check_sweep, grid, random_search, run_sweep
@@ -411,7 +412,7 @@ def _finish(result: SweepResult, dataset: Dataset, options: dict[str, Any], seco
     _report(result, options["swept"], seconds)
     _warn_trials(result, options["swept"])
     csv_path, json_path = paths(options["out"])
-    click.echo(f"wrote {csv_path} and {json_path}")
+    click.echo(f"wrote {shown_path(csv_path)} and {shown_path(json_path)}")
     if result.best is None:
         first = next((e for r in result.rows for e in r["errors"]), "no trial ran")
         first = " ".join(str(first).split())
@@ -433,4 +434,5 @@ def _finish(result: SweepResult, dataset: Dataset, options: dict[str, Any], seco
         for warning in seen:  # the sweep already said it has more parameters than rows
             if not issubclass(warning.category, OverparameterizedWarning):
                 click.echo(f"Warning: {' '.join(str(warning.message).split())}", err=True)
-        click.echo(f"best model (seed {model.config['seed']}) saved to {options['save_best']}")
+        where = shown_path(options["save_best"])
+        click.echo(f"best model (seed {model.config['seed']}) saved to {where}")

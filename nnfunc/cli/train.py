@@ -39,7 +39,7 @@ from nnfunc.cli.common import (
     metric_line,
     ordered_splits,
 )
-from nnfunc.csvdata import dataset_name
+from nnfunc.csvdata import dataset_name, shown_path
 from nnfunc.datasets import dataset_names
 from nnfunc.losses import LOSSES
 from nnfunc.model import Model
@@ -271,6 +271,6 @@ def _report(
     )
     for split, report in ordered_splits(model.metrics):
         click.echo(metric_line(split, report))
-    click.echo(f"wrote {out} ({human_bytes(len(blob))})")
+    click.echo(f"wrote {shown_path(out)} ({human_bytes(len(blob))})")
     if plot is not None:
-        click.echo(f"wrote {plot}")
+        click.echo(f"wrote {shown_path(plot)}")
