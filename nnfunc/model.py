@@ -7,6 +7,7 @@ preprocessing, and answer in the original units and labels.
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -15,7 +16,7 @@ import attrs
 import numpy as np
 
 from nnfunc.arrays import numeric_array
-from nnfunc.network import _logits, plan
+from nnfunc.network import Plan, _logits, plan
 from nnfunc.params import Params
 from nnfunc.preprocessing import LabelEncoder, StandardScaler, input_limit, output_limit
 from nnfunc.spec import MLPSpec
@@ -106,6 +107,7 @@ class _Compiled:
         "classes",
         "feature_names",
         "target_names",
+        "overflow_free",
     )
 
     def __init__(self, model: Model):
@@ -119,6 +121,7 @@ class _Compiled:
         self.classes = None if model.labels is None else np.asarray(model.labels.classes)
         if self.classes is not None:
             self.classes.flags.writeable = False
+        self.overflow_free = _overflow_free(self.plan, self.leaves, self.dtype)
 
     def _scaler(
         self, scaler: StandardScaler | None, limit: Callable[[StandardScaler, np.dtype], float]
@@ -141,6 +144,44 @@ def _ordinary_limit(scaler: StandardScaler, dtype: np.dtype) -> float:
     with np.errstate(over="ignore"):  # a huge scale gives inf: then input_limit decides
         ordinary = float((ORDINARY * scale_ - np.abs(mean)).min(initial=ORDINARY))
     return min(ordinary, input_limit(scaler, dtype))
+
+
+def _growth(name: str, alpha: float) -> tuple[float, float] | None:
+    """(slope, offset) with |act(z)| <= slope * |z| + offset for a built-in activation (None for
+    one it does not know, such as a user's)."""
+    if name in ("linear", "relu", "gelu", "silu"):
+        return 1.0, 0.0
+    if name in ("binary_step", "sigmoid", "tanh", "arctan"):
+        return 0.0, 2.0  # bounded: 1, or pi / 2 for arctan
+    if name in ("leaky_relu", "prelu"):
+        return max(1.0, abs(alpha)), 0.0
+    if name in ("elu", "softplus"):
+        return 1.0, max(abs(alpha), 1.0)  # elu >= -alpha; softplus(z) <= |z| + log 2
+    return None
+
+
+def _overflow_free(pl: Plan, leaves: tuple[np.ndarray, ...], dtype: np.dtype) -> bool:
+    """True when no ordinary row (scaled values of at most `ORDINARY`) can overflow the network.
+
+    A bound on each row's norm is carried through the layers (times the weights' Frobenius norm,
+    plus the bias norm, then the activation's growth) and must stay far below the dtype's largest
+    value. A trained network passes by a wide margin; a file with huge weights does not, and its
+    rows always take the checked path (no numpy warnings, a clear InputRangeError).
+    """
+    limit = float(np.finfo(dtype).max) / 1e6
+    bound = ORDINARY * math.sqrt(leaves[0].shape[0])
+    for k in range(len(leaves) // 2):
+        w, b = (np.asarray(a, np.float64) for a in leaves[2 * k : 2 * k + 2])
+        bound = bound * math.sqrt(np.vdot(w, w)) + math.sqrt(np.vdot(b, b))
+        if k < len(pl.hidden):
+            act, alpha = pl.hidden[k]
+            growth = _growth(act.name, alpha)
+            if growth is None:
+                return False
+            bound = growth[0] * bound + growth[1] * math.sqrt(w.shape[1])
+        if not bound < limit:  # inf and NaN fail too
+            return False
+    return True
 
 
 def _square(limit: float) -> np.float64:
@@ -250,7 +291,7 @@ def _model_logits(model: Model, X: Any) -> np.ndarray:
     """
     c = _compiled(model)
     X, ordinary = _prepare(c, X)
-    if ordinary:
+    if ordinary and c.overflow_free:
         z = _logits(c.plan, c.leaves, X)
     else:
         with np.errstate(over="ignore", invalid="ignore"):

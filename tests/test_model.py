@@ -166,3 +166,13 @@ def test_outputs_that_overflow_in_the_targets_units_are_a_clear_error(no_warning
     assert predict_values(model, [[2.0]])[0, 0] == 2e300
     with pytest.raises(ValueError, match=r"row 0, target 'y' overflows float64"):
         predict_values(model, [[1e10]])
+
+
+def test_a_network_with_huge_weights_refuses_rows_without_numpy_warnings(iris, no_warnings):
+    """Weights a hostile file may hold (finite, 1e200 times too large): the network overflows on
+    an ordinary row, which is a clear InputRangeError, not an 'overflow encountered' warning."""
+    huge = Params(tuple(Dense(layer.w * 1e200, layer.b) for layer in iris.params.layers))
+    model = attrs.evolve(iris, params=huge)
+    with pytest.raises(InputRangeError, match="row 0, the network overflows"):
+        predict(model, [[5.1, 3.5, 1.4, 0.2]])
+    assert predict(iris, [[5.1, 3.5, 1.4, 0.2]]).shape == (1,)  # the trained one: fast path
