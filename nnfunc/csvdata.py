@@ -19,7 +19,6 @@ import csv
 import hashlib
 import io
 import os
-import re
 import stat
 from collections.abc import Sequence
 from typing import BinaryIO
@@ -28,14 +27,11 @@ import numpy as np
 
 from nnfunc.arrays import freeze
 from nnfunc.datasets import TASKS, Dataset
-from nnfunc.schema import MAX_NAME_LEN, UNPRINTABLE, unprintable
+from nnfunc.names import dataset_name, name_problem, quoted, shown_path
 
 MAX_INTEGER_CLASSES = 20
 # The largest CSV input read (a file or stdin): generous for a numpy MLP, and a bound on memory.
 MAX_CSV_BYTES = 256 * 1024 * 1024
-# What a file name gives up in a dataset name: `UNPRINTABLE`, and the lone surrogates that stand
-# for the bytes of a file name that are not UTF-8 (msgpack cannot encode them).
-_UNSTORABLE = re.compile(f"{UNPRINTABLE.pattern}|[\ud800-\udfff]")
 
 
 class DataError(ValueError):
@@ -56,39 +52,6 @@ def load_csv(
     return parse_csv(
         data, source=shown_path(path), name=dataset_name(path), target=target, task=task
     )
-
-
-def dataset_name(path: str | os.PathLike[str]) -> str:
-    """The file's name without folder or extension, made printable: a name a model file stores.
-
-    The name only labels the data (in the model's provenance, a summary line, a default output
-    file name), so an odd file name is mended rather than refused: each control character (see
-    `nnfunc.schema.UNPRINTABLE`) and each undecodable byte becomes `_`, and the name is cut to
-    `MAX_NAME_LEN` characters.
-    """
-    stem = os.path.splitext(os.path.basename(os.fsdecode(path)))[0]
-    return _UNSTORABLE.sub("_", stem)[:MAX_NAME_LEN]
-
-
-def shown_path(path: str | os.PathLike[str]) -> str:
-    """A path as messages show it: escaped (`repr`) if it holds a control or non-UTF-8 byte."""
-    text = os.fsdecode(path)
-    return repr(text) if _UNSTORABLE.search(text) else text
-
-
-def name_problem(name: str) -> str | None:
-    """Why a model file cannot store `name` as a column name or class label, or None."""
-    char = unprintable(name)
-    if char is not None:
-        return f"holds the control character U+{ord(char):04X}"
-    if len(name) > MAX_NAME_LEN:
-        return f"has {len(name):,} characters, more than the {MAX_NAME_LEN} allowed"
-    return None
-
-
-def quoted(text: str, limit: int = 60) -> str:
-    """`text` quoted and escaped (`repr`), cut after `limit` characters, for a one-line message."""
-    return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
 
 
 def read_csv_bytes(path: str | os.PathLike[str], *, max_bytes: int | None = None) -> bytes:

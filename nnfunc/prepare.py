@@ -16,8 +16,9 @@ import attrs
 import numpy as np
 
 from nnfunc.capacity import check_capacity
-from nnfunc.csvdata import DataError, name_problem, quoted
+from nnfunc.csvdata import DataError
 from nnfunc.datasets import Dataset
+from nnfunc.names import name_problem, quoted
 from nnfunc.preprocessing import (
     LabelEncoder,
     StandardScaler,

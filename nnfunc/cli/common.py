@@ -24,9 +24,10 @@ from typing import Any
 import click
 
 from nnfunc.activations import OUTPUT_ONLY, parse_activation
-from nnfunc.csvdata import MAX_CSV_BYTES, read_csv_bytes, read_stream, shown_path
+from nnfunc.csvdata import MAX_CSV_BYTES, read_csv_bytes, read_stream
 from nnfunc.model import InputRangeError
 from nnfunc.modelfile import load_model
+from nnfunc.names import shown_path
 from nnfunc.training import TrainingDiverged
 
 CSV_LIMIT = f"{MAX_CSV_BYTES // 2**20} MiB"  # for help texts

@@ -26,8 +26,8 @@ from nnfunc.cli.common import (
     check_output,
     cli_errors,
 )
-from nnfunc.csvdata import shown_path
 from nnfunc.datasets import TASKS, Dataset, dataset_names, load_dataset
+from nnfunc.names import shown_path
 from nnfunc.pipeline import OverparameterizedWarning, default_config, load_training_data
 from nnfunc.sweep import SWEEPABLE, SweepResult, check_sweep, grid, random_search, run_sweep
 from nnfunc.sweep_results import load_results, paths

@@ -39,11 +39,11 @@ from nnfunc.cli.common import (
     metric_line,
     ordered_splits,
 )
-from nnfunc.csvdata import dataset_name, shown_path
 from nnfunc.datasets import dataset_names
 from nnfunc.losses import LOSSES
 from nnfunc.model import Model
 from nnfunc.modelfile import dumps_model, write_atomic
+from nnfunc.names import dataset_name, shown_path
 from nnfunc.optim import OPTIMIZERS
 from nnfunc.params import ALIASES, INITIALIZERS
 from nnfunc.pipeline import (
