@@ -4,7 +4,6 @@ import copy
 import hashlib
 import json
 import os
-import threading
 
 import attrs
 import msgpack
@@ -461,29 +460,13 @@ def test_load_model_errors_name_the_file(tmp_path, blob):
         load_model(path)
 
 
-def _load_in_thread(path):
-    """load_model(path) in a thread: (finished within 10 s, what it raised or returned)."""
-    outcome = []
-
-    def target():
-        try:
-            outcome.append(load_model(path))
-        except BaseException as exc:  # handed to the test
-            outcome.append(exc)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(10)
-    return not thread.is_alive(), outcome
-
-
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
-def test_a_fifo_is_refused_without_blocking(tmp_path):
+def test_a_fifo_is_refused_without_blocking(tmp_path, finishes):
     fifo = tmp_path / "m.msgpack"
     os.mkfifo(fifo)
     os.symlink(fifo, tmp_path / "link.msgpack")
     for path in (fifo, tmp_path / "link.msgpack"):
-        finished, outcome = _load_in_thread(path)
+        finished, outcome = finishes(lambda path=path: load_model(path))
         if not finished:  # give the blocked reader a writer and an end of file, then fail
             os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
         assert finished, f"load_model({path}) blocked on a FIFO"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
 
 import pytest
@@ -180,31 +179,15 @@ def test_the_watcher_thread_picks_up_changes_within_two_seconds(folder, iris_b):
 # --- files swapped between the folder scan and the read ------------------------------------------
 
 
-def _load_in_thread(registry, name, path, old):
-    """`_load_if_changed` in a thread: (finished within 10 s, the entry or what it raised)."""
-    outcome = []
-
-    def target():
-        try:
-            outcome.append(registry._load_if_changed(name, str(path), old))
-        except BaseException as exc:  # handed to the test
-            outcome.append(exc)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    thread.join(10)
-    return not thread.is_alive(), outcome
-
-
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
-def test_a_fifo_swapped_in_after_the_scan_is_refused_without_blocking(folder):
+def test_a_fifo_swapped_in_after_the_scan_is_refused_without_blocking(folder, finishes):
     registry = ModelRegistry(folder, poll_interval=0)
     registry.refresh()
     old = registry.get("iris")
     path = folder / "iris.msgpack"
     os.remove(path)
     os.mkfifo(path)  # after the scan listed a regular file under this name
-    finished, outcome = _load_in_thread(registry, "iris", path, old)
+    finished, outcome = finishes(lambda: registry._load_if_changed("iris", str(path), old))
     if not finished:  # give the blocked reader a writer and an end of file, then fail
         os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
     assert finished, "the registry blocked opening a FIFO"
