@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from nnfunc.arrays import freeze
+from nnfunc.arrays import all_finite, freeze
 from nnfunc.fused import Flat, compile_optimizer
 from nnfunc.network import Workspace, _logits, _value_and_grads, plan
 from nnfunc.optim import GradientTransformation, apply_updates, check_state
@@ -86,15 +86,10 @@ class TrainLoop:
             self.fused.tmp = None  # type: ignore[assignment]
 
     def finite(self) -> bool:
-        """True when every parameter is finite (one sum decides unless it overflows).
-
-        Call it under `np.errstate(over="ignore", invalid="ignore")`: the sum of a diverging run's
-        parameters overflows, and the caller reports that as divergence, not as a warning.
-        """
+        """True when every parameter is finite (`arrays.all_finite`: one vdot, never a warning)."""
         if self.fused is not None:
-            data = self.flat.data
-            return math.isfinite(np.add.reduce(data)) or bool(np.isfinite(data).all())
-        return all(bool(np.isfinite(a).all()) for a in self.leaves)
+            return all_finite(self.flat.data)
+        return all(all_finite(a) for a in self.leaves)
 
     def params(self) -> Params:
         """The current parameters as a record of read-only copies."""
