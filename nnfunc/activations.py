@@ -33,6 +33,7 @@ class Activation:
     default_alpha: float = 0.0
     relu_like: bool = False  # chooses He rather than Glorot initialisation by default
     parametric: bool = False  # takes a parameter: `"name:alpha"` is accepted
+    zero_gradient: bool = False  # its derivative is 0 everywhere: no gradient passes through it
 
 
 def sigmoid(z: np.ndarray) -> np.ndarray:
@@ -63,16 +64,33 @@ def softplus(z: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, z).astype(z.dtype, copy=False)
 
 
+# Beyond |z| = 100 the tanh in GELU is exactly +-1 in float64, so its polynomial sees z clipped
+# there: z**3 would overflow for huge z (float32 from 7e12) and change nothing.
+_GELU_CLIP = 100.0
+
+
+def _gelu_inner(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The tanh argument of GELU's approximation and its derivative, from z clipped as above."""
+    zc = np.clip(z, -_GELU_CLIP, _GELU_CLIP)
+    inner = _SQRT_2_OVER_PI * (zc + _GELU_C * zc**3)
+    dinner = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_C * zc**2)
+    return inner, dinner
+
+
 def _gelu(z: np.ndarray, alpha: float) -> np.ndarray:
-    inner = _SQRT_2_OVER_PI * (z + _GELU_C * z**3)
-    return 0.5 * z * (1.0 + np.tanh(inner))
+    return 0.5 * z * (1.0 + np.tanh(_gelu_inner(z)[0]))
 
 
 def _gelu_grad(z: np.ndarray, a: np.ndarray, alpha: float) -> np.ndarray:
-    inner = _SQRT_2_OVER_PI * (z + _GELU_C * z**3)
+    inner, dinner = _gelu_inner(z)
     t = np.tanh(inner)
-    dinner = _SQRT_2_OVER_PI * (1.0 + 3.0 * _GELU_C * z**2)
     return 0.5 * (1.0 + t) + 0.5 * z * (1.0 - t * t) * dinner
+
+
+def _arctan_grad(z: np.ndarray, a: np.ndarray, alpha: float) -> np.ndarray:
+    """1 / (1 + z^2), as (1 / hypot(1, z))^2: z*z would overflow for |z| > 1e154 (float32: 2e19)."""
+    r = np.reciprocal(np.hypot(1.0, z, dtype=z.dtype))
+    return r * r
 
 
 def _silu_grad(z: np.ndarray, a: np.ndarray, alpha: float) -> np.ndarray:
@@ -118,10 +136,12 @@ def _softmax_grad(z: np.ndarray, a: np.ndarray, alpha: float) -> np.ndarray:
 
 _BUILTIN = (
     Activation("linear", lambda z, alpha: z, _ones_like),
-    Activation("binary_step", lambda z, alpha: (z >= 0).astype(z.dtype), _zeros_like),
+    Activation(
+        "binary_step", lambda z, alpha: (z >= 0).astype(z.dtype), _zeros_like, zero_gradient=True
+    ),
     Activation("sigmoid", lambda z, alpha: sigmoid(z), lambda z, a, alpha: a * (1.0 - a)),
     Activation("tanh", lambda z, alpha: np.tanh(z), lambda z, a, alpha: 1.0 - a * a),
-    Activation("arctan", lambda z, alpha: np.arctan(z), lambda z, a, alpha: 1.0 / (1.0 + z * z)),
+    Activation("arctan", lambda z, alpha: np.arctan(z), _arctan_grad),
     Activation("relu", lambda z, alpha: np.maximum(z, 0), _relu_grad, relu_like=True),
     Activation("leaky_relu", _leaky_relu, _leaky_relu_grad, 0.01, relu_like=True, parametric=True),
     Activation("prelu", _leaky_relu, _leaky_relu_grad, 0.25, relu_like=True, parametric=True),
@@ -165,9 +185,16 @@ def register_activation(
 
 
 def parse_activation(spec: str) -> tuple[Activation, float]:
-    """Look up `"name"` or `"name:alpha"`; raise ValueError listing the valid names if unknown."""
+    """Look up `"name"` or `"name:alpha"`; raise ValueError listing the valid names if unknown.
+
+    Names are matched as registered, else in lower case and through the aliases ("ReLU", "step").
+    """
+    if not isinstance(spec, str):
+        raise TypeError(f"an activation is a name such as 'relu', got {type(spec).__name__}")
     name, _, param = spec.strip().partition(":")
-    name = ALIASES.get(name.lower(), name.lower())
+    name = name.strip()
+    if name not in ACTIVATIONS:
+        name = ALIASES.get(name.lower(), name.lower())
     if name not in ACTIVATIONS:
         valid = ", ".join(sorted(ACTIVATIONS))
         raise ValueError(f"unknown activation {spec!r}; choose one of: {valid}")
@@ -180,9 +207,16 @@ def parse_activation(spec: str) -> tuple[Activation, float]:
             f"activation {act.name} takes no parameter, got {spec!r} (parametrised ones: {takes})"
         )
     try:
-        alpha = float(param)
+        alpha = float(param.strip())
     except ValueError:
         raise ValueError(f"activation parameter in {spec!r} is not a number") from None
     if not np.isfinite(alpha):
         raise ValueError(f"activation parameter in {spec!r} must be finite")
     return act, alpha
+
+
+def canonical_activation(spec: str) -> str:
+    """The one spelling a spec and a model file store: the table's name ("ReLU" and "identity"
+    become "relu" and "linear"), with a parameter only when one was given ("elu:0.5")."""
+    act, alpha = parse_activation(spec)
+    return f"{act.name}:{alpha!r}" if ":" in spec else act.name

@@ -17,6 +17,7 @@ import attrs
 import numpy as np
 
 from nnfunc.arrays import array_tuple_field, freeze
+from nnfunc.checks import real
 from nnfunc.params import Params
 from nnfunc.schedules import Constant, Schedule, schedule_from_dict, schedule_to_dict
 
@@ -155,19 +156,11 @@ def _zeros(leaves: Leaves) -> tuple[np.ndarray, ...]:
     return _frozen(np.zeros_like(p) for p in leaves)
 
 
-def _finite(value: Any) -> bool:
-    """True for a finite real number (NaN and infinity would poison every step)."""
-    try:
-        return math.isfinite(value)
-    except TypeError:
-        return False
-
-
 def clip_by_global_norm(max_norm: float) -> GradientTransformation:
     """Scale all gradients down together when their joint L2 norm exceeds `max_norm`."""
-    if not (_finite(max_norm) and max_norm > 0):
+    max_norm = real(max_norm, "clip norm")  # a Python float, as the fused kernel uses it
+    if not (math.isfinite(max_norm) and max_norm > 0):
         raise ValueError(f"clip norm must be a positive finite number, got {max_norm}")
-    max_norm = float(max_norm)  # a Python float, as the fused kernel uses it
 
     def update(grads: Leaves, state: EmptyState, params: Leaves) -> tuple[Updates, EmptyState]:
         del params
@@ -182,9 +175,9 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
 
 def trace(decay: float, *, nesterov: bool = False) -> GradientTransformation:
     """Momentum: v = g + decay * v; the update is v (or g + decay * v for Nesterov)."""
-    if not (_finite(decay) and 0 <= decay < 1):
+    decay = real(decay, "momentum")  # a NumPy float64 would turn float32 updates into float64
+    if not (math.isfinite(decay) and 0 <= decay < 1):
         raise ValueError(f"momentum must lie in [0, 1), got {decay}")
-    decay = float(decay)  # a NumPy float64 would turn float32 updates into float64 ones
 
     def update(grads: Leaves, state: TraceState, params: Leaves) -> tuple[Updates, TraceState]:
         del params
@@ -212,11 +205,12 @@ def adam_scalars(b1: float, b2: float, eps: float, count: int) -> tuple[float, f
 
 def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> GradientTransformation:
     """Adam's bias-corrected m / (sqrt(v) + eps)."""
-    if not (all(map(_finite, (b1, b2, eps))) and 0 <= b1 < 1 and 0 <= b2 < 1 and eps > 0):
+    # Python floats keep float32 updates float32
+    b1, b2, eps = real(b1, "Adam's b1"), real(b2, "Adam's b2"), real(eps, "Adam's eps")
+    if not (0 <= b1 < 1 and 0 <= b2 < 1 and math.isfinite(eps) and eps > 0):
         raise ValueError(
             f"Adam needs 0 <= b1, b2 < 1 and a finite eps > 0, got b1={b1}, b2={b2}, eps={eps}"
         )
-    b1, b2, eps = float(b1), float(b2), float(eps)  # Python floats keep float32 updates float32
 
     def init(leaves: Leaves) -> ScaleByAdamState:
         return ScaleByAdamState(0, _zeros(leaves), _zeros(leaves))
@@ -237,11 +231,12 @@ def scale_by_adam(b1: float = 0.9, b2: float = 0.999, eps: float = 1e-8) -> Grad
 
 def scale_by_rms(decay: float = 0.9, eps: float = 1e-8) -> GradientTransformation:
     """RMSprop's g / (sqrt(running mean of g^2) + eps)."""
-    if not (_finite(decay) and _finite(eps) and 0 <= decay < 1 and eps > 0):
+    # Python floats keep float32 updates float32
+    decay, eps = real(decay, "RMSprop's decay"), real(eps, "RMSprop's eps")
+    if not (0 <= decay < 1 and math.isfinite(eps) and eps > 0):
         raise ValueError(
             f"RMSprop needs 0 <= decay < 1 and a finite eps > 0, got decay={decay}, eps={eps}"
         )
-    decay, eps = float(decay), float(eps)  # Python floats keep float32 updates float32
 
     def update(
         grads: Leaves, state: ScaleByRmsState, params: Leaves
@@ -256,9 +251,9 @@ def scale_by_rms(decay: float = 0.9, eps: float = 1e-8) -> GradientTransformatio
 
 def add_decayed_weights(weight_decay: float) -> GradientTransformation:
     """Decoupled weight decay (AdamW): add `weight_decay * w` to the weight matrices' updates."""
-    if not (_finite(weight_decay) and weight_decay >= 0):
+    weight_decay = real(weight_decay, "weight decay")  # keeps float32 updates float32
+    if not (math.isfinite(weight_decay) and weight_decay >= 0):
         raise ValueError(f"weight decay must be a non-negative finite number, got {weight_decay}")
-    weight_decay = float(weight_decay)  # a Python float keeps float32 updates float32
 
     def update(grads: Leaves, state: EmptyState, params: Leaves) -> tuple[Updates, EmptyState]:
         return _frozen(

@@ -123,6 +123,8 @@ def as_rng(rng_or_seed: RngOrSeed) -> np.random.Generator:
             f"the seed must be an integer or a numpy Generator, got {type(rng_or_seed).__name__} "
             f"{rng_or_seed!r}"
         )
+    if rng_or_seed < 0:
+        raise ValueError(f"the seed must be a non-negative integer, got {rng_or_seed}")
     return np.random.default_rng(int(rng_or_seed))
 
 

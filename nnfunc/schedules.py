@@ -11,6 +11,18 @@ from typing import Any
 import attrs
 import numpy as np
 
+from nnfunc.checks import is_real
+
+
+def _number(value: Any, field: attrs.Attribute) -> float:
+    """A schedule's rate or factor as a float: not from a string or a bool (float() takes both)."""
+    if not is_real(value):
+        raise TypeError(f"{field.name} must be a number, got {type(value).__name__} {value!r}")
+    return float(value)
+
+
+_float = attrs.Converter(_number, takes_field=True)
+
 
 def _positive(instance: Any, attribute: attrs.Attribute, value: float) -> None:
     if not (value > 0 and math.isfinite(value)):
@@ -41,7 +53,7 @@ def _count(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
 class Constant:
     """The same learning rate at every step."""
 
-    lr: float = attrs.field(converter=float, validator=_positive)
+    lr: float = attrs.field(converter=_float, validator=_positive)
 
     def __call__(self, count: int) -> float:
         return self.lr
@@ -51,9 +63,9 @@ class Constant:
 class StepDecay:
     """Multiply the rate by `gamma` every `step_size` steps."""
 
-    lr: float = attrs.field(converter=float, validator=_positive)
+    lr: float = attrs.field(converter=_float, validator=_positive)
     step_size: int = attrs.field(default=1000, converter=_whole, validator=_count)
-    gamma: float = attrs.field(default=0.5, converter=float, validator=_positive)
+    gamma: float = attrs.field(default=0.5, converter=_float, validator=_positive)
 
     def __call__(self, count: int) -> float:
         return self.lr * self.gamma ** (count // self.step_size)
@@ -63,8 +75,8 @@ class StepDecay:
 class ExponentialDecay:
     """Smooth decay: lr * decay_rate ** (count / decay_steps)."""
 
-    lr: float = attrs.field(converter=float, validator=_positive)
-    decay_rate: float = attrs.field(default=0.96, converter=float, validator=_positive)
+    lr: float = attrs.field(converter=_float, validator=_positive)
+    decay_rate: float = attrs.field(default=0.96, converter=_float, validator=_positive)
     decay_steps: int = attrs.field(default=1000, converter=_whole, validator=_count)
 
     def __call__(self, count: int) -> float:
@@ -75,8 +87,8 @@ class ExponentialDecay:
 class InverseScaling:
     """scikit-learn's 'invscaling': lr / (count + 1) ** power_t."""
 
-    lr: float = attrs.field(converter=float, validator=_positive)
-    power_t: float = attrs.field(default=0.5, converter=float, validator=_non_negative)
+    lr: float = attrs.field(converter=_float, validator=_positive)
+    power_t: float = attrs.field(default=0.5, converter=_float, validator=_non_negative)
 
     def __call__(self, count: int) -> float:
         return self.lr / (count + 1) ** self.power_t
@@ -86,9 +98,9 @@ class InverseScaling:
 class Cosine:
     """Cosine decay from `lr` to `final_lr` over `total_steps`, then held at `final_lr`."""
 
-    lr: float = attrs.field(converter=float, validator=_positive)
+    lr: float = attrs.field(converter=_float, validator=_positive)
     total_steps: int = attrs.field(default=10000, converter=_whole, validator=_count)
-    final_lr: float = attrs.field(default=0.0, converter=float, validator=_non_negative)
+    final_lr: float = attrs.field(default=0.0, converter=_float, validator=_non_negative)
 
     def __call__(self, count: int) -> float:
         progress = min(count, self.total_steps) / self.total_steps

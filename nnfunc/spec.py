@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import attrs
+import numpy as np
 
-from nnfunc.activations import OUTPUT_ONLY, parse_activation
+from nnfunc.activations import OUTPUT_ONLY, canonical_activation, parse_activation
 from nnfunc.losses import LOSSES, check_pairing, default_loss
 
 DTYPES = ("float32", "float64")
@@ -18,6 +19,23 @@ def _check_sizes(spec: MLPSpec, attribute: attrs.Attribute, sizes: tuple[int, ..
     for size in sizes:
         if isinstance(size, bool) or not isinstance(size, int) or size < 1:
             raise ValueError(f"layer sizes must be positive integers, got {sizes}")
+
+
+def dtype_name(dtype: object) -> str:
+    """ "float32" or "float64" from that name or any numpy spelling of it (np.float32, "f4")."""
+    try:
+        name = np.dtype(dtype).name if dtype is not None else None  # np.dtype(None) is float64
+    except TypeError:
+        name = None
+    if name not in DTYPES:
+        raise ValueError(f"dtype must be float32 or float64, got {dtype!r}")
+    return name
+
+
+def _activation_names(names: object) -> tuple[str, ...]:
+    if isinstance(names, str):
+        raise TypeError(f"activations must be a sequence of names, one per hidden layer: {names!r}")
+    return tuple(canonical_activation(name) for name in names)  # type: ignore[attr-defined]
 
 
 def _to_ints(sizes: Sequence[int]) -> tuple[int, ...]:
@@ -33,10 +51,10 @@ class MLPSpec:
     """
 
     sizes: tuple[int, ...] = attrs.field(converter=_to_ints, validator=_check_sizes)
-    activations: tuple[str, ...] = attrs.field(converter=tuple)
-    output_activation: str
+    activations: tuple[str, ...] = attrs.field(converter=_activation_names)
+    output_activation: str = attrs.field(converter=canonical_activation)
     loss: str
-    dtype: str = attrs.field(default="float64", validator=attrs.validators.in_(DTYPES))
+    dtype: str = attrs.field(default="float64", converter=dtype_name)
 
     def __attrs_post_init__(self) -> None:
         n_hidden = len(self.sizes) - 2

@@ -15,21 +15,15 @@ from typing import Any
 import attrs
 import numpy as np
 
+from nnfunc.checks import is_integer, is_real, one_of
 from nnfunc.optim import OPTIMIZERS
 from nnfunc.schedules import SCHEDULES
+from nnfunc.spec import dtype_name
 
 # A model file stores the seed as an unsigned 64-bit integer.
 MAX_SEED = 2**64 - 1
 
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
-
-
-def _is_integer(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
 
 
 def _integer(lo: int, hi: int | None = None, *, optional: bool = False) -> Validator:
@@ -40,7 +34,7 @@ def _integer(lo: int, hi: int | None = None, *, optional: bool = False) -> Valid
     def check(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
         if value is None and optional:
             return
-        if not _is_integer(value):
+        if not is_integer(value):
             raise TypeError(
                 f"{attribute.name} must be {wanted}, got {type(value).__name__} {value!r}"
             )
@@ -57,7 +51,7 @@ def _positive(*, optional: bool) -> Validator:
     def check(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
         if value is None and optional:
             return
-        if not _is_real(value):
+        if not is_real(value):
             raise TypeError(
                 f"{attribute.name} must be {wanted}; got {type(value).__name__} {value!r}"
             )
@@ -68,14 +62,14 @@ def _positive(*, optional: bool) -> Validator:
 
 
 def _non_negative(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if not _is_real(value):
+    if not is_real(value):
         raise TypeError(f"{attribute.name} must be a number, got {type(value).__name__} {value!r}")
     if not (math.isfinite(value) and value >= 0):
         raise ValueError(f"{attribute.name} must be finite and >= 0, got {value}")
 
 
 def _fraction(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
-    if not _is_real(value):
+    if not is_real(value):
         raise TypeError(f"{attribute.name} must be a number, got {type(value).__name__} {value!r}")
     if not 0.0 <= value < 1.0:
         raise ValueError(f"{attribute.name} must lie in [0, 1), got {value}")
@@ -88,7 +82,7 @@ def _boolean(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
 
 def _layer_sizes(instance: Any, attribute: attrs.Attribute, value: tuple[Any, ...]) -> None:
     for size in value:
-        if not _is_integer(size):
+        if not is_integer(size):
             raise TypeError(f"hidden layer sizes must be integers, got {value!r}")
 
 
@@ -101,9 +95,9 @@ class TrainConfig:
     output_activation: str | None = None
     loss: str | None = None
     init: str | None = None
-    optimizer: str = attrs.field(default="adam", validator=attrs.validators.in_(OPTIMIZERS))
+    optimizer: str = attrs.field(default="adam", validator=one_of(OPTIMIZERS))
     lr: float | None = attrs.field(default=None, validator=_positive(optional=True))
-    schedule: str = attrs.field(default="constant", validator=attrs.validators.in_(SCHEDULES))
+    schedule: str = attrs.field(default="constant", validator=one_of(tuple(SCHEDULES)))
     batch_size: int | None = attrs.field(default=None, validator=_integer(1, optional=True))
     epochs: int = attrs.field(default=200, validator=_integer(1))
     l2: float = attrs.field(default=0.0, validator=_non_negative)
@@ -113,9 +107,7 @@ class TrainConfig:
     test_split: float = attrs.field(default=0.2, validator=_fraction)
     early_stopping: bool = attrs.field(default=False, validator=_boolean)
     patience: int = attrs.field(default=20, validator=_integer(1))
-    dtype: str = attrs.field(
-        default="float64", validator=attrs.validators.in_(("float32", "float64"))
-    )
+    dtype: str = attrs.field(default="float64", converter=dtype_name)
     scale_features: bool = attrs.field(default=True, validator=_boolean)
     scale_targets: bool = attrs.field(default=True, validator=_boolean)
 

@@ -139,3 +139,48 @@ def test_registered_activations_take_a_parameter_when_they_declare_one(scratch_a
     assert parse_activation("shift_explicit_test_only:3")[1] == 3.0
     with pytest.raises(ValueError, match="takes no parameter"):
         parse_activation("shift_none_test_only:2")
+
+
+@pytest.mark.parametrize("name", ELEMENTWISE)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_finite_and_warning_free_up_to_the_largest_float(name, dtype):
+    # arctan's 1 / (1 + z*z) and gelu's z**3 overflowed (with a warning) long before this
+    act, alpha = parse_activation(name)
+    big = np.finfo(dtype).max
+    z = np.array([[-big, -1e30, -1e15, 1e15, 1e30, big]], dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        a = act.fn(z, alpha)
+        g = act.grad(z, a, alpha)
+    assert np.all(np.isfinite(a)) and np.all(np.isfinite(g))
+
+
+def test_arctan_and_gelu_derivatives_keep_their_formulas_on_ordinary_inputs():
+    z = np.linspace(-6, 6, 121)
+    arctan = ACTIVATIONS["arctan"]
+    np.testing.assert_allclose(arctan.grad(z, arctan.fn(z, 0), 0), 1 / (1 + z * z), rtol=1e-15)
+    gelu = ACTIVATIONS["gelu"]
+    c = np.sqrt(2 / np.pi)
+    t = np.tanh(c * (z + 0.044715 * z**3))
+    expected = 0.5 * (1 + t) + 0.5 * z * (1 - t * t) * c * (1 + 3 * 0.044715 * z**2)
+    np.testing.assert_allclose(gelu.grad(z, gelu.fn(z, 0), 0), expected, rtol=1e-14)
+    np.testing.assert_allclose(gelu.fn(z, 0), 0.5 * z * (1 + t), rtol=1e-15)
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("ReLU", "relu"),
+        (" relu ", "relu"),
+        ("identity", "linear"),
+        ("STEP", "binary_step"),
+        ("elu:0.50", "elu:0.5"),
+        ("Leaky_ReLU: 0.1", "leaky_relu:0.1"),
+    ],
+)
+def test_a_spec_stores_one_spelling_of_each_activation(given, stored):
+    from nnfunc.spec import mlp_spec
+
+    spec = mlp_spec([2, 3, 2], activation=given)
+    assert spec.activations == (stored,)
+    assert spec == mlp_spec([2, 3, 2], activation=stored)

@@ -164,6 +164,25 @@ def test_bad_hyper_parameters_are_refused(make, message):
         make()
 
 
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: nf.sgd("0.1"), "lr must be a number, got str '0.1'"),
+        (lambda: nf.sgd(True), "lr must be a number, got bool True"),
+        (lambda: nf.momentum(0.1, "0.9"), "momentum must be a number, got str '0.9'"),
+        (lambda: nf.adam(0.01, b2="0.999"), "Adam's b2 must be a number"),
+        (lambda: nf.rmsprop(0.01, eps=None), "RMSprop's eps must be a number"),
+        (lambda: nf.adamw(0.01, weight_decay=True), "weight decay must be a number"),
+        (lambda: nf.sgd(0.1, clip_norm="1"), "clip norm must be a number"),
+        (lambda: make_schedule("step", 0.1, gamma="0.5"), "gamma must be a number"),
+    ],
+)
+def test_hyper_parameters_that_are_not_numbers_are_named_in_a_type_error(make, message):
+    # float() would have taken "0.1" and True (as 1.0) without a word
+    with pytest.raises(TypeError, match=message):
+        make()
+
+
 def test_whole_step_counts_are_accepted_as_floats_and_numpy_integers():
     assert make_schedule("cosine", 0.1, total_steps=1e4).total_steps == 10000
     assert make_schedule("step", 0.1, step_size=np.int64(5)).step_size == 5

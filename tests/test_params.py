@@ -74,3 +74,8 @@ def test_tree_map_and_leaves_round_trip():
     doubled = tree_map(lambda a: a * 2, params)
     assert Params.from_leaves(params.leaves()) == params
     np.testing.assert_array_equal(doubled.layers[1].w, params.layers[1].w * 2)
+
+
+def test_a_negative_seed_is_refused_by_name():
+    with pytest.raises(ValueError, match="the seed must be a non-negative integer, got -1"):
+        init_params(mlp_spec([2, 3, 2]), -1)

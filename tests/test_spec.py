@@ -1,5 +1,6 @@
 """The architecture record refuses what it cannot train correctly."""
 
+import numpy as np
 import pytest
 
 from nnfunc.spec import MLPSpec, mlp_spec
@@ -66,3 +67,29 @@ def test_a_parameter_on_an_activation_that_takes_none_is_refused(kwargs):
     with pytest.raises(ValueError, match="takes no parameter"):
         mlp_spec([2, 4, 1], **kwargs)
     assert mlp_spec([2, 4, 1], activation="leaky_relu:0.1").activations == ("leaky_relu:0.1",)
+
+
+@pytest.mark.parametrize("dtype", ["float32", np.float32, np.dtype("float32"), "f4"])
+def test_dtype_takes_any_numpy_spelling_of_float32(dtype):
+    assert mlp_spec([2, 3, 2], dtype=dtype).dtype == "float32"
+
+
+@pytest.mark.parametrize("dtype", ["float16", np.int32, None, "x"])
+def test_other_dtypes_are_refused_in_one_readable_line(dtype):
+    with pytest.raises(ValueError) as info:
+        mlp_spec([2, 3, 2], dtype=dtype)
+    message = str(info.value)
+    assert (
+        message.startswith("dtype must be float32 or float64, got") and "Attribute(" not in message
+    )
+
+
+def test_train_config_choices_are_refused_in_one_readable_line():
+    from nnfunc.train_config import TrainConfig
+
+    with pytest.raises(ValueError) as info:
+        TrainConfig(optimizer="lbfgs")
+    assert str(info.value) == (
+        "optimizer must be one of sgd, momentum, nesterov, adam, adamw, rmsprop; got 'lbfgs'"
+    )
+    assert TrainConfig(dtype=np.float32).dtype == "float32"
