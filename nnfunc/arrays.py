@@ -18,25 +18,43 @@ import attrs
 import numpy as np
 
 
-def frozen_array(value: Any) -> np.ndarray:
-    """Return a read-only array for `value`, copying unless it is already a read-only owner.
+def _locked(array: np.ndarray) -> np.ndarray:
+    """A read-only view of `array`, which becomes read-only too and is held only by the view.
 
-    An array that is read-only and owns its memory is returned as it is, so `attrs.evolve` and the
+    numpy lets the owner of a buffer turn its `writeable` flag back on, but not a view of a
+    read-only base, so records hand out views: `setflags(write=True)` on them raises.
+    """
+    array.flags.writeable = False
+    return array.view()
+
+
+def _is_locked(value: Any) -> bool:
+    """True for an array `_locked` made: read-only, over a read-only owner."""
+    base = value.base
+    return (
+        not value.flags.writeable
+        and isinstance(base, np.ndarray)
+        and base.base is None
+        and not base.flags.writeable
+    )
+
+
+def frozen_array(value: Any) -> np.ndarray:
+    """Return a read-only array for `value`, copying unless it is already one of ours.
+
+    An array that `freeze` or this function made is returned as it is, so `attrs.evolve` and the
     library's own hot paths (which freeze the fresh arrays they make) never pay for a copy.
     """
-    if isinstance(value, np.ndarray) and not value.flags.writeable and value.base is None:
+    if isinstance(value, np.ndarray) and _is_locked(value):
         return value
-    array = np.array(value, copy=True)
-    array.flags.writeable = False
-    return array
+    return _locked(np.array(value, copy=True))
 
 
 def freeze(array: np.ndarray) -> np.ndarray:
-    """Mark a freshly computed array, owned by the caller, read-only in place (no copy)."""
-    if array.base is not None:
-        array = array.copy()
-    array.flags.writeable = False
-    return array
+    """Make a freshly computed array, owned by the caller, read-only (no copy of an owner)."""
+    if _is_locked(array):
+        return array
+    return _locked(array.copy() if array.base is not None else array)
 
 
 def frozen_arrays(values: Iterable[Any]) -> tuple[np.ndarray, ...]:

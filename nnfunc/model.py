@@ -16,6 +16,7 @@ import attrs
 import numpy as np
 
 from nnfunc.arrays import numeric_array
+from nnfunc.frozen_data import frozen_data
 from nnfunc.network import Plan, _logits, plan
 from nnfunc.params import Params
 from nnfunc.preprocessing import LabelEncoder, StandardScaler, input_limit, output_limit
@@ -39,9 +40,9 @@ class Model:
     target_scaler: StandardScaler | None = None
     labels: LabelEncoder | None = None
     history: History | None = None
-    config: dict[str, Any] = attrs.field(factory=dict, hash=False)
-    metrics: dict[str, Any] = attrs.field(factory=dict, hash=False)
-    provenance: dict[str, Any] = attrs.field(factory=dict, hash=False)
+    config: dict[str, Any] = attrs.field(factory=dict, converter=frozen_data, hash=False)
+    metrics: dict[str, Any] = attrs.field(factory=dict, converter=frozen_data, hash=False)
+    provenance: dict[str, Any] = attrs.field(factory=dict, converter=frozen_data, hash=False)
 
     def __attrs_post_init__(self) -> None:
         if self.task not in ("classify", "regress"):

@@ -7,7 +7,15 @@ import attrs
 import numpy as np
 import pytest
 
-from nnfunc.arrays import all_finite, array_field, arrays_equal, frozen_array, numeric_array
+import nnfunc as nf
+from nnfunc.arrays import (
+    all_finite,
+    array_field,
+    arrays_equal,
+    freeze,
+    frozen_array,
+    numeric_array,
+)
 from nnfunc.params import Dense, Params
 
 
@@ -25,7 +33,7 @@ def test_construction_copies_and_freezes():
         held.a[0] = 5.0
 
 
-def test_frozen_owner_is_not_copied_again():
+def test_an_array_frozen_here_is_not_copied_again():
     first = frozen_array([1.0, 2.0])
     assert frozen_array(first) is first
     assert attrs.evolve(Holder(first)).a is first
@@ -88,3 +96,36 @@ def test_all_finite_sees_every_non_finite_value_even_when_the_sum_overflows():
         warnings.simplefilter("ignore", RuntimeWarning)  # the fast sum overflows, then falls back
         assert all_finite(np.array([1e308, 1e308]))
         assert not all_finite(np.array([np.inf, -np.inf]))
+
+
+def test_a_records_arrays_cannot_be_made_writable_again():
+    # an array owning its memory lets anyone turn `writeable` back on; a view of a locked base not
+    spec = nf.mlp_spec([2, 3, 2])
+    params = nf.init_params(spec, 0)
+    arrays = [*params.leaves(), frozen_array([1.0, 2.0]), freeze(np.ones(3))]
+    for array in arrays:
+        with pytest.raises(ValueError, match="WRITEABLE"):
+            array.setflags(write=True)
+    assert frozen_array(arrays[0]) is arrays[0]  # already locked: no copy
+    assert nf.init_params(spec, 0) == params
+
+
+def test_frozen_data_is_read_only_at_every_depth_and_still_plain_data():
+    import copy
+    import json
+
+    from nnfunc.frozen_data import frozen_data
+
+    data = frozen_data({"a": [1, {"b": 2}], "t": (3, 4)})
+    assert data == {"a": [1, {"b": 2}], "t": [3, 4]}
+    assert json.loads(json.dumps(data)) == data and copy.deepcopy(data) == data
+    for change in (
+        lambda: data.update(c=1),
+        lambda: data.__setitem__("a", 0),
+        lambda: data["a"].append(5),
+        lambda: data["a"][1].pop("b"),
+        lambda: data["t"].sort(),
+    ):
+        with pytest.raises(TypeError, match="read-only"):
+            change()
+    assert data == {"a": [1, {"b": 2}], "t": [3, 4]}

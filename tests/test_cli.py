@@ -63,6 +63,8 @@ def test_train_with_no_arguments_writes_models_iris(tmp_path, monkeypatch):
     assert result.stderr == ""  # no progress bar off a terminal
     model = load_model(tmp_path / "models" / "iris.msgpack")
     assert model.config["epochs"] == 300 and model.config["hidden"] == [6]
+    with pytest.raises(TypeError, match="read-only"):
+        model.config["hidden"].append(7)  # the record's data is as immutable as its weights
     assert "created" not in model.provenance  # no clock reading unless --timestamp
 
 
@@ -168,12 +170,20 @@ def test_progress_bar_only_on_a_terminal(tmp_path, monkeypatch):
 
 
 def test_more_parameters_than_rows_is_one_warning_line(tmp_path):
-    result = run("train", "--dataset", "xor", "--out", tmp_path / "x.msgpack", "-q")
+    result = run(
+        "train", "--dataset", "iris", "--layers", 64, "--out", tmp_path / "x.msgpack", "-q"
+    )
     assert result.exit_code == 0
     assert result.stderr.splitlines() == [
-        "Warning: the network has 17 parameters for 4 training rows: it can memorise them "
+        "Warning: the network has 515 parameters for 120 training rows: it can memorise them "
         "(fewer hidden units, l2 or more data generalise better)"
     ]
+
+
+def test_a_truth_table_with_no_held_out_rows_is_not_warned_for_being_memorised(tmp_path):
+    # xor: 17 parameters for 4 rows, but fitting all four rows is the point
+    result = run("train", "--dataset", "xor", "--out", tmp_path / "x.msgpack", "-q")
+    assert result.exit_code == 0 and result.stderr == ""
 
 
 # --- bad input: exit 2 (1 when diverged), one line, and the existing model file left intact ------

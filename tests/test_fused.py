@@ -101,7 +101,8 @@ def test_reports_never_change_after_they_are_handed_out(data):
         nf.fit_epochs(spec, nf.init_params(spec, 1), *data, optimizer=nf.adam(0.1), epochs=3, rng=0)
     )
     first = reports[0].params.leaves()[0]
-    assert not first.flags.writeable and first.base is None
+    assert not first.flags.writeable and first.base.base is None  # a copy, not the loop's buffer
+    assert first.base.nbytes == first.nbytes
     assert reports[0].params != reports[2].params
 
 

@@ -176,3 +176,17 @@ def test_a_network_with_huge_weights_refuses_rows_without_numpy_warnings(iris, n
     with pytest.raises(InputRangeError, match="row 0, the network overflows"):
         predict(model, [[5.1, 3.5, 1.4, 0.2]])
     assert predict(iris, [[5.1, 3.5, 1.4, 0.2]]).shape == (1,)  # the trained one: fast path
+
+
+def test_a_models_config_metrics_and_provenance_are_read_only(iris):
+    # a model's metrics could be rewritten in place and saved (test accuracy 1.0, say)
+    for change in (
+        lambda: iris.metrics["test"].__setitem__("accuracy", 1.0),
+        lambda: iris.config.update(epochs=99999),
+        lambda: iris.provenance.pop("dataset"),
+        lambda: iris.metrics["test"]["confusion_matrix"][0].append(1),
+    ):
+        with pytest.raises(TypeError, match="read-only"):
+            change()
+    changed = attrs.evolve(iris, config={**iris.config, "epochs": 1})  # the way to change one
+    assert changed.config["epochs"] == 1 and iris.config["epochs"] == 300
