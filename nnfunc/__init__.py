@@ -24,7 +24,15 @@ from nnfunc.optim import (
 )
 from nnfunc.params import INITIALIZERS, Dense, Params, init_params
 from nnfunc.spec import MLPSpec, mlp_spec
-from nnfunc.training import EpochReport, FitResult, History, TrainingDiverged, fit, fit_epochs
+from nnfunc.training import (
+    EpochReport,
+    FitResult,
+    History,
+    TrainingDiverged,
+    ZeroGradientWarning,
+    fit,
+    fit_epochs,
+)
 
 __version__ = "0.1.0"
 
@@ -40,6 +48,7 @@ __all__ = [
     "MLPSpec",
     "Params",
     "TrainingDiverged",
+    "ZeroGradientWarning",
     "adam",
     "adamw",
     "chain",

@@ -22,9 +22,13 @@ class OverparameterizedWarning(UserWarning):
     """The parameters outnumber the training rows."""
 
 
-def overparameterized(n_params: int, n_train: int) -> str | None:
-    """The warning for a network with more parameters than training rows, or None."""
-    if n_params <= n_train:
+def overparameterized(n_params: int, n_train: int, *, held_out: bool = True) -> str | None:
+    """The warning for a network with more parameters than training rows, or None.
+
+    Without `held_out` rows (a truth table such as xor) fitting every training row is the goal
+    and there is nothing to generalise to, so there is no warning.
+    """
+    if n_params <= n_train or not held_out:
         return None
     return (
         f"the network has {n_params} parameters for {n_train} training rows: it can memorise "

@@ -290,6 +290,15 @@ def _labels(cells: list[str], column: str, source: str) -> np.ndarray:
         if not cell:
             raise DataError(f"{source}: row {number}, column {column!r}: missing value")
     integral = _is_integral_column(cells)
+    values = parse_floats(cells) if integral is None else None
+    if values is not None:  # numbers, not all whole: as scikit-learn's "continuous" refusal
+        whole = np.isfinite(values) & (np.abs(values) < 2.0**53) & (values == np.round(values))
+        row = int(np.flatnonzero(~whole)[0])
+        raise DataError(
+            f"{source}: target column {column!r} holds numbers that are not whole (row "
+            f"{row + 1}: {cells[row]!r}): a continuous target is regressed, not classified "
+            "(--task regress)"
+        )
     if integral is None:
         for label in dict.fromkeys(cells):  # each distinct label, in order of first appearance
             problem = name_problem(label)

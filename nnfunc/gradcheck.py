@@ -37,8 +37,14 @@ def check_grads(
     """Compare `grads` with central differences (L(p + eps) - L(p - eps)) / 2 eps, entry by entry.
 
     The relative error is |a - n| / max(|a| + |n|, 1e-8), so entries whose gradient is (near) zero
-    are judged on their absolute error. Use float64 parameters: float32 cannot resolve eps.
+    are judged on their absolute error. A float32 spec is checked in float64 (float32 cannot
+    resolve eps, and the formulas are the same): its parameters and rows are widened first.
     """
+    if spec.dtype != "float64":
+        spec = attrs.evolve(spec, dtype="float64")
+        params = Params.from_leaves([np.asarray(a, np.float64) for a in params.leaves()])
+        X = np.asarray(X, np.float64) if np.asarray(X).dtype.kind == "f" else X
+        y = np.asarray(y, np.float64) if np.asarray(y).dtype.kind == "f" else y
     analytic = analytic_grads(spec, params, X, y, l2=l2).leaves()
     leaves = [np.array(a) for a in params.leaves()]
     worst = GradCheck(0.0, 0, "w", ())

@@ -32,7 +32,8 @@ LossAndDelta = tuple[float, np.ndarray]
 def check_targets(loss: str, y: Any, n_outputs: int, dtype: np.dtype) -> np.ndarray:
     """Targets checked for `loss`, so that no loss ever sees a value it would silently misread.
 
-    softmax_cross_entropy: integer labels (int64, shape (n,)) or probability rows (n, k);
+    softmax_cross_entropy: integer labels (int64, shape (n,), or a column (n, 1) as Keras takes
+    them) or probability rows (n, k);
     otherwise finite rows of shape (n, n_outputs) in `dtype` (a 1-D y only for a single output),
     in [0, 1] for binary_cross_entropy.
     """
@@ -42,6 +43,8 @@ def check_targets(loss: str, y: Any, n_outputs: int, dtype: np.dtype) -> np.ndar
             "other labels first: nnfunc.preprocessing.fit_labels and encode_labels)"
         )
         y = numeric_array(y, "softmax_cross_entropy targets", labels)
+        if y.ndim == 2 and y.shape[1] == 1 and n_outputs > 1:
+            y = y[:, 0]  # a column of labels: it cannot be rows of k > 1 probabilities
         if y.ndim == 1:
             return class_labels(y, n_outputs)
         return probability_rows(y, n_outputs, dtype)

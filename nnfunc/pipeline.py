@@ -127,7 +127,8 @@ def train_model(
         return Xn, yn
 
     params = init_params(spec, init_rng, init=config.init)
-    note = overparameterized(params.n_params, len(X_train))
+    held_out = config.test_split > 0 or config.val_split > 0
+    note = overparameterized(params.n_params, len(X_train), held_out=held_out)
     if note is not None and warn:
         warnings.warn(OverparameterizedWarning(note), stacklevel=2)
     result = fit(

@@ -46,6 +46,14 @@ def infer_task(dataset: Dataset, task: str | None) -> str:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
     if task == "regress" and dataset.y.dtype.kind not in "fiu":
         raise ValueError("cannot regress on non-numeric target labels")
+    y = dataset.y.ravel()
+    if task == "classify" and y.dtype.kind == "f":
+        fractional = y[np.isfinite(y) & (y != np.round(y))]
+        if fractional.size:  # as scikit-learn's "Unknown label type: continuous"
+            raise ValueError(
+                f"cannot classify a continuous target: {dataset.target_names[0]!r} has values "
+                f"that are not whole numbers (such as {fractional[0]:g}); regress on it instead"
+            )
     return task
 
 

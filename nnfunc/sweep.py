@@ -146,18 +146,29 @@ def run_trial(dataset: Dataset, task: Mapping[str, Any]) -> dict[str, Any]:
     result["seed"] = task["config"]["seed"]
     start = time.perf_counter()
     try:
-        with np.errstate(over="ignore", invalid="ignore"):  # divergence is reported, not warned
+        # Divergence is reported, not warned; other warnings are recorded (a worker's printed
+        # warnings would reach nobody, or land in the middle of the progress bar).
+        with (
+            np.errstate(over="ignore", invalid="ignore"),
+            warnings.catch_warnings(record=True) as seen,
+        ):
+            warnings.simplefilter("always")
             config = TrainConfig.from_dict(task["config"])
             model = train_model(dataset, config, task=task["task"], warn=False)
     except Exception as exc:  # recorded in the table; the sweep goes on
         result["error"] = f"{type(exc).__name__}: {exc}"
     else:
+        notes = [" ".join(str(w.message).split()) for w in seen]
         metric = "accuracy" if model.task == "classify" else "r2"
         result["metrics"] = {split: float(m[metric]) for split, m in model.metrics.items()}
         result["epochs_run"] = int(model.config["epochs_run"])
-        note = overparameterized(model.n_params, model.metrics["train"]["n_samples"])
-        if note is not None:  # recorded, not warned: a worker's warnings reach nobody
-            result["warnings"] = [note]
+        held_out = any(split != "train" for split in model.metrics)
+        note = overparameterized(
+            model.n_params, model.metrics["train"]["n_samples"], held_out=held_out
+        )
+        notes += [note] if note is not None else []
+        if notes:
+            result["warnings"] = list(dict.fromkeys(notes))
     result["seconds"] = time.perf_counter() - start
     return result
 

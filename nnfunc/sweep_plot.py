@@ -8,6 +8,7 @@ and only its object API is used, so no global pyplot state or GUI backend is tou
 from __future__ import annotations
 
 import io
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,20 @@ from nnfunc.modelfile import write_atomic
 from nnfunc.sweep import SPLIT_PREFIX, SWEEPABLE, SweepResult
 
 MAX_LINES = 10
+
+
+_STYLE = {"marker": "o", "markersize": 3, "capsize": 3}
+# What a metric can reach: a bar of mean ± std stops there (accuracy 0.95 ± 0.07 is not 1.02).
+_RANGES = {"accuracy": (0.0, 1.0), "r2": (-math.inf, 1.0)}
+
+
+def _clipped_bars(means: list[float], stds: list[float], metric: str) -> list[list[float]]:
+    """Lower and upper bar lengths: std each way, cut at the metric's possible range."""
+    lo, hi = _RANGES.get(metric, (-math.inf, math.inf))
+    pairs = [(mean, std) if mean is not None else (0.0, 0.0) for mean, std in zip(means, stds)]
+    below = [min(std, mean - lo) for mean, std in pairs]
+    above = [min(std, hi - mean) for mean, std in pairs]
+    return [below, above]
 
 
 def _label(name: str, value: Any) -> str:
@@ -79,7 +94,7 @@ def plot_sweep(result: SweepResult, path: str | os.PathLike[str], *, x: str | No
             means = [r[f"{split}_{metric}_mean"] for r in members]
             stds = [r[f"{split}_{metric}_std"] or 0.0 for r in members]
             label = group or f"{split} {metric}"
-            ax.errorbar(xs, means, yerr=stds, marker="o", markersize=3, capsize=3, label=label)
+            ax.errorbar(xs, means, yerr=_clipped_bars(means, stds, metric), **_STYLE, label=label)
     if ticks is not None:
         ax.set_xticks(range(len(ticks)), ticks, rotation=30 if len(ticks) > 6 else 0)
     elif x in ("lr", "l2") and min(r[x] for r in rows) > 0:

@@ -8,12 +8,14 @@ leaving the loop; `fit` runs it to the end and returns a `FitResult`. The steps 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import attrs
 import numpy as np
 
+from nnfunc.activations import parse_activation
 from nnfunc.loop import (
     Batches,
     Diverged,
@@ -85,6 +87,37 @@ class FitResult:
     history: History
     best_epoch: int
     stopped_early: bool
+
+
+class ZeroGradientWarning(UserWarning):
+    """Some layers receive no gradient (an activation with a zero derivative comes after them)."""
+
+
+def untrainable_layers(spec: MLPSpec) -> str | None:
+    """Why some layers of `spec` cannot learn by gradient descent, or None when all can.
+
+    Dense layer k is followed by activation k; if that activation's derivative is zero everywhere
+    (binary_step), no gradient reaches layers 1..k+1 and they keep their initial weights.
+    """
+    follow = [parse_activation(a)[0] for a in (*spec.activations, spec.output_activation)]
+    blocked = [k for k, act in enumerate(follow) if act.zero_gradient]
+    if not blocked:
+        return None
+    k, name = blocked[-1], follow[blocked[-1]].name
+    if k == len(follow) - 1:
+        return (
+            f"{name} on the output has a zero derivative: no layer receives a gradient, so "
+            "training changes nothing"
+        )
+    layers = (
+        "layer 1 receives no gradient and keeps its"
+        if k == 0
+        else (f"layers 1 to {k + 1} receive no gradient and keep their")
+    )
+    return (
+        f"{name} after dense layer {k + 1} has a zero derivative: {layers} initial weights "
+        "(only the layers after it train)"
+    )
 
 
 def _check_count(name: str, value: Any, minimum: int) -> None:
@@ -215,6 +248,9 @@ def _run(
         _check_count("batch_size", batch_size, 1)
     _check_non_negative("l2", l2)
     check_params(spec, params)  # a clear error, not numpy's deep inside the first step
+    blocked = untrainable_layers(spec)
+    if blocked is not None:
+        warnings.warn(ZeroGradientWarning(blocked), stacklevel=3)
     rng = as_rng(rng)
     X, y, validation_data = _prepare(spec, X, y, validation_data, validation_split, rng)
     n = len(X)

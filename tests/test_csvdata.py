@@ -240,3 +240,17 @@ def test_messages_quote_names_and_paths_escaped(tmp_path):
         load_csv(write(tmp_path, "a,y\nzz,x\n", name="h\x1b.csv"))
     assert str(info.value).startswith("'") and "h\\x1b.csv': row 1, column 'a'" in str(info.value)
     assert str(info.value).isprintable()
+
+
+def test_classifying_a_continuous_target_is_refused(tmp_path):
+    # scikit-learn's "Unknown label type: continuous": 200 rows would have made 200 classes
+    path = write(tmp_path, "a,b,sum\n1,2,3\n0.5,1.25,1.75\n2,2,4\n")
+    with pytest.raises(DataError) as info:
+        load_csv(path, target="sum", task="classify")
+    assert str(info.value) == (
+        f"{path}: target column 'sum' holds numbers that are not whole (row 2: '1.75'): a "
+        "continuous target is regressed, not classified (--task regress)"
+    )
+    assert load_csv(path, target="sum").task == "regress"
+    whole = write(tmp_path, "a,b,kind\n1,2,3\n0.5,1.25,3.0\n2,2,4\n", name="whole.csv")
+    assert load_csv(whole, target="kind", task="classify").y.tolist() == [3, 3, 4]

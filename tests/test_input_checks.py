@@ -171,3 +171,17 @@ def test_rounded_float32_probability_rows_are_accepted():
     spec = nf.mlp_spec([2, 4, 3], dtype="float32")
     rows = np.full((4, 3), 1 / 3, np.float32)  # each row sums to 1 only within float32 rounding
     assert np.isfinite(nf.loss(spec, nf.init_params(spec, 0), X4, rows))
+
+
+def test_a_column_of_integer_labels_is_read_as_labels():
+    # Keras' sparse cross-entropy takes labels shaped (n, 1); the fix is not to one-hot them
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(12, 2)), rng.integers(0, 3, 12)
+    params = nf.init_params(CLASSIFIER, 0)
+    assert nf.loss(CLASSIFIER, params, X, y[:, None]) == nf.loss(CLASSIFIER, params, X, y)
+    assert nf.grads(CLASSIFIER, params, X, y[:, None]) == nf.grads(CLASSIFIER, params, X, y)
+    options = {"optimizer": nf.adam(0.01), "epochs": 3, "rng": 0, "batch_size": 5}
+    column = nf.fit(CLASSIFIER, params, X, y[:, None], **options)
+    assert column.params == nf.fit(CLASSIFIER, params, X, y, **options).params
+    with pytest.raises(ValueError, match=r"class labels must lie in \[0, 2\]"):
+        nf.loss(CLASSIFIER, params, X, (y + 3)[:, None])

@@ -187,8 +187,18 @@ def test_evaluate_reproduces_the_training_metrics(xor):
 def test_more_parameters_than_training_rows_warns():
     from nnfunc.pipeline import OverparameterizedWarning
 
-    with pytest.warns(OverparameterizedWarning, match="17 parameters for 4 training rows"):
-        train_model(load_dataset("xor"), RECIPES["xor"])
+    wide = attrs.evolve(RECIPES["iris"], hidden=(64,), epochs=2)
+    with pytest.warns(OverparameterizedWarning, match="515 parameters for 120 training rows"):
+        train_model(load_dataset("iris"), wide)
+
+
+def test_memorising_a_truth_table_with_no_held_out_rows_is_not_warned():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = train_model(load_dataset("xor"), RECIPES["xor"])  # 17 parameters for 4 rows
+    assert model.n_params > model.metrics["train"]["n_samples"]
 
 
 def test_more_parameters_than_training_rows_can_be_left_unwarned():
@@ -371,3 +381,13 @@ def test_model_table_messages_quote_header_names_escaped(iris):
         model_inputs(iris, header, [["1", "2"]], "t.csv")
     assert "the file has: 'sepal_length\\x1b', 'b'" in str(info.value)
     assert str(info.value).isprintable()
+
+
+def test_classifying_a_continuous_target_is_refused_before_training():
+    from nnfunc.datasets import Dataset
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2))
+    data = Dataset(X, X.sum(axis=1, keepdims=True), ("a", "b"), ("sum",), "regress", "s", "0" * 64)
+    with pytest.raises(ValueError, match=r"cannot classify a continuous target: 'sum' has values"):
+        train_model(data, RECIPES["sum"], task="classify")

@@ -24,7 +24,7 @@ from nnfunc.sweep import (
     trial_seeds,
 )
 from nnfunc.sweep_backends import joblib_backend, local_dask, serial
-from nnfunc.sweep_plot import plot_sweep
+from nnfunc.sweep_plot import _clipped_bars, plot_sweep
 from nnfunc.sweep_results import TIME_COLUMNS, csv_text, load_results
 from nnfunc.sweep_space import parse_values
 
@@ -330,19 +330,37 @@ def test_cli_usage_errors_are_one_line(tmp_path, monkeypatch, no_sweeping, args,
 
 def test_cli_trial_warnings_are_one_line_notes(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    args = ["sweep", "--dataset", "xor", "--trials", "2", "--jobs", "1", "--hidden", "2,4"]
+    args = ["sweep", "--dataset", "iris", "--trials", "2", "--jobs", "1", "--hidden", "64,128"]
     result = CliRunner().invoke(main, [*args, "--epochs", "5", "--save-best", "best.msgpack"])
     assert result.exit_code == 0, result.output
     assert result.stderr.splitlines() == [
-        "Warning: 2 of 2 configurations warned; the first, hidden=2 epochs=5: the network has 9 "
-        "parameters for 4 training rows: it can memorise them (fewer hidden units, l2 or more "
-        "data generalise better)"
+        "Warning: 2 of 2 configurations warned; the first, hidden=64 epochs=5: the network has "
+        "515 parameters for 96 training rows: it can memorise them (fewer hidden units, l2 or "
+        "more data generalise better)"
     ]
-    runs = json.loads((tmp_path / "sweep.json").read_text())["rows"][1]["runs"]
-    assert runs[0]["warnings"] == [
-        "the network has 17 parameters for 4 training rows: it can memorise them (fewer hidden "
-        "units, l2 or more data generalise better)"
+    rows = json.loads((tmp_path / "sweep.json").read_text())["rows"]
+    wide = next(row for row in rows if row["hidden"] == [128])
+    assert wide["runs"][0]["warnings"] == [
+        "the network has 1027 parameters for 96 training rows: it can memorise them (fewer "
+        "hidden units, l2 or more data generalise better)"
     ]
+
+
+def test_cli_trials_with_a_zero_gradient_activation_say_which_layers_cannot_learn(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    args = ["sweep", "--dataset", "moons", "--jobs", "1", "--hidden", "4", "--epochs", "1"]
+    result = CliRunner().invoke(main, [*args, "--activation", "binary_step,relu"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        "Warning: hidden=4 activation=binary_step epochs=1: binary_step after dense layer 1 has a "
+        "zero derivative: layer 1 receives no gradient and keeps its initial weights (only the "
+        "layers after it train)"
+    ]
+    rows = json.loads((tmp_path / "sweep.json").read_text())["rows"]
+    warned = {row["activation"]: row["runs"][0].get("warnings") for row in rows}
+    assert warned["relu"] is None and len(warned["binary_step"]) == 1
 
 
 def test_cli_on_a_csv_file_starts_from_nnfunc_trains_defaults(tmp_path, monkeypatch):
@@ -365,3 +383,11 @@ def test_run_sweep_on_other_data_starts_from_the_csv_defaults():
     result = run_sweep(renamed, [{"epochs": 1}], trials=1)
     assert result.rows[0]["config"]["batch_size"] == pipeline.CSV_DEFAULTS.batch_size
     assert result.meta["fixed"]["test_split"] == pipeline.CSV_DEFAULTS.test_split
+
+
+def test_error_bars_stop_at_what_the_metric_can_reach():
+    # accuracy 0.955 +- 0.07 was drawn up to 1.025
+    below, above = _clipped_bars([0.955, 0.5, None], [0.07, 0.1, None or 0.0], "accuracy")
+    assert below == pytest.approx([0.07, 0.1, 0.0]) and above == pytest.approx([0.045, 0.1, 0.0])
+    below, above = _clipped_bars([0.98, -3.0], [0.05, 2.0], "r2")  # r2 has no lower bound
+    assert below == pytest.approx([0.05, 2.0]) and above == pytest.approx([0.02, 2.0])

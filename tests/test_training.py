@@ -296,3 +296,33 @@ def test_fit_refuses_params_that_do_not_match_the_spec():
     params = nf.init_params(nf.mlp_spec([2, 3]), 0)
     with pytest.raises(ValueError, match="1 layer"):
         nf.fit(spec, params, np.ones((4, 2)), [0, 1, 2, 1], optimizer=nf.sgd(0.1), epochs=1, rng=0)
+
+
+def test_layers_before_a_zero_gradient_activation_are_named_in_a_warning(blobs):
+    X, y = blobs
+    spec = nf.mlp_spec([2, 6, 5, 3], activation=["relu", "binary_step"])
+    params = nf.init_params(spec, 0)
+    with pytest.warns(nf.ZeroGradientWarning) as seen:
+        result = nf.fit(spec, params, X, y, optimizer=nf.sgd(0.1), epochs=2, rng=0)
+    assert [str(w.message) for w in seen] == [
+        "binary_step after dense layer 2 has a zero derivative: layers 1 to 2 receive no gradient "
+        "and keep their initial weights (only the layers after it train)"
+    ]
+    # what the warning says: the layers before the step keep their weights, the last one learns
+    assert result.params.layers[:2] == params.layers[:2]
+    assert result.params.layers[2] != params.layers[2]
+
+
+def test_a_zero_gradient_output_warns_that_nothing_trains(blobs):
+    X, _ = blobs
+    spec = nf.mlp_spec([2, 4, 1], output_activation="binary_step", loss="mse")
+    params = nf.init_params(spec, 0)
+    with pytest.warns(nf.ZeroGradientWarning, match="no layer receives a gradient"):
+        result = nf.fit(spec, params, X, X[:, 0], optimizer=nf.sgd(0.1), epochs=1, rng=0)
+    assert result.params == params
+
+
+def test_networks_that_can_learn_get_no_zero_gradient_warning(blobs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _fit(blobs, epochs=1)
