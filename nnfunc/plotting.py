@@ -1,6 +1,6 @@
 """Training plots: loss and metric curves, plus decision regions for a two-feature classifier.
 
-matplotlib is an optional extra (`pip install 'nnfunc[plot]'`) imported only here and only when a
+matplotlib is an optional extra (`pip install '.[plot]'`) imported only here and only when a
 plot is asked for. Figures are drawn on the Agg canvas directly, never through pyplot, so the
 caller's matplotlib backend and global state are left alone.
 """
@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 
 from nnfunc.datasets import Dataset
+from nnfunc.extras import missing_extra
 from nnfunc.model import Model, predict_codes, predict_proba
 from nnfunc.preprocessing import encode_labels
 
-MISSING = "plotting needs matplotlib: pip install 'nnfunc[plot]'"
+MISSING = missing_extra("plotting (matplotlib)", "plot")
 
 
 def require_matplotlib() -> None:

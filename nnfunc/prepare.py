@@ -15,9 +15,11 @@ from typing import Any
 import attrs
 import numpy as np
 
+from nnfunc.activations import parse_activation
 from nnfunc.capacity import check_capacity
 from nnfunc.csvdata import DataError
 from nnfunc.datasets import Dataset
+from nnfunc.losses import default_loss
 from nnfunc.names import name_problem, quoted
 from nnfunc.preprocessing import (
     LabelEncoder,
@@ -85,6 +87,19 @@ def _check_classes(dataset: Dataset, labels: LabelEncoder) -> None:
                 f"{dataset.name}: class label {quoted(label)} of target column "
                 f"{dataset.target_names[0]!r} {problem}: a model file cannot store it"
             )
+
+
+def _loss(task: str, config: TrainConfig) -> str:
+    """The loss asked for; else the one the output activation implies (a sigmoid classifier:
+    binary cross-entropy), as `mlp_spec` picks it; else softmax cross-entropy or mse."""
+    if config.loss is not None:
+        return config.loss
+    if task == "regress":
+        return "mse"
+    output = config.output_activation
+    if output is not None and default_loss(parse_activation(output)[0].name) != "mse":
+        return default_loss(parse_activation(output)[0].name)
+    return "softmax_cross_entropy"
 
 
 def _check_loss(task: str, config: TrainConfig, dataset: Dataset, n_classes: int) -> None:
@@ -193,7 +208,13 @@ def prepare_run(dataset: Dataset, config: TrainConfig, task: str | None) -> Prep
         y = encode_labels(labels, y if y.ndim == 1 else y[:, 0])
     elif y.ndim == 1:  # integer class labels regressed on as numbers
         y = y.astype(np.float64).reshape(-1, 1)
+    loss = _loss(task, config)
     _check_loss(task, config, dataset, len(labels.classes) if labels is not None else 0)
+    if loss != config.loss and loss == "binary_cross_entropy" and len(labels.classes) != 2:
+        raise ValueError(
+            f"a {config.output_activation} output takes exactly 2 classes, but "
+            f"{dataset.target_names[0]!r} has {len(labels.classes)}: use a softmax output"
+        )
     stratify = task == "classify" and len(X) >= 2 * len(labels.classes if labels else ())
     splits = _split(X, y, config, (test_rng, val_rng), stratify)
     X_train, y_train = splits["train"]
@@ -208,10 +229,9 @@ def prepare_run(dataset: Dataset, config: TrainConfig, task: str | None) -> Prep
         target_scaler = _scaler(y_train, dataset.target_names, dataset, "target")
     n_out = (
         1
-        if task == "classify" and config.loss == "binary_cross_entropy"
+        if task == "classify" and loss == "binary_cross_entropy"
         else (len(labels.classes) if labels is not None else y.shape[1])
     )
-    loss = config.loss or ("softmax_cross_entropy" if task == "classify" else "mse")
     spec = mlp_spec(
         (X.shape[1], *config.hidden, n_out),
         activation=config.activation,

@@ -16,11 +16,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from nnfunc.datasets import Dataset
+from nnfunc.extras import missing_extra
 from nnfunc.sweep import Backend, run_trial
 
 __all__ = ["dask_backend", "default_jobs", "joblib_backend", "local_dask", "remote_dask", "serial"]
-
-EXTRA_HINT = "install it with: pip install 'nnfunc[dask]'"
 
 
 def _require(module: str) -> Any:
@@ -29,7 +28,8 @@ def _require(module: str) -> Any:
     try:
         return importlib.import_module(module)
     except ImportError:
-        raise ImportError(f"this backend needs {module.split('.')[0]}; {EXTRA_HINT}") from None
+        what = f"this backend ({module.split('.')[0]})"
+        raise ImportError(missing_extra(what, "dask")) from None
 
 
 def default_jobs() -> int:

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from nnfunc.extras import missing_extra
 from nnfunc.modelfile import write_atomic
 from nnfunc.sweep import SPLIT_PREFIX, SWEEPABLE, SweepResult
 
@@ -61,7 +62,7 @@ def plot_sweep(result: SweepResult, path: str | os.PathLike[str], *, x: str | No
         from matplotlib.figure import Figure
         from matplotlib.ticker import MaxNLocator
     except ImportError:
-        raise ImportError("plotting needs matplotlib; pip install 'nnfunc[plot]'") from None
+        raise ImportError(missing_extra("plotting (matplotlib)", "plot")) from None
     rows = [r for r in result.rows if r.get(result.meta["ranked_by"]) is not None]
     if not rows:
         raise ValueError("no configuration has a successful trial to plot")

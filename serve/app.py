@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from flask import Flask, Response, g, request
 from werkzeug.routing import BaseConverter
 
+from nnfunc.extras import missing_extra
 from nnfunc.model import Model
 from serve import openapi, v1, v2
 from serve.codec import read_limited, respond_json
@@ -45,7 +46,7 @@ def _record(response: Response) -> Response:
 def _metrics() -> Response:
     metrics = state().metrics
     if not metrics.available:
-        return error_response(501, "metrics need prometheus-client: pip install 'nnfunc[serve]'")
+        return error_response(501, missing_extra("/metrics (prometheus-client)", "serve"))
     body, content_type = metrics.render()
     return Response(body, content_type=content_type)
 

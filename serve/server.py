@@ -8,6 +8,7 @@ import signal
 import sys
 from typing import Any
 
+from nnfunc.extras import missing_extra
 from serve.config import ServeConfig
 
 DEV_DRAIN_MAX_BYTES = 64 * 1024 * 1024
@@ -33,7 +34,7 @@ def run_gunicorn(
         from gunicorn.app.base import BaseApplication
     except ImportError:
         raise RuntimeError(
-            "running with workers needs gunicorn: pip install 'nnfunc[serve]' (or use --dev)"
+            missing_extra("running with workers (gunicorn)", "serve") + " (or use --dev)"
         ) from None
     from serve import gunicorn_conf
 

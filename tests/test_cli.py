@@ -570,4 +570,17 @@ def test_serve_without_gunicorn_says_so_before_starting(tmp_path, monkeypatch):
         importlib.util, "find_spec", lambda name, *a: None if name == "gunicorn" else real(name, *a)
     )
     result = run("serve", "--models", tmp_path, "--port", 1)
-    assert_fails(result, 2, "needs gunicorn: pip install 'nnfunc[serve]' (or use --dev)")
+    assert_fails(
+        result, 2, "needs the serve extra: pip install '.[serve]' in nnfunc's source folder"
+    )
+
+
+def test_a_sigmoid_output_picks_binary_cross_entropy_as_the_help_says(tmp_path):
+    # "--loss: matched to the output", but a sigmoid classifier used to get softmax's loss
+    out = tmp_path / "m.msgpack"
+    result = run("train", "--dataset", "moons", "--output-activation", "sigmoid", "--out", out)
+    assert result.exit_code == 0, result.output
+    spec = load_model(out).spec
+    assert (spec.loss, spec.n_outputs) == ("binary_cross_entropy", 1)
+    result = run("train", "--dataset", "iris", "--output-activation", "sigmoid", "--out", out)
+    assert_fails(result, 2, "a sigmoid output takes exactly 2 classes, but 'species' has 3")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -282,7 +283,7 @@ def test_cli_plot_without_matplotlib_is_refused_before_any_work(tmp_path, monkey
     monkeypatch.chdir(tmp_path)
     monkeypatch.setitem(sys.modules, "matplotlib", None)  # `import matplotlib` raises ImportError
     result = CliRunner().invoke(main, ["sweep", "--dataset", "xor", "--plot", "p.png"])
-    _one_line_error(result, "plotting needs matplotlib")
+    _one_line_error(result, "plotting (matplotlib) needs the plot extra: pip install '.[plot]'")
     assert os.listdir(tmp_path) == []
 
 
@@ -391,3 +392,41 @@ def test_error_bars_stop_at_what_the_metric_can_reach():
     assert below == pytest.approx([0.07, 0.1, 0.0]) and above == pytest.approx([0.045, 0.1, 0.0])
     below, above = _clipped_bars([0.98, -3.0], [0.05, 2.0], "r2")  # r2 has no lower bound
     assert below == pytest.approx([0.05, 2.0]) and above == pytest.approx([0.02, 2.0])
+
+
+@pytest.mark.parametrize("backend", [["--dask-local", "2"], ["--scheduler", "tcp://127.0.0.1:1"]])
+def test_cli_without_the_dask_extra_says_so_in_one_line(tmp_path, monkeypatch, backend):
+    import importlib
+
+    real = importlib.import_module
+
+    def without_distributed(name, *args):
+        if name.split(".")[0] == "distributed":
+            raise ImportError("No module named 'distributed'")
+        return real(name, *args)
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(importlib, "import_module", without_distributed)
+    result = CliRunner().invoke(main, ["sweep", "--dataset", "iris", "--hidden", "3", *backend])
+    _one_line_error(
+        result,
+        "this backend (distributed) needs the dask extra: pip install '.[dask]' in nnfunc's "
+        "source folder",
+    )
+
+
+def test_cli_an_unreachable_scheduler_is_one_line(tmp_path, monkeypatch):
+    from nnfunc import sweep_backends
+
+    @contextlib.contextmanager
+    def unreachable(address, timeout=10.0):
+        raise OSError(f"Timed out trying to connect to {address} after 10 s")
+        yield
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sweep_backends, "remote_dask", unreachable)
+    args = ["sweep", "--dataset", "iris", "--hidden", "3", "--scheduler", "tcp://127.0.0.1:1"]
+    _one_line_error(
+        CliRunner().invoke(main, args),
+        "cannot reach the Dask scheduler: Timed out trying to connect to tcp://127.0.0.1:1",
+    )

@@ -11,6 +11,7 @@ import socket
 import click
 
 from nnfunc.cli.common import BadInput, Command
+from nnfunc.extras import missing_extra
 
 
 def _check_port_free(host: str, port: int) -> None:
@@ -109,7 +110,7 @@ def serve(
         raise BadInput(str(exc)) from None
     if not dev and importlib.util.find_spec("gunicorn") is None:
         raise BadInput(
-            "running with workers needs gunicorn: pip install 'nnfunc[serve]' (or use --dev)"
+            missing_extra("running with workers (gunicorn)", "serve") + " (or use --dev)"
         )
     _check_port_free(host, port)
     names = sorted(n for n in map(model_name, os.listdir(models_dir)) if n is not None)

@@ -7,10 +7,12 @@ Ctrl-C keeps them and `--resume` goes on from there.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -87,8 +89,6 @@ def _check_outputs(options: dict[str, Any], config_file: str | None) -> None:
 
 def _backend(jobs: int | None, scheduler: str | None, dask_local: int | None, n_tasks: int):
     """A context manager yielding the backend the options ask for."""
-    import contextlib
-
     from nnfunc import sweep_backends as sb
 
     if scheduler and dask_local:
@@ -109,6 +109,21 @@ def _backend(jobs: int | None, scheduler: str | None, dask_local: int | None, n_
             return contextlib.nullcontext(sb.serial())
     except ImportError as exc:
         raise BadInput(str(exc)) from None
+
+
+@contextlib.contextmanager
+def _entered(backend_context: Any) -> Iterator[Any]:
+    """Enter a backend's context, turning a missing extra or an unreachable Dask scheduler into
+    one line (the Dask contexts import and connect only when entered)."""
+    stack = contextlib.ExitStack()
+    try:
+        backend = stack.enter_context(backend_context)
+    except ImportError as exc:
+        raise BadInput(str(exc)) from None
+    except OSError as exc:  # distributed's connection timeouts are OSErrors
+        raise BadInput(f"cannot reach the Dask scheduler: {' '.join(str(exc).split())}") from None
+    with stack:
+        yield backend
 
 
 def _describe(row: dict[str, Any], names: list[str]) -> str:
@@ -303,7 +318,7 @@ def sweep(config_file: str | None, **options: Any) -> None:
     progress = _Progress()
     start = time.perf_counter()
     try:
-        with backend_context as backend:
+        with _entered(backend_context) as backend:
             result = run_sweep(
                 dataset,
                 configs,
