@@ -135,25 +135,41 @@ def tensor_rows(tensor: Any, model: Model, *, max_rows: int) -> np.ndarray:
                 got=values.size,
             )
         if datatype[0] in "IU":
-            _check_integers(values, datatype)
+            _check_integers(values, data, datatype)
     return check_rows(model, values.reshape(shape), max_rows=max_rows)
 
 
-def _check_integers(values: np.ndarray, datatype: str) -> None:
-    """Refuse values of an integer datatype that are not whole or outside the datatype's range."""
-    if not (values == np.round(values)).all():
-        raise ApiError(400, f"input data has non-integer values for datatype {datatype}")
-    info = np.iinfo(DATATYPES[datatype])
-    outside = (values < info.min) | (values > info.max)
-    if outside.any():
-        where = np.argwhere(outside)[0]
-        value = float(values[tuple(where)])
-        shown = int(value) if abs(value) <= 2**53 else value  # no 300-digit integers
+def _check_integers(values: np.ndarray, data: list, datatype: str) -> None:
+    """Refuse values of an integer datatype that are not whole or outside the datatype's range.
+
+    Beyond 2**53 float64 cannot tell neighbouring integers apart (2**63 - 1 and 2**63 are one
+    float), so there the range is checked on the numbers as sent (`data`), exactly.
+    """
+    fractional = values != np.round(values)
+    if fractional.any():
+        where = np.argwhere(fractional)[0]
         raise ApiError(
             400,
-            f"input data value {shown} at {''.join(f'[{i}]' for i in where)} is out of range "
-            f"for {datatype} ({info.min} to {info.max})",
+            f"input data value {float(values[tuple(where)])!r} at {_position(where)} is not a "
+            f"whole number, as datatype {datatype} needs",
         )
+    info = np.iinfo(DATATYPES[datatype])
+    exact = np.array(data, dtype=object) if (np.abs(values) >= 2.0**53).any() else values
+    outside = ((exact < int(info.min)) | (exact > int(info.max))).astype(bool)
+    if outside.any():
+        where = np.argwhere(outside)[0]
+        value = exact[tuple(where)]
+        shown = int(value) if abs(value) <= 2**64 else float(value)  # no 300-digit integers
+        raise ApiError(
+            400,
+            f"input data value {shown} at {_position(where)} is out of range for {datatype} "
+            f"({info.min} to {info.max})",
+        )
+
+
+def _position(where: np.ndarray) -> str:
+    """An index as the data nests it: [1][3]."""
+    return "".join(f"[{i}]" for i in where)
 
 
 def _input_shorthand(value: dict[str, Any], model: Model) -> bool:

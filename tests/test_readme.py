@@ -1,4 +1,5 @@
-"""The README's Python snippets run, and its two set-up commands stay at the top and in CI."""
+"""The README's Python snippets run, its two set-up commands stay at the top and in CI, and the
+serving guide's example answers are the shipped model's."""
 
 import pathlib
 import re
@@ -22,3 +23,13 @@ def test_the_two_setup_commands_come_first_and_ci_runs_the_second():
     assert README.index(commands[1]) < README.index("## ")
     ci = (ROOT / ".ci" / "run").read_text()
     assert "pip install -e '.[dev]'" in ci and "README.md" in ci
+
+
+def test_the_serving_guide_shows_the_shipped_iris_models_version():
+    # the version is a digest of the file: regenerating models/iris.msgpack changes it
+    from serve import ServeConfig, create_app
+
+    guide = (ROOT / "docs" / "serving.md").read_text()
+    shown = set(re.findall(r'"(?:versions":\["|model_version":")([0-9a-f]{16})"', guide))
+    client = create_app(ServeConfig(models_dir=str(ROOT / "models"))).test_client()
+    assert shown == set(client.get("/v2/models/iris").get_json()["versions"])

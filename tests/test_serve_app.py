@@ -218,7 +218,23 @@ def test_accept_header_chooses_the_response_format(client):
         (tensor(IRIS_ROWS, data="1,2,3,4"), ["array of numbers"]),
         (tensor(IRIS_ROWS, data=[[1, 2, 3, 10**400]] * 3), ["too large for float64"]),
         (tensor(np.zeros((0, 4))), ["empty batch"]),
-        (tensor(IRIS_ROWS, datatype="INT32"), ["non-integer"]),
+        (
+            tensor(IRIS_ROWS, datatype="INT32"),
+            ["value 5.1 at [0][0] is not a whole number", "INT32"],
+        ),
+        # at the 64-bit edges float64 cannot tell 2**63 from 2**63 - 1: checked as sent
+        (
+            tensor([[1, 2, 3, 4]], datatype="INT64", data=[1, 2, 3, 2**63]),
+            ["value 9223372036854775808 at [3]", "INT64"],
+        ),
+        (
+            tensor([[1, 2, 3, 4]], datatype="INT64", data=[-(2**63) - 1, 2, 3, 4]),
+            ["value -9223372036854775809 at [0]", "INT64"],
+        ),
+        (
+            tensor([[1, 2, 3, 4]], datatype="UINT64", data=[1, 2**64, 3, 4]),
+            ["value 18446744073709551616 at [1]", "UINT64"],
+        ),
         (
             tensor([[1000, -3, 1, 0]], datatype="INT8"),
             ["value 1000 at [0][0]", "INT8 (-128 to 127)"],

@@ -60,6 +60,12 @@ def _check_outputs(options: dict[str, Any], config_file: str | None) -> None:
     inputs = {"--data": options["csv_path"], "--config": config_file}
     if os.path.isdir(options["out"]) or options["out"].endswith(("/", os.sep)):
         raise BadInput(f"{options['out']}: is a directory; give a file name")
+    suffix = Path(options["out"]).suffix
+    if suffix.lower() not in ("", ".csv", ".json"):
+        raise BadInput(
+            f"{options['out']}: the results are a .csv table with a .json twin beside it; end "
+            f"the name with .csv (or give none), not {suffix}"
+        )
     try:
         csv_path, json_path = (str(p) for p in paths(options["out"]))
     except ValueError:
@@ -133,6 +139,8 @@ def _describe(row: dict[str, Any], names: list[str]) -> str:
         value = row[name]
         if name == "hidden":
             value = "x".join(map(str, value)) or "none"
+        elif value is None:  # as the grid was written: --batch-size full, --lr default
+            value = {"batch_size": "full", "lr": "default"}.get(name, "none")
         elif isinstance(value, float):
             value = f"{value:.4g}"
         parts.append(f"{name}={value}")
@@ -273,7 +281,7 @@ def _space_options(command):
     type=OutputPath(),
     default="sweep.csv",
     show_default=True,
-    help="Results table; a .json file beside it keeps every trial.",
+    help="Results table, NAME.csv; NAME.json beside it keeps every trial.",
 )
 @click.option("--resume", is_flag=True, help="Keep the rows in --out and run only the rest.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out.")
