@@ -1,4 +1,5 @@
-"""The activation table: values at a few points and a gradient check of each as a hidden layer."""
+"""The activation table: values and derivatives at a few points, and a gradient check of each as
+a hidden layer."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ def main() -> dict[str, float]:
             continue
         act, alpha = parse_activation(name)
         values = act.fn(POINTS, alpha)
+        slopes = act.grad(POINTS, values, alpha)
         print(f"{name:>12s} " + " ".join(f"{v:>9.4g}" for v in values))
+        print(f"{'d/dz':>12s} " + " ".join(f"{d:>9.4g}" for d in slopes))
         spec = nf.mlp_spec([3, 5, 2], activation=name)
         errors[name] = nf.check_grads(spec, nf.init_params(spec, 0), X, y).max_rel_error
     print("worst relative gradient error:", max(errors.values()))
