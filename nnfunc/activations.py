@@ -155,6 +155,10 @@ _BUILTIN = (
 ACTIVATIONS: dict[str, Activation] = {act.name: act for act in _BUILTIN}
 ALIASES = {"identity": "linear", "swish": "silu", "logistic": "sigmoid", "step": "binary_step"}
 
+# The largest parameter a parametrised activation takes (in size). Slopes and offsets in use are
+# near 1; a model file's "leaky_relu:1e308" would only turn every negative output into -inf.
+MAX_ALPHA = 1000.0
+
 # Activations that only make sense on the output layer.
 OUTPUT_ONLY = frozenset({"softmax"})
 
@@ -210,8 +214,10 @@ def parse_activation(spec: str) -> tuple[Activation, float]:
         alpha = float(param.strip())
     except ValueError:
         raise ValueError(f"activation parameter in {spec!r} is not a number") from None
-    if not np.isfinite(alpha):
-        raise ValueError(f"activation parameter in {spec!r} must be finite")
+    if not abs(alpha) <= MAX_ALPHA:  # NaN too
+        raise ValueError(
+            f"activation parameter in {spec!r} must lie in [-{MAX_ALPHA:g}, {MAX_ALPHA:g}]"
+        )
     return act, alpha
 
 

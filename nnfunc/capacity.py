@@ -74,6 +74,7 @@ def check_capacity(spec: MLPSpec, config: TrainConfig, n_train: int) -> None:
             f"MiB as {config.dtype}), more than a model file holds ({MAX_FILE_BYTES / 2**20:,.0f} "
             "MiB); use fewer or smaller hidden layers"
         )
+    _check_values(spec, config)
     needed = itemsize * (6 * n_params + 2 * n_train * sum(sizes[1:]))
     limit = memory_limit()
     if limit is not None and needed > limit:
@@ -81,4 +82,22 @@ def check_capacity(spec: MLPSpec, config: TrainConfig, n_train: int) -> None:
             f"training a {shape} network on {n_train} rows needs about {_gigabytes(needed)} "
             f"of memory, more than the {_gigabytes(limit)} available; use fewer or smaller "
             "hidden layers"
+        )
+
+
+def _check_values(spec: MLPSpec, config: TrainConfig) -> None:
+    """Refuse a run whose history and metrics hold more values than a model file reads.
+
+    Four numbers per epoch of history; per split, a classifier's confusion matrix (classes
+    squared) and per-class figures (a dozen values a class); and room for everything else.
+    """
+    from nnfunc.modelfile import MAX_OBJECTS
+
+    classes = 0 if spec.loss == "mse" else max(spec.n_outputs, 2)
+    values = 4 * config.epochs + 3 * (classes * classes + 12 * classes) + 10_000
+    if values > MAX_OBJECTS:
+        raise ValueError(
+            f"a model file holds at most {MAX_OBJECTS:,} values besides the weights, and "
+            f"{config.epochs:,} epochs of history with the metrics of {classes} classes need "
+            f"about {values:,}: train fewer epochs (or predict fewer classes)"
         )

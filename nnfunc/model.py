@@ -15,7 +15,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from nnfunc.arrays import numeric_array
+from nnfunc.arrays import all_finite, numeric_array
 from nnfunc.frozen_data import frozen_data
 from nnfunc.network import Plan, _logits, plan
 from nnfunc.params import Params
@@ -316,9 +316,22 @@ def predict_values(model: Model, X: Any) -> np.ndarray:
     """Regression outputs in the targets' original units, shape (n, n_targets)."""
     if model.task != "regress":
         raise ValueError("predict_values needs a regressor")
-    act, alpha = _compiled(model).plan.output
-    out = act.fn(_model_logits(model, X), alpha)
-    return out if model.target_scaler is None else _unscale(_compiled(model), out)
+    c = _compiled(model)
+    act, alpha = c.plan.output
+    z = _model_logits(model, X)
+    if act.name == "linear":
+        out = z
+    else:
+        with np.errstate(over="ignore", invalid="ignore"):  # refused below, with the row named
+            out = act.fn(z, alpha)
+        if not all_finite(out):
+            row, col = (int(i) for i in np.argwhere(~np.isfinite(out))[0])
+            raise InputRangeError(
+                row,
+                f"output {c.target_names[col]!r} overflows {c.dtype.name} in the output "
+                f"activation {act.name} (the inputs are far outside the training data)",
+            )
+    return out if model.target_scaler is None else _unscale(c, out)
 
 
 def _codes_from_logits(spec: MLPSpec, z: np.ndarray) -> np.ndarray:
@@ -329,9 +342,12 @@ def _codes_from_logits(spec: MLPSpec, z: np.ndarray) -> np.ndarray:
 
 def _proba_from_logits(spec: MLPSpec, z: np.ndarray) -> np.ndarray:
     act, alpha = plan(spec).output
-    p = act.fn(z, alpha)
-    if spec.loss == "binary_cross_entropy":  # sigmoid(-z), not 1 - p: exact for large z too
-        p = np.concatenate([act.fn(-z, alpha), p], axis=1)
+    # Logits further apart than the dtype's range (a max near 1e308 and a min near -1e308) make
+    # z - max overflow to -inf, whose exp is the exact 0: no warning for that.
+    with np.errstate(over="ignore"):
+        p = act.fn(z, alpha)
+        if spec.loss == "binary_cross_entropy":  # sigmoid(-z), not 1 - p: exact for large z too
+            p = np.concatenate([act.fn(-z, alpha), p], axis=1)
     return p
 
 

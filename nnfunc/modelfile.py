@@ -17,6 +17,7 @@ import stat
 from nnfunc.codec import decode_model, encode_model
 from nnfunc.model import Model
 from nnfunc.msgpack_safe import MsgpackError, packb_plain, unpackb_limited
+from nnfunc.schema import MAX_OBJECTS
 
 FORMAT_NAME = "nnfunc-model"
 FORMAT_VERSION = 1
@@ -59,7 +60,12 @@ def _envelope_payload(data: bytes, max_bytes: int) -> bytes:
     """Check the envelope (format, version, keys, checksum) and return the payload bytes."""
     try:
         envelope = unpackb_limited(
-            data, max_bytes=max_bytes, max_depth=4, max_str_len=1024, max_map_len=64
+            data,
+            max_bytes=max_bytes,
+            max_depth=4,
+            max_str_len=1024,
+            max_map_len=64,
+            max_objects=2 * 64 + 1,  # four keys and their values, or a map that is refused
         )
     except MsgpackError as exc:
         raise ModelFileError(f"not a readable model file: {exc}") from None
@@ -90,7 +96,9 @@ def loads_model(data: bytes, *, max_bytes: int = MAX_FILE_BYTES) -> Model:
     """Decode and validate model-file bytes; any problem raises ModelFileError naming the field."""
     payload = _envelope_payload(data, max_bytes)
     try:
-        value = unpackb_limited(payload, max_bytes=max_bytes, max_depth=MAX_DEPTH)
+        value = unpackb_limited(
+            payload, max_bytes=max_bytes, max_depth=MAX_DEPTH, max_objects=MAX_OBJECTS
+        )
     except MsgpackError as exc:
         raise ModelFileError(f"payload: {exc}") from None
     try:

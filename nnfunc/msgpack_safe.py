@@ -7,6 +7,9 @@ ValueError) instead of whatever msgpack, a hook or Python itself would raise.
 
 from __future__ import annotations
 
+import contextlib
+import gc
+from collections.abc import Iterator
 from typing import Any
 
 import msgpack
@@ -46,15 +49,18 @@ def check_plain(value: Any, *, max_depth: int, what: str = "value") -> None:
     if type(value) not in _CONTAINERS:
         _check_scalar(value, what)
         return
+    if max_depth < 1:
+        raise MsgpackError(f"{what}: nested deeper than {max_depth} levels")
     stack = [(value, 1)]
     while stack:
         item, depth = stack.pop()
-        if depth > max_depth:
-            raise MsgpackError(f"{what}: nested deeper than {max_depth} levels")
         for child in item.values() if type(item) is dict else item:
             kind = type(child)
             if kind in _CONTAINERS:
-                stack.append((child, depth + 1))
+                if depth >= max_depth:
+                    raise MsgpackError(f"{what}: nested deeper than {max_depth} levels")
+                if child:  # an empty one holds nothing to check
+                    stack.append((child, depth + 1))
             elif kind not in _SCALARS:
                 _check_scalar(child, what)
 
@@ -62,6 +68,71 @@ def check_plain(value: Any, *, max_depth: int, what: str = "value") -> None:
 def _check_scalar(value: Any, what: str) -> None:
     if type(value) not in _SCALARS:
         raise MsgpackError(f"{what}: type {type(value).__name__} is not accepted")
+
+
+# How a msgpack object starts, by its first byte: ("fixed", size in bytes), ("fixarray" or
+# "fixmap", children), ("var", (header size, length bytes)) for str/bin/ext, ("array" or "map",
+# (header size, count bytes)); None for the unused byte 0xc1.
+def _lead_bytes() -> list[Any]:
+    table: list[Any] = [None] * 256
+    for b in (*range(0x00, 0x80), *range(0xE0, 0x100), 0xC0, 0xC2, 0xC3):
+        table[b] = ("fixed", 1)
+    for b in range(0x80, 0x90):
+        table[b] = ("fixmap", b & 0x0F)
+    for b in range(0x90, 0xA0):
+        table[b] = ("fixarray", b & 0x0F)
+    for b in range(0xA0, 0xC0):
+        table[b] = ("fixed", 1 + (b & 0x1F))
+    sizes = {0xCA: 5, 0xCB: 9, 0xCC: 2, 0xCD: 3, 0xCE: 5, 0xCF: 9, 0xD0: 2, 0xD1: 3, 0xD2: 5}
+    sizes |= {0xD3: 9, 0xD4: 3, 0xD5: 4, 0xD6: 6, 0xD7: 10, 0xD8: 18}
+    for b, size in sizes.items():
+        table[b] = ("fixed", size)
+    for b, header in {0xC4: 2, 0xC5: 3, 0xC6: 5, 0xD9: 2, 0xDA: 3, 0xDB: 5}.items():
+        table[b] = ("var", (header, header - 1))  # bin8/16/32, str8/16/32
+    for b, header in {0xC7: 3, 0xC8: 4, 0xC9: 6}.items():
+        table[b] = ("var", (header, header - 2))  # ext8/16/32: length, then a type byte
+    table[0xDC], table[0xDD] = ("array", (3, 2)), ("array", (5, 4))
+    table[0xDE], table[0xDF] = ("map", (3, 2)), ("map", (5, 4))
+    return table
+
+
+_LEAD = _lead_bytes()
+
+
+def count_objects(data: bytes | memoryview, limit: int) -> int:
+    """How many msgpack objects (every value, key and container) `data` holds, read from the
+    headers alone; MsgpackError as soon as there are more than `limit`.
+
+    Decoding allocates a Python object of 30 to 60 bytes per msgpack object of 1 byte (an empty
+    list, say), so a small file could cost gigabytes and minutes: this bounds that first, in
+    about 0.2 us per object. Malformed data is left to the decoder to describe.
+    """
+    pos, pending, seen, size = 0, 1, 0, len(data)
+    read = int.from_bytes
+    while pending and pos < size:
+        pending -= 1
+        seen += 1
+        if seen > limit:
+            raise MsgpackError(f"more than {limit:,} values")
+        lead = _LEAD[data[pos]]
+        if lead is None:
+            break
+        kind, arg = lead
+        if kind == "fixed":
+            pos += arg
+        elif kind == "fixarray":
+            pos, pending = pos + 1, pending + arg
+        elif kind == "fixmap":
+            pos, pending = pos + 1, pending + 2 * arg
+        else:
+            header, width = arg
+            length = read(data[pos + 1 : pos + 1 + width], "big")
+            if kind == "var":
+                pos += header + length
+            else:
+                pos += header
+                pending += length if kind == "array" else 2 * length
+    return seen
 
 
 def unpackb_limited(
@@ -73,12 +144,14 @@ def unpackb_limited(
     max_bin_len: int | None = None,
     max_array_len: int = 1 << 20,
     max_map_len: int = 1 << 16,
+    max_objects: int | None = None,
 ) -> Any:
     """Unpack one msgpack object from untrusted `data`, or raise `MsgpackError` saying why.
 
     Strings are UTF-8 (`raw=False`), map keys must be unique strings, extension types are refused,
     trailing bytes are refused, and every length and the nesting depth are capped. `max_bin_len`
-    defaults to `max_bytes`. Maps come back as dicts, arrays as lists.
+    defaults to `max_bytes`; `max_objects` caps the number of values (see `count_objects`).
+    Maps come back as dicts, arrays as lists.
     """
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise MsgpackError(f"expected bytes, got {type(data).__name__}")
@@ -86,6 +159,34 @@ def unpackb_limited(
         raise MsgpackError(f"{len(data)} bytes exceed the limit of {max_bytes}")
     if len(data) == 0:
         raise MsgpackError("no data (0 bytes)")
+    if max_objects is not None:
+        count_objects(data, max_objects)
+    limits = {
+        "max_str_len": max_str_len,
+        "max_bin_len": max_bytes if max_bin_len is None else max_bin_len,
+        "max_array_len": max_array_len,
+        "max_map_len": max_map_len,
+    }
+    # Decoded data holds no cycles, and collections while a big file's lists are made (and walked)
+    # cost up to five times the decoding itself.
+    with without_gc():
+        return _unpack(data, max_depth, limits)
+
+
+@contextlib.contextmanager
+def without_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector: for building or walking big acyclic data."""
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _unpack(data: bytes, max_depth: int, limits: dict[str, int]) -> Any:
+    """`unpackb_limited`'s decoding, every failure a MsgpackError."""
     try:
         value = msgpack.unpackb(
             data,
@@ -94,11 +195,8 @@ def unpackb_limited(
             use_list=True,
             object_pairs_hook=_map_without_duplicates,
             ext_hook=_refuse_ext,
-            max_str_len=max_str_len,
-            max_bin_len=max_bytes if max_bin_len is None else max_bin_len,
-            max_array_len=max_array_len,
-            max_map_len=max_map_len,
             max_ext_len=64,  # short ones reach _refuse_ext, which names the type code
+            **limits,
         )
     except MsgpackError:
         raise

@@ -16,6 +16,7 @@ from typing import Any
 from nnfunc.schema import (
     MAX_COUNT,
     MAX_LAYERS,
+    MAX_OBJECTS,
     MAX_UNITS,
     SchemaError,
     boolean,
@@ -148,7 +149,7 @@ def decode_metrics(
     value: Any, task: str, classes: tuple[Any, ...], target_names: tuple[str, ...]
 ) -> dict[str, Any]:
     """One complete report of the task's kind per split (any split name)."""
-    metrics = plain_map(value, "metrics")
+    metrics = plain_map(value, "metrics", max_values=MAX_OBJECTS)  # confusion matrices
     which, foreign = (
         ("classifier", REGRESSION_KEYS)
         if task == "classify"

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from nnfunc.msgpack_safe import MsgpackError, check_plain
+from nnfunc.msgpack_safe import MsgpackError, check_plain, without_gc
 
 MAX_LAYERS = 256
 MAX_UNITS = 1 << 24
@@ -114,30 +114,77 @@ def distinct_names(value: Any, path: str, expected: int | None) -> tuple[str, ..
     return names
 
 
-def plain_map(value: Any, path: str) -> dict[str, Any]:
-    """A JSON-like map: no bin, bounded nesting, keys that are names, printable strings only."""
+# Values in a model file's payload besides the weights (bin data, one value each): enough for the
+# metrics of a classifier of about 800 classes (a confusion matrix per split), and a bound on the
+# memory and time that decoding a small hostile file can take.
+MAX_OBJECTS = 1 << 21
+# Values a free-form map (a model's config, provenance) may hold: far more than any real one, and
+# few enough that a hostile file cannot make checking it take long.
+MAX_PLAIN_VALUES = 1 << 16
+
+
+def plain_map(value: Any, path: str, max_values: int = MAX_PLAIN_VALUES) -> dict[str, Any]:
+    """A JSON-like map: no bin, bounded nesting and size (`max_values` keys and values in all),
+    keys that are names, printable strings only."""
     if not isinstance(value, dict):
         raise SchemaError(f"{path}: expected a map, got {kind(value)}")
+    with without_gc():  # the walks below make a tuple per value: no cycles to collect
+        return _plain_map(value, path, max_values)
+
+
+def _plain_map(value: dict[str, Any], path: str, max_values: int) -> dict[str, Any]:
+    _check_size(value, path, max_values)
     try:
         check_plain(value, max_depth=MAX_JSON_DEPTH, what=path)
     except MsgpackError as exc:
         raise SchemaError(str(exc)) from None
-    stack: list[tuple[Any, str]] = [(value, path)]
+    # Paths are kept as (parent, key or index) links and spelled out only for a message: a map
+    # may hold a million small values, and a string per value would cost more than the data.
+    stack: list[tuple[Any, Any]] = [(value, path)]
     while stack:
         item, where = stack.pop()
         if isinstance(item, dict):
             for key, child in item.items():
                 if len(key) > MAX_NAME_LEN:
-                    raise SchemaError(f"{where}: key longer than {MAX_NAME_LEN} characters")
-                printable(key, where, "key ")
-                stack.append((child, f"{where}.{key[:40]}"))
+                    raise SchemaError(
+                        f"{_spelled(where)}: key longer than {MAX_NAME_LEN} characters"
+                    )
+                if not key.isprintable():  # then the exact rule decides (some Cf are allowed)
+                    printable(key, _spelled(where), "key ")
+                if child and not is_number(child):  # empty ones hold nothing to check
+                    stack.append((child, (where, key)))
         elif isinstance(item, list):
-            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(item) if not is_number(v))
+            stack.extend((v, (where, i)) for i, v in enumerate(item) if v and not is_number(v))
         elif isinstance(item, str):
-            printable(item, where)
+            if not item.isprintable():  # as for keys
+                printable(item, _spelled(where))
         elif isinstance(item, bytes):
-            raise SchemaError(f"{where}: binary data is not allowed here (JSON-like values only)")
+            raise SchemaError(
+                f"{_spelled(where)}: binary data is not allowed here (JSON-like values only)"
+            )
     return value
+
+
+def _check_size(value: Any, path: str, max_values: int) -> None:
+    """Refuse `value` once its maps and lists hold more than `max_values` entries in all (the
+    walk stops there, so a huge value costs no more than a legal one)."""
+    stack, values = [value], 0
+    while stack:
+        item = stack.pop()
+        values += len(item)
+        if values > max_values:
+            raise SchemaError(f"{path}: more than {max_values:,} values")
+        children = item.values() if type(item) is dict else item
+        stack.extend(child for child in children if child and type(child) in (dict, list))
+
+
+def _spelled(where: Any) -> str:
+    """`a.b[3]` from the links (("a", "b"), 3) that `plain_map` keeps."""
+    parts = []
+    while isinstance(where, tuple):
+        where, token = where
+        parts.append(f"[{token}]" if type(token) is int else f".{token[:40]}")
+    return where + "".join(reversed(parts))
 
 
 Check = Callable[[Any, str], Any]

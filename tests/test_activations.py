@@ -184,3 +184,11 @@ def test_a_spec_stores_one_spelling_of_each_activation(given, stored):
     spec = mlp_spec([2, 3, 2], activation=given)
     assert spec.activations == (stored,)
     assert spec == mlp_spec([2, 3, 2], activation=stored)
+
+
+@pytest.mark.parametrize("spec", ["leaky_relu:1e308", "elu:-1001", "prelu:nan", "elu:inf"])
+def test_activation_parameters_are_bounded(spec):
+    # a model file's leaky_relu:1e308 turned every negative output into -inf
+    with pytest.raises(ValueError, match=r"must lie in \[-1000, 1000\]"):
+        parse_activation(spec)
+    assert parse_activation("leaky_relu:-1000")[1] == -1000.0

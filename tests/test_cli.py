@@ -584,3 +584,10 @@ def test_a_sigmoid_output_picks_binary_cross_entropy_as_the_help_says(tmp_path):
     assert (spec.loss, spec.n_outputs) == ("binary_cross_entropy", 1)
     result = run("train", "--dataset", "iris", "--output-activation", "sigmoid", "--out", out)
     assert_fails(result, 2, "a sigmoid output takes exactly 2 classes, but 'species' has 3")
+
+
+def test_a_history_longer_than_a_model_file_reads_is_refused_before_training(tmp_path):
+    out = tmp_path / "m.msgpack"
+    result = run("train", "--dataset", "iris", "--epochs", 600_000, "--out", out)
+    assert_fails(result, 2, "a model file holds at most 2,097,152 values besides the weights")
+    assert not out.exists()

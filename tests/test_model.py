@@ -178,6 +178,29 @@ def test_a_network_with_huge_weights_refuses_rows_without_numpy_warnings(iris, n
     assert predict(iris, [[5.1, 3.5, 1.4, 0.2]]).shape == (1,)  # the trained one: fast path
 
 
+def test_an_output_activation_that_overflows_is_a_clear_error(no_warnings):
+    # leaky_relu:1000 on the output of a network whose logits reach -1e306: it used to answer
+    # -inf (a 500 from the server, whose JSON has no infinities) with an overflow warning
+    one = np.ones((1, 1))
+    model = Model(
+        spec=mlp_spec((1, 1), output_activation="leaky_relu:1000", loss="mse"),
+        params=Params((Dense(one * 1e300, np.zeros(1)),)),
+        task="regress",
+        feature_names=("x",),
+        target_names=("y",),
+    )
+    assert predict_values(model, [[-1.0]])[0, 0] == -1e303
+    with pytest.raises(InputRangeError, match=r"row 1, output 'y' overflows float64 in the output"):
+        predict_values(model, [[1.0], [-1e6]])
+
+
+def test_logits_further_apart_than_the_float_range_give_exact_probabilities(iris, no_warnings):
+    last = iris.params.layers[-1]
+    wide = Dense(last.w, np.array([1.5e308, -1.5e308, 0.0]))
+    model = attrs.evolve(iris, params=Params((*iris.params.layers[:-1], wide)))
+    np.testing.assert_array_equal(predict_proba(model, [[5.1, 3.5, 1.4, 0.2]]), [[1.0, 0.0, 0.0]])
+
+
 def test_a_models_config_metrics_and_provenance_are_read_only(iris):
     # a model's metrics could be rewritten in place and saved (test accuracy 1.0, say)
     for change in (

@@ -2,6 +2,7 @@
 
 import copy
 import hashlib
+import time
 import json
 import os
 
@@ -437,6 +438,44 @@ def test_nesting_and_sizes_are_bounded(blob):
     assert "payload" in error_of(bomb)
     long_name = with_payload({**payload_of(blob), "feature_names": ["x" * 70_000, "b"]})
     assert "exceeds max_str_len" in error_of(long_name) or "string longer" in error_of(long_name)
+
+
+@pytest.mark.parametrize("junk", [[[]] * 15, [{}] * 15, ["ab"] * 15, [1000] * 15])
+def test_a_small_file_of_many_tiny_values_is_refused_before_it_is_decoded(blob, junk):
+    # 1 byte of msgpack ([]) is 56 bytes of Python list: 8 MiB of them took 800 MB and 15 s
+    payload = payload_of(blob)
+    payload["config"]["junk"] = [junk] * 150_000  # 2.4 million values
+    started = time.perf_counter()
+    assert error_of(with_payload(payload)) == "payload: more than 2,097,152 values"
+    assert time.perf_counter() - started < 5  # about 0.5 s: the headers are counted, no more
+    envelope = msgpack.packb({**envelope_of(blob), "junk": [junk] * 1000}, use_bin_type=True)
+    assert error_of(envelope).startswith("not a readable model file: more than 129 values")
+
+
+@pytest.mark.parametrize("where", ["config", "provenance"])
+def test_free_form_maps_are_bounded_in_size(blob, where):
+    payload = payload_of(blob)
+    payload[where]["junk"] = [[1] * 15] * 5_000  # 80,000 values: far more than any real one
+    assert error_of(with_payload(payload)) == f"{where}: more than 65,536 values"
+
+
+def test_count_objects_reads_every_kind_of_header():
+    from nnfunc.msgpack_safe import count_objects
+
+    value = {
+        "s": "x" * 40, "b": b"\0" * 300, "n": [None, True, -1, 2**40, -(2**40), 1.5, 300],
+        "deep": [[[]], {"k": {}}], "long": list(range(70_000)), "map": {str(i): i for i in range(20)},
+    }  # fmt: skip
+    data = msgpack.packb(value, use_bin_type=True)
+
+    def count(v):  # every value, key and container, as decoded
+        if isinstance(v, dict):
+            return 1 + sum(1 + count(item) for item in v.values())
+        return 1 + sum(map(count, v)) if isinstance(v, list) else 1
+
+    assert count_objects(data, 10**6) == count(value) == 70_065
+    with pytest.raises(ValueError, match="more than 100 values"):
+        count_objects(data, 100)
 
 
 def test_extension_types_and_timestamps_are_refused(blob):
