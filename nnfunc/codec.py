@@ -27,6 +27,7 @@ from nnfunc.schema import (
     MAX_LAYERS,
     MAX_UNITS,
     SchemaError,
+    column_name,
     distinct_names,
     exact_map,
     integer,
@@ -234,7 +235,7 @@ def _decode_labels(value: Any) -> LabelEncoder | None:
         raise SchemaError("labels.classes: expected all strings, all integers or all booleans")
     for i, c in enumerate(classes):
         if isinstance(c, str):
-            string(c, f"labels.classes[{i}]")
+            column_name(c, f"labels.classes[{i}]")
         elif not -(2**63) <= c < 2**63:
             raise SchemaError(f"labels.classes[{i}]: {c} does not fit in a signed 64-bit integer")
     if any(a >= b for a, b in zip(classes, classes[1:])):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import re
 
-from nnfunc.schema import MAX_NAME_LEN, UNPRINTABLE, unprintable
+from nnfunc.schema import MAX_NAME_LEN, UNPRINTABLE, padding_problem, unprintable
 
 # What a file name gives up in a dataset name: `UNPRINTABLE`, and the lone surrogates that stand
 # for the bytes of a file name that are not UTF-8 (msgpack cannot encode them).
@@ -41,6 +41,12 @@ def name_problem(name: str) -> str | None:
     if len(name) > MAX_NAME_LEN:
         return f"has {len(name):,} characters, more than the {MAX_NAME_LEN} allowed"
     return None
+
+
+def column_problem(name: str) -> str | None:
+    """`name_problem` for a column name or text class label, which data must also be able to
+    match: no empty or space-padded name (see `schema.padding_problem`)."""
+    return name_problem(name) or padding_problem(name)
 
 
 def quoted(text: str, limit: int = 60) -> str:

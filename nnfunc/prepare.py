@@ -20,7 +20,7 @@ from nnfunc.capacity import check_capacity
 from nnfunc.csvdata import DataError
 from nnfunc.datasets import Dataset
 from nnfunc.losses import default_loss
-from nnfunc.names import name_problem, quoted
+from nnfunc.names import column_problem, name_problem, quoted
 from nnfunc.preprocessing import (
     LabelEncoder,
     StandardScaler,
@@ -68,7 +68,7 @@ def _check_names(dataset: Dataset) -> None:
         )
     for role, names in (("feature", dataset.feature_names), ("target", dataset.target_names)):
         for name in names:
-            problem = name_problem(name)
+            problem = column_problem(name)
             if problem is not None:
                 raise DataError(
                     f"{dataset.name}: {role} column name {quoted(name)} {problem}: a model file "
@@ -81,7 +81,7 @@ def _check_classes(dataset: Dataset, labels: LabelEncoder) -> None:
     if len(labels.classes) < 2:
         raise ValueError("classification needs at least two classes in the target")
     for label in labels.classes:
-        problem = name_problem(label) if isinstance(label, str) else None
+        problem = column_problem(label) if isinstance(label, str) else None
         if problem is not None:
             raise DataError(
                 f"{dataset.name}: class label {quoted(label)} of target column "

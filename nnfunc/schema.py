@@ -72,6 +72,25 @@ def string(value: Any, path: str, max_len: int = MAX_NAME_LEN) -> str:
     return printable(value, path)
 
 
+def padding_problem(name: str) -> str | None:
+    """Why a column name or text class label could never be matched, or None: CSV cells are read
+    without surrounding spaces, so neither an empty name nor a padded one can come from data."""
+    if not name:
+        return "is empty"
+    if name != name.strip():
+        return "has spaces at its start or end (CSV cells are read without them)"
+    return None
+
+
+def column_name(value: Any, path: str) -> str:
+    """A name a CSV header or cell can match: `string`, not empty, no surrounding spaces."""
+    name = string(value, path)
+    problem = padding_problem(name)
+    if problem is not None:
+        raise SchemaError(f"{path}: {name!r} {problem}")
+    return name
+
+
 def printable(text: str, path: str, what: str = "") -> str:
     """`text`, unless it holds a character of `UNPRINTABLE` (the message shows it escaped)."""
     found = UNPRINTABLE.search(text)
@@ -103,7 +122,8 @@ def sequence(value: Any, path: str, max_len: int) -> list[Any]:
 
 def distinct_names(value: Any, path: str, expected: int | None) -> tuple[str, ...]:
     """Distinct printable names, `count` of them."""
-    names = tuple(string(v, f"{path}[{i}]") for i, v in enumerate(sequence(value, path, MAX_UNITS)))
+    items = enumerate(sequence(value, path, MAX_UNITS))
+    names = tuple(column_name(v, f"{path}[{i}]") for i, v in items)
     if expected is not None and len(names) != expected:
         raise SchemaError(f"{path}: expected {expected} name(s), got {len(names)}")
     seen: set[str] = set()

@@ -134,7 +134,7 @@ class ModelRegistry:
             with os.scandir(self.folder) as it:
                 for item in it:
                     name = model_name(item.name)
-                    if name is not None and item.is_file():
+                    if name is not None:  # a directory or FIFO so named is reported, below
                         found[name] = item.path
         except OSError as exc:
             message = f"cannot read the models folder {self.folder}: {exc.strerror or exc}"
@@ -161,8 +161,11 @@ class ModelRegistry:
         """The entry for `path`: `old` if its file is unchanged, else freshly loaded or refused."""
         try:
             stat = os.stat(path)
-        except OSError:
-            return None  # vanished between the listing and now: treat as removed
+        except OSError as exc:
+            if not os.path.lexists(path):
+                return None  # vanished between the listing and now: treat as removed
+            why = "a broken symbolic link" if os.path.islink(path) else exc.strerror or str(exc)
+            return self._refused(name, path, old, f"cannot load {os.path.basename(path)}: {why}")
         if old is not None and old.signature == _signature(stat):
             return old
         try:
@@ -180,16 +183,26 @@ class ModelRegistry:
                 return None  # removed between the listing and the read
             reason = str(exc).removeprefix(f"{path}: ")
             message = f"cannot load {os.path.basename(path)}: {reason}"
-            if old is None or old.error != message:
-                kept = f"; still serving version {old.version}" if old and old.ready else ""
-                log.error("model %s: %s%s", name, message, kept)
-            settled = time.time() - stat.st_mtime > SETTLE_SECONDS
-            base = old or ModelEntry(name, None)
-            return attrs.evolve(
-                base, signature=_signature(stat) if settled else None, error=message
-            )
+            # A file this fresh may be mid-write: no signature, so the next scan reads it again.
+            # (A file dated in the future is not being written: it settles too.)
+            settled = abs(time.time() - stat.st_mtime) > SETTLE_SECONDS
+            return self._refused(name, path, old, message, _signature(stat) if settled else None)
         log.info("model %s loaded, version %s", name, version)
         return ModelEntry(name, model, version, signature, None, time.time())
+
+    def _refused(
+        self,
+        name: str,
+        path: str,
+        old: ModelEntry | None,
+        message: str,
+        signature: Signature | None = None,
+    ) -> ModelEntry:
+        """The entry of a file that cannot be served: logged once, the old version kept."""
+        if old is None or old.error != message:
+            kept = f"; still serving version {old.version}" if old and old.ready else ""
+            log.error("model %s: %s%s", name, message, kept)
+        return attrs.evolve(old or ModelEntry(name, None), signature=signature, error=message)
 
     def start(self) -> None:
         """Start (or restart, after a fork) the polling thread; no-op without a folder."""

@@ -20,7 +20,10 @@ FLOAT_DATATYPES = {"float32": "FP32", "float64": "FP64"}
 
 
 def _label_datatype(model: Model) -> str:
-    return "BYTES" if any(isinstance(c, str) for c in model.classes) else "INT64"
+    """BYTES for text labels, BOOL for True/False ones, else INT64."""
+    if any(isinstance(c, str) for c in model.classes):
+        return "BYTES"
+    return "BOOL" if all(isinstance(c, (bool, np.bool_)) for c in model.classes) else "INT64"
 
 
 def input_tensors(model: Model) -> list[dict[str, Any]]:

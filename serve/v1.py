@@ -20,7 +20,13 @@ from serve.tensors import column_rows, instance_rows
 from serve.v2 import find_entry, ready_entry
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
-TF_DTYPES = {"FP32": "DT_FLOAT", "FP64": "DT_DOUBLE", "INT64": "DT_INT64", "BYTES": "DT_STRING"}
+TF_DTYPES = {
+    "FP32": "DT_FLOAT",
+    "FP64": "DT_DOUBLE",
+    "INT64": "DT_INT64",
+    "BOOL": "DT_BOOL",
+    "BYTES": "DT_STRING",
+}
 
 
 def version_status(entry: ModelEntry) -> dict[str, Any]:

@@ -2,9 +2,9 @@
 
 import copy
 import hashlib
-import time
 import json
 import os
+import time
 
 import attrs
 import msgpack
@@ -325,6 +325,9 @@ def _layer_w(payload, **changes):
         (lambda p: _layer_w(p, shape=[2**40, 1]), "params[1].w.shape[0]"),
         (_set(["feature_names"], ["a"]), "feature_names: expected 2 name(s), got 1"),
         (_set(["feature_names", 0], 1), "feature_names[0]: expected a string"),
+        # names no CSV header could match (cells are read without surrounding spaces)
+        (_set(["feature_names", 0], "a "), "feature_names[0]: 'a ' has spaces at its start or end"),
+        (_set(["feature_names", 0], ""), "feature_names[0]: '' is empty"),
         (_set(["labels", "classes"], [1, 0]), "labels.classes: must be sorted and distinct"),
         (_set(["labels", "classes"], [0, "1"]), "labels.classes: expected all strings"),
         (
@@ -463,9 +466,13 @@ def test_count_objects_reads_every_kind_of_header():
     from nnfunc.msgpack_safe import count_objects
 
     value = {
-        "s": "x" * 40, "b": b"\0" * 300, "n": [None, True, -1, 2**40, -(2**40), 1.5, 300],
-        "deep": [[[]], {"k": {}}], "long": list(range(70_000)), "map": {str(i): i for i in range(20)},
-    }  # fmt: skip
+        "s": "x" * 40,
+        "b": b"\0" * 300,
+        "n": [None, True, -1, 2**40, -(2**40), 1.5, 300],
+        "deep": [[[]], {"k": {}}],
+        "long": list(range(70_000)),
+        "map": {str(i): i for i in range(20)},
+    }
     data = msgpack.packb(value, use_bin_type=True)
 
     def count(v):  # every value, key and container, as decoded

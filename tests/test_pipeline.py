@@ -391,3 +391,23 @@ def test_classifying_a_continuous_target_is_refused_before_training():
     data = Dataset(X, X.sum(axis=1, keepdims=True), ("a", "b"), ("sum",), "regress", "s", "0" * 64)
     with pytest.raises(ValueError, match=r"cannot classify a continuous target: 'sum' has values"):
         train_model(data, RECIPES["sum"], task="classify")
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (("a ", "b"), "feature column name 'a ' has spaces at its start or end"),
+        (("", "b"), "feature column name '' is empty"),
+    ],
+)
+def test_column_names_no_csv_could_match_are_refused_before_training(names, message):
+    from nnfunc.datasets import Dataset
+
+    xor = load_dataset("xor")
+    data = Dataset(xor.X, xor.y, names, xor.target_names, "classify", "x", xor.sha256)
+    with pytest.raises(ValueError, match=message):
+        train_model(data, RECIPES["xor"])
+    labels = np.array([" yes", "no", "no", " yes"])
+    padded = Dataset(xor.X, labels, xor.feature_names, xor.target_names, "classify", "x", "0" * 64)
+    with pytest.raises(ValueError, match="class label ' yes' of target column 'xor' has spaces"):
+        train_model(padded, RECIPES["xor"])

@@ -549,3 +549,23 @@ def test_the_benchmark_ceiling_route_exists_only_when_enabled(iris):
     on = create_app(ServeConfig(**base, bench_route=True), models={"iris": iris}).test_client()
     assert on.post("/bench/constant", data=b"{}").get_json()["model_name"] == "constant"
     assert "/bench/constant" in on.get("/openapi.json").get_json()["paths"]
+
+
+def test_true_false_class_labels_are_declared_bool(tmp_path):
+    from nnfunc.datasets import Dataset, load_dataset
+    from nnfunc.modelfile import save_model
+    from nnfunc.pipeline import RECIPES, train_model
+
+    xor = load_dataset("xor")
+    as_bool = Dataset(xor.X, xor.y.astype(bool), xor.feature_names, xor.target_names, "classify",
+                      "xorb", xor.sha256)  # fmt: skip
+    save_model(train_model(as_bool, RECIPES["xor"]), tmp_path / "xorb.msgpack")
+    client = create_app(ServeConfig(models_dir=str(tmp_path))).test_client()
+    assert client.get("/v2/models/xorb").get_json()["outputs"][0]["datatype"] == "BOOL"
+    body = {
+        "inputs": [{"name": "input", "shape": [2, 2], "datatype": "FP64", "data": [0, 1, 1, 1]}]
+    }
+    label = client.post("/v2/models/xorb/infer", json=body).get_json()["outputs"][0]
+    assert label["datatype"] == "BOOL" and label["data"] == [True, False]
+    signature = client.get("/v1/models/xorb/metadata").get_json()["metadata"]["signature_def"]
+    assert signature["signature_def"]["serving_default"]["outputs"]["label"]["dtype"] == "DT_BOOL"

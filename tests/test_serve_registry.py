@@ -131,10 +131,48 @@ def test_temporary_and_foreign_files_are_ignored(folder, iris_a):
     data = dumps_model(iris_a)
     for name in (".iris.msgpack.ab12.tmp", "iris.msgpack~", "other.tmp.msgpack", "notes.txt"):
         (folder / name).write_bytes(data)
-    (folder / "sub.msgpack").mkdir()
     app = make_app(folder)
     names = [m["name"] for m in app.test_client().get("/v1/models").get_json()["models"]]
     assert names == ["iris"]
+
+
+@pytest.mark.parametrize("kind", ["directory", "broken link", "link to a directory"])
+def test_a_model_name_that_is_not_a_regular_file_is_reported_not_dropped(folder, kind):
+    # a served model replaced by one of these used to vanish (404, and the server still ready)
+    app = make_app(folder)
+    client = app.test_client()
+    before = version(client)
+    path = folder / "iris.msgpack"
+    path.unlink()
+    if kind == "directory":
+        path.mkdir()
+    else:
+        target = folder / ("gone.msgpack" if kind == "broken link" else "a-folder")
+        if kind != "broken link":
+            target.mkdir()
+        path.symlink_to(target)
+    refresh(app)
+    assert version(client) == before  # the loaded version is still served
+    status = client.post("/v2/repository/index").get_json()
+    reason = next(entry["reason"] for entry in status if entry["name"] == "iris")
+    expected = "a broken symbolic link" if kind == "broken link" else "is a directory"
+    assert reason.startswith("cannot load iris.msgpack: ") and expected in reason
+
+
+def test_a_refused_file_dated_in_the_future_is_read_once_not_every_scan(folder, monkeypatch):
+    bad = folder / "bad.msgpack"
+    bad.write_bytes(b"\x93garbage")
+    future = time.time() + 86_400
+    os.utime(bad, (future, future))
+    reads = []
+    real = registry_module.read_model_file
+    monkeypatch.setattr(
+        registry_module, "read_model_file", lambda p, n: reads.append(p) or real(p, n)
+    )
+    app = make_app(folder)
+    for _ in range(4):
+        refresh(app)
+    assert [os.path.basename(p) for p in reads].count("bad.msgpack") == 1
 
 
 def test_missing_folder_is_not_ready_and_recovers(tmp_path, iris_a):
