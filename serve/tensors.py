@@ -136,6 +136,8 @@ def tensor_rows(tensor: Any, model: Model, *, max_rows: int) -> np.ndarray:
             )
         if datatype[0] in "IU":
             _check_integers(values, data, datatype)
+        elif datatype in ("FP16", "FP32"):
+            _check_float_range(values, datatype)
     return check_rows(model, values.reshape(shape), max_rows=max_rows)
 
 
@@ -164,6 +166,21 @@ def _check_integers(values: np.ndarray, data: list, datatype: str) -> None:
             400,
             f"input data value {shown} at {_position(where)} is out of range for {datatype} "
             f"({info.min} to {info.max})",
+        )
+
+
+def _check_float_range(values: np.ndarray, datatype: str) -> None:
+    """Refuse finite values that the declared float type cannot hold (1e39 as FP32, say); the
+    model's own checks would otherwise take them, in its own dtype, as if they were valid."""
+    largest = float(np.finfo(DATATYPES[datatype]).max)
+    outside = np.abs(values) > largest
+    outside &= np.isfinite(values)  # NaN and infinity: the rows' own check names them
+    if outside.any():
+        where = np.argwhere(outside)[0]
+        raise ApiError(
+            400,
+            f"input data value {float(values[tuple(where)])!r} at {_position(where)} is out of "
+            f"range for {datatype} (largest {largest:.7g})",
         )
 
 
