@@ -10,6 +10,7 @@ entry's default is used. A parameter on any other activation is refused (a likel
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import attrs
 import numpy as np
@@ -179,13 +180,34 @@ def register_activation(
     """
     if not name.isidentifier():
         raise ValueError(f"activation name must be an identifier, got {name!r}")
-    if name in ACTIVATIONS or name in ALIASES:
-        raise ValueError(f"activation {name!r} already exists")
+    taken = {*ACTIVATIONS, *ALIASES}
+    if name in taken or name.lower() in {t.lower() for t in taken}:
+        # names are looked up case-insensitively: "ReLU" would shadow relu in one process and
+        # silently mean the built-in once a saved model is loaded in another
+        raise ValueError(f"activation {name!r} already exists (names ignore case)")
     if parametric is None:
         parametric = default_alpha != 0.0
-    act = Activation(name, fn, grad, default_alpha, relu_like=relu_like, parametric=parametric)
+    act = Activation(
+        name,
+        _in_dtype_of_z(fn),
+        _in_dtype_of_z(grad),
+        default_alpha,
+        relu_like=relu_like,
+        parametric=parametric,
+    )
     ACTIVATIONS[name] = act
     return act
+
+
+def _in_dtype_of_z(f: Callable[..., Any]) -> Callable[..., np.ndarray]:
+    """`f` with its result in z's dtype: a user's function that computes with a NumPy float64
+    constant would otherwise turn a float32 network float64 (and break the training buffers)."""
+
+    def cast(z: np.ndarray, *args: Any) -> np.ndarray:
+        out = np.asarray(f(z, *args))
+        return out if out.dtype == z.dtype else out.astype(z.dtype)
+
+    return cast
 
 
 def parse_activation(spec: str) -> tuple[Activation, float]:

@@ -18,7 +18,13 @@ import numpy as np
 from nnfunc.arrays import all_finite, freeze
 from nnfunc.fused import Flat, compile_optimizer
 from nnfunc.network import Workspace, _logits, _value_and_grads, plan
-from nnfunc.optim import GradientTransformation, apply_updates, check_state
+from nnfunc.optim import (
+    GradientTransformation,
+    apply_updates,
+    as_dtypes,
+    check_state,
+    check_updates,
+)
 from nnfunc.params import Params
 from nnfunc.spec import MLPSpec
 
@@ -76,7 +82,9 @@ class TrainLoop:
         else:
             fresh = tuple(freeze(g.copy()) for g in grads)
             updates, self.state = self.optimizer.update(fresh, self.state, self.leaves)
-            self.leaves = apply_updates(self.leaves, updates)
+            check_updates(updates, self.leaves)
+            # as `nf.step`: a transform's float64 updates do not turn float32 parameters float64
+            self.leaves = as_dtypes(apply_updates(self.leaves, updates), self.leaves)
         return value, z
 
     def release(self) -> None:

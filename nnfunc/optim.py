@@ -391,11 +391,25 @@ def apply_updates(leaves: Leaves, updates: Leaves) -> tuple[np.ndarray, ...]:
     return _frozen(p + u for p, u in zip(leaves, updates))
 
 
-def _as_dtypes(arrays: Leaves, like: Leaves) -> Leaves:
+def as_dtypes(arrays: Leaves, like: Leaves) -> Leaves:
     """`arrays`, each cast to the dtype of its partner in `like` (as they are when all match)."""
     if all(a.dtype == p.dtype for a, p in zip(arrays, like)):
         return arrays
     return _frozen(a.astype(p.dtype, copy=False) for a, p in zip(arrays, like))
+
+
+def check_updates(updates: Leaves, leaves: Leaves, what: str = "updates") -> None:
+    """Refuse gradients or updates whose shapes differ from the parameters' (numpy would
+    broadcast a (3, 1) gradient onto (3, 4) weights without a word)."""
+    if len(updates) != len(leaves):
+        raise ValueError(f"{len(updates)} {what} arrays for {len(leaves)} parameter arrays")
+    for k, (u, p) in enumerate(zip(updates, leaves)):
+        if np.shape(u) != p.shape:
+            name = "wb"[k % 2]
+            raise ValueError(
+                f"layer {k // 2}: {what} for {name} have shape {np.shape(u)}, the parameters "
+                f"{p.shape}"
+            )
 
 
 def step(
@@ -404,10 +418,13 @@ def step(
     """One optimizer update: new parameters and new state; the inputs are left untouched.
 
     Each parameter keeps its dtype: gradients of another dtype are cast to it first, so float32
-    parameters (and the optimizer state) stay float32 even with float64 gradients.
+    parameters (and the optimizer state) stay float32 even with float64 gradients. Gradients
+    (and a transform's updates) must have the parameters' shapes.
     """
     leaves = params.leaves()
     check_state(optimizer, opt_state, leaves)
-    updates, new_state = optimizer.update(_as_dtypes(grads.leaves(), leaves), opt_state, leaves)
-    new = _as_dtypes(apply_updates(leaves, updates), leaves)  # a state of another dtype
+    check_updates(grads.leaves(), leaves, "gradients")
+    updates, new_state = optimizer.update(as_dtypes(grads.leaves(), leaves), opt_state, leaves)
+    check_updates(updates, leaves)
+    new = as_dtypes(apply_updates(leaves, updates), leaves)  # a state of another dtype
     return Params.from_leaves(new), new_state

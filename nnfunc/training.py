@@ -299,20 +299,22 @@ def _run(
 class _Recorder:
     """Builds the History and tracks the best epoch from `_Epoch` figures."""
 
-    def __init__(self, spec: MLPSpec):
+    def __init__(self, spec: MLPSpec, min_delta: float = 0.0):
         self.metric_name = "r2" if spec.loss == "mse" else "accuracy"
         self.columns: tuple[list[float], ...] = ([], [], [], [])
         self.best = (np.inf, 0)
+        self.min_delta = min_delta
 
     def add(self, e: _Epoch) -> bool:
-        """Record an epoch; True when its monitored loss is the lowest so far."""
+        """Record an epoch; True when its monitored loss beats the best so far by more than
+        `min_delta` (the first epoch always does)."""
         loss, metric, val_loss, val_metric = self.columns
         loss.append(e.loss)
         metric.append(e.metric)
         if e.val_loss is not None:
             val_loss.append(e.val_loss)
             val_metric.append(e.val_metric)
-        improved = e.monitored < self.best[0]
+        improved = e.monitored < self.best[0] - self.min_delta or e.epoch == 1
         if improved:
             self.best = (e.monitored, e.epoch)
         return improved
@@ -381,6 +383,7 @@ def fit(
     patience: int = 10,
     min_delta: float = 0.0,
     callback: Callable[[EpochReport], bool | None] | None = None,
+    opt_state: Any = None,
 ) -> FitResult:
     """Train for `epochs` and return the result; early stopping keeps the best parameters.
 
@@ -390,12 +393,13 @@ def fit(
     epoch, so the parameters returned are those of the lowest loss it saw; `history.loss` stays
     the mean batch loss. A `callback` sees every epoch's report and stops training by returning
     True; its reports' `best_epoch` and `improved` follow what early stopping watches (or, with
-    early stopping off and no validation data, `history.loss`, as in `fit_epochs`).
+    early stopping off and no validation data, `history.loss`, as in `fit_epochs`). `opt_state`
+    (an earlier result's) resumes the optimizer where it stopped: its moments and step count.
     """
     _check_count("patience", patience, 1)
     _check_non_negative("min_delta", min_delta)
-    recorder = _Recorder(spec)
-    best_value, best, last_epoch = np.inf, None, 0
+    recorder = _Recorder(spec, min_delta)
+    best, last_epoch = None, 0
     stopped = False
     runs = _run(
         spec,
@@ -407,22 +411,19 @@ def fit(
         rng=rng,
         batch_size=batch_size,
         l2=l2,
-        opt_state=None,
+        opt_state=opt_state,
         validation_data=validation_data,
         validation_split=validation_split,
         monitor_params=early_stopping,
     )
     for loop, e in runs:
-        improved = recorder.add(e)
+        improved = recorder.add(e)  # by more than min_delta: what early stopping counts
         last_epoch = e.epoch
-        monitored = e.monitored
-        better = monitored < best_value - min_delta or best is None
         # Records (read-only copies) are built only when someone will look at them.
         records = None
-        if callback is not None or (early_stopping and better):
+        if callback is not None or (early_stopping and improved):
             records = (loop.params(), loop.opt_state())
-        if better:
-            best_value = monitored
+        if improved:
             best = (e.epoch, *records) if early_stopping else (e.epoch,)
         if callback is not None:
             report = EpochReport(e.epoch, *records, recorder.history(), recorder.best[1], improved)

@@ -192,3 +192,25 @@ def test_activation_parameters_are_bounded(spec):
     with pytest.raises(ValueError, match=r"must lie in \[-1000, 1000\]"):
         parse_activation(spec)
     assert parse_activation("leaky_relu:-1000")[1] == -1000.0
+
+
+def test_a_user_activation_that_computes_in_float64_keeps_a_float32_network_float32(
+    scratch_activations,
+):
+    import nnfunc as nf
+
+    c = np.sqrt(2 / np.pi)  # a NumPy float64 scalar: c * z is float64 for float32 z
+    register_activation("scaled", lambda z, a: c * z, lambda z, a, al: np.full_like(z, c))
+    spec = nf.mlp_spec([2, 4, 1], activation="scaled", dtype="float32")
+    params = nf.init_params(spec, 0)
+    X, y = np.ones((8, 2), np.float32), np.ones(8, np.float32)
+    assert nf.forward(spec, params, X).dtype == np.float32
+    result = nf.fit(spec, params, X, y, optimizer=nf.sgd(0.01), epochs=1, rng=0)  # crashed
+    assert result.params.layers[0].w.dtype == np.float32
+
+
+@pytest.mark.parametrize("name", ["ReLU", "Swish", "IDENTITY", "Tanh"])
+def test_a_name_that_differs_from_a_built_in_only_in_case_is_refused(scratch_activations, name):
+    # names are looked up ignoring case: "ReLU" would mean the user's here, relu once reloaded
+    with pytest.raises(ValueError, match="already exists"):
+        register_activation(name, lambda z, a: z, lambda z, a, al: np.ones_like(z))

@@ -222,3 +222,14 @@ def test_step_keeps_each_parameters_dtype(make):
     assert all(a.dtype == np.float32 for a in new.leaves())
     # The update is computed in the parameters' dtype: as if the gradients had been float32.
     assert (new, new_state) == nf.step(optimizer, params, state, grads32)
+
+
+def test_step_refuses_gradients_of_other_shapes_instead_of_broadcasting():
+    X = np.random.default_rng(0).normal(size=(6, 3))
+    y = np.array([0, 1, 2, 0, 1, 2])
+    wide, narrow = nf.mlp_spec([3, 4, 3]), nf.mlp_spec([3, 1, 3])
+    params = nf.init_params(wide, 0)
+    grads = nf.grads(narrow, nf.init_params(narrow, 0), X, y)  # (3, 1) would broadcast on (3, 4)
+    optimizer = nf.adam(0.1)
+    with pytest.raises(ValueError, match=r"layer 0: gradients for w have shape \(3, 1\)"):
+        nf.step(optimizer, params, nf.init_optimizer(optimizer, params), grads)

@@ -326,3 +326,45 @@ def test_networks_that_can_learn_get_no_zero_gradient_warning(blobs):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         _fit(blobs, epochs=1)
+
+
+def test_a_custom_transform_with_float64_updates_keeps_a_float32_fit_float32(blobs):
+    # fit's pure path used to crash (numpy's "output array is not acceptable"); step casts back
+    from nnfunc.optim import GradientTransformation, scale_by_learning_rate
+
+    X, y = blobs
+    spec = nf.mlp_spec([2, 4, 3], dtype="float32")
+    params = nf.init_params(spec, 0)
+    widen = GradientTransformation(
+        lambda leaves: None, lambda g, s, p: (tuple(a.astype(np.float64) for a in g), s)
+    )
+    optimizer = nf.chain(widen, scale_by_learning_rate(0.1))
+    result = nf.fit(spec, params, X, y, optimizer=optimizer, epochs=2, rng=0)
+    assert all(a.dtype == np.float32 for a in result.params.leaves())
+    manual, state = params, nf.init_optimizer(optimizer, params)
+    for _ in range(2):
+        manual, state = nf.step(optimizer, manual, state, nf.grads(spec, manual, X, y))
+    assert manual == result.params
+
+
+def test_callback_reports_count_improvements_as_early_stopping_does(blobs):
+    # with min_delta, every report said improved while fit stopped for want of improvement
+    X, y = blobs
+    spec = nf.mlp_spec([2, 8, 3])
+    reports = []
+    result = nf.fit(spec, nf.init_params(spec, 0), X, y, optimizer=nf.sgd(0.05), epochs=200,
+                    rng=0, validation_split=0.3, early_stopping=True, patience=5, min_delta=0.01,
+                    callback=reports.append)  # fmt: skip
+    assert result.stopped_early and reports[-1].best_epoch == result.best_epoch
+    assert [r.epoch for r in reports if r.improved][-1] == result.best_epoch
+    assert reports[result.best_epoch - 1].params == result.params
+
+
+def test_fit_resumes_from_an_earlier_optimizer_state(blobs):
+    X, y = blobs
+    spec = nf.mlp_spec([2, 8, 3])
+    options = {"optimizer": nf.adam(0.01), "rng": 0}  # full batch: the same steps either way
+    whole = nf.fit(spec, nf.init_params(spec, 1), X, y, epochs=4, **options)
+    first = nf.fit(spec, nf.init_params(spec, 1), X, y, epochs=2, **options)
+    rest = nf.fit(spec, first.params, X, y, epochs=2, opt_state=first.opt_state, **options)
+    assert rest.params == whole.params and rest.opt_state == whole.opt_state
