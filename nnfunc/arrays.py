@@ -78,6 +78,13 @@ def array_tuples_equal(a: tuple[np.ndarray, ...], b: tuple[np.ndarray, ...]) -> 
     return len(a) == len(b) and all(arrays_equal(x, y) for x, y in zip(a, b))
 
 
+def rebuilt_by_constructor(record: Any) -> tuple[Any, tuple[Any, ...]]:
+    """`__reduce__` for records holding arrays: pickle, `copy.copy` and `copy.deepcopy` rebuild
+    the record through its constructor, whose converters lock the arrays again (numpy's own
+    pickling would hand back writable arrays)."""
+    return type(record), attrs.astuple(record, recurse=False)
+
+
 def array_field(**kwargs: Any) -> Any:
     """An attrs field holding one read-only array, compared by shape, dtype and value."""
     return attrs.field(

@@ -7,6 +7,7 @@ these checks refuse them with a message that names the argument.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -30,6 +31,15 @@ def real(value: Any, what: str) -> float:
     if not is_real(value):
         raise TypeError(f"{what} must be a number, got {type(value).__name__} {value!r}")
     return float(value)
+
+
+def non_negative(value: Any, what: str) -> float:
+    """`value` as a finite float >= 0: TypeError for a non-number (a bool, a string), ValueError
+    for a negative, NaN or infinite one."""
+    number = real(value, what)
+    if not (math.isfinite(number) and number >= 0):
+        raise ValueError(f"{what} must be a non-negative finite number, got {value!r}")
+    return number
 
 
 def one_of(options: tuple[str, ...]) -> Any:

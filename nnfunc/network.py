@@ -18,6 +18,7 @@ import numpy as np
 
 from nnfunc.activations import Activation, parse_activation
 from nnfunc.arrays import all_finite, freeze, numeric_array, ones
+from nnfunc.checks import non_negative
 from nnfunc.losses import LOSSES, LossFn, check_targets, softmax_targets, softmax_xent
 from nnfunc.params import Params
 from nnfunc.spec import MLPSpec
@@ -88,10 +89,16 @@ def as_inputs(spec: MLPSpec, X: np.ndarray) -> np.ndarray:
     NaN or infinity would give a confident-looking answer, so it is refused here.
     """
     X = numeric_array(X, "inputs").astype(spec.dtype, copy=False)
+    given = X.shape
     if X.ndim == 1:
-        X = X.reshape(1, -1)
+        X = X.reshape(1, -1)  # one row
     if X.ndim != 2 or X.shape[1] != spec.n_inputs:
-        raise ValueError(f"expected inputs with {spec.n_inputs} feature(s), got shape {X.shape}")
+        hint = ""
+        if len(given) == 1 and spec.n_inputs == 1:
+            hint = " (a 1-D array is one row: give one feature's values as X.reshape(-1, 1))"
+        raise ValueError(
+            f"expected inputs with {spec.n_inputs} feature(s), got shape {given}{hint}"
+        )
     if not all_finite(X):
         raise ValueError("inputs contain NaN or infinity")
     return X
@@ -269,6 +276,7 @@ def forward(spec: MLPSpec, params: Params, X: np.ndarray) -> np.ndarray:
 
 def loss(spec: MLPSpec, params: Params, X: np.ndarray, y: np.ndarray, *, l2: float = 0.0) -> float:
     """Mean loss over the batch plus the L2 penalty `l2 / 2 * sum(W**2)`."""
+    l2 = non_negative(l2, "l2")
     pl = plan(spec)
     leaves = _leaves(pl, params)
     X, y = as_inputs(spec, X), as_targets(spec, y)
@@ -282,6 +290,7 @@ def value_and_grads(
     spec: MLPSpec, params: Params, X: np.ndarray, y: np.ndarray, *, l2: float = 0.0
 ) -> tuple[float, Params]:
     """The loss and its gradients (a params-shaped record) from a single forward pass."""
+    l2 = non_negative(l2, "l2")
     pl = plan(spec)
     leaves = _leaves(pl, params)
     X, targets = as_inputs(spec, X), loss_targets(spec, y)

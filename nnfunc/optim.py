@@ -16,8 +16,9 @@ from typing import Any
 import attrs
 import numpy as np
 
-from nnfunc.arrays import array_tuple_field, freeze
+from nnfunc.arrays import array_tuple_field, freeze, rebuilt_by_constructor
 from nnfunc.checks import real
+from nnfunc.frozen_data import frozen_data
 from nnfunc.params import Params
 from nnfunc.schedules import Constant, Schedule, schedule_from_dict, schedule_to_dict
 
@@ -27,11 +28,14 @@ Updates = tuple[np.ndarray, ...]
 
 @attrs.frozen
 class GradientTransformation:
-    """A pure optimizer step: `init(params) -> state`, `update(grads, state, params)`."""
+    """A pure optimizer step, as in Optax: `init(leaves) -> state` and
+    `update(grads, state, leaves) -> (updates, state)`, over tuples of arrays in `Params.leaves()`
+    order. For `Params` records use `init_optimizer` and `step`. `config` (read-only) names a
+    built-in optimizer so that a model file can record it; a hand-made chain has none."""
 
     init: Callable[[Leaves], Any]
     update: Callable[[Leaves, Any, Leaves], tuple[Updates, Any]]
-    config: dict[str, Any] = attrs.field(factory=dict, eq=False, hash=False)
+    config: dict[str, Any] = attrs.field(factory=dict, converter=frozen_data, eq=False, hash=False)
 
 
 @attrs.frozen
@@ -50,6 +54,8 @@ class CountState:
 class TraceState:
     """Momentum velocity, one array per parameter."""
 
+    __reduce__ = rebuilt_by_constructor
+
     velocity: tuple[np.ndarray, ...] = array_tuple_field()
 
 
@@ -62,6 +68,8 @@ class ScaleByAdamState:
     scalars. The same Adam, two passes fewer over the parameters at every step.
     """
 
+    __reduce__ = rebuilt_by_constructor
+
     count: int
     mu: tuple[np.ndarray, ...] = array_tuple_field()
     nu: tuple[np.ndarray, ...] = array_tuple_field()
@@ -70,6 +78,8 @@ class ScaleByAdamState:
 @attrs.frozen
 class ScaleByRmsState:
     """RMSprop's running mean of squared gradients."""
+
+    __reduce__ = rebuilt_by_constructor
 
     nu: tuple[np.ndarray, ...] = array_tuple_field()
 
@@ -317,6 +327,12 @@ def make_optimizer(
         raise ValueError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}")
     if learning_rate is None:
         learning_rate = DEFAULT_LR.get(name, 1e-3)
+    if callable(learning_rate) and not isinstance(learning_rate, Schedule):
+        raise TypeError(
+            "learning_rate must be a number or a schedule record of nnfunc.schedules (Constant, "
+            "StepDecay, ExponentialDecay, InverseScaling, Cosine), which a model file can store; "
+            "for a plain function, chain scale_by_learning_rate(fn) yourself"
+        )
     schedule = learning_rate if callable(learning_rate) else Constant(learning_rate)
     recorded = dict(hyper)
     core: list[GradientTransformation] = []
@@ -348,12 +364,16 @@ def sgd(learning_rate: float | Schedule = 0.01, **kw: Any) -> GradientTransforma
     return make_optimizer("sgd", learning_rate, **kw)
 
 
-def momentum(learning_rate: float | Schedule = 0.01, beta: float = 0.9, **kw: Any):
+def momentum(
+    learning_rate: float | Schedule = 0.01, beta: float = 0.9, **kw: Any
+) -> GradientTransformation:
     """SGD with heavy-ball momentum."""
     return make_optimizer("momentum", learning_rate, beta=beta, **kw)
 
 
-def nesterov(learning_rate: float | Schedule = 0.01, beta: float = 0.9, **kw: Any):
+def nesterov(
+    learning_rate: float | Schedule = 0.01, beta: float = 0.9, **kw: Any
+) -> GradientTransformation:
     """SGD with Nesterov momentum."""
     return make_optimizer("nesterov", learning_rate, beta=beta, **kw)
 
@@ -376,6 +396,11 @@ def rmsprop(learning_rate: float | Schedule = 1e-3, **kw: Any) -> GradientTransf
 def optimizer_from_config(config: dict[str, Any]) -> GradientTransformation:
     """Rebuild an optimizer from its `config` (as stored in a model file)."""
     options = dict(config)
+    if "name" not in options or "schedule" not in options:
+        raise ValueError(
+            "this config names no built-in optimizer (a chain made by hand has an empty config): "
+            "nothing to rebuild"
+        )
     name = options.pop("name")
     schedule = schedule_from_dict(options.pop("schedule"))
     return make_optimizer(name, schedule, **options)

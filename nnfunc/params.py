@@ -11,15 +11,17 @@ import attrs
 import numpy as np
 
 from nnfunc.activations import parse_activation
-from nnfunc.arrays import array_field, freeze
+from nnfunc.arrays import array_field, freeze, rebuilt_by_constructor
 from nnfunc.spec import MLPSpec
 
-RngOrSeed = np.random.Generator | int | None
+RngOrSeed = np.random.Generator | int  # None is refused: there is no global generator
 
 
 @attrs.frozen
 class Dense:
     """One dense layer: `out = x @ w + b`, with `w` of shape (fan_in, fan_out)."""
+
+    __reduce__ = rebuilt_by_constructor
 
     w: np.ndarray = array_field()
     b: np.ndarray = array_field()
@@ -44,7 +46,9 @@ class Params:
 
     @classmethod
     def from_leaves(cls, leaves: Sequence[np.ndarray]) -> Params:
-        """Inverse of `leaves()`."""
+        """Inverse of `leaves()`: (w0, b0, w1, b1, ...)."""
+        if len(leaves) % 2:
+            raise ValueError(f"leaves come in (w, b) pairs, got {len(leaves)} arrays")
         return cls(tuple(Dense(leaves[i], leaves[i + 1]) for i in range(0, len(leaves), 2)))
 
     @property

@@ -11,12 +11,14 @@ from typing import Any
 import attrs
 import numpy as np
 
-from nnfunc.arrays import array_field, freeze
+from nnfunc.arrays import array_field, freeze, rebuilt_by_constructor
 
 
 @attrs.frozen
 class StandardScaler:
     """Per-column mean and scale: `scale(X) = (X - mean) / scale`."""
+
+    __reduce__ = rebuilt_by_constructor
 
     mean: np.ndarray = array_field()
     scale: np.ndarray = array_field()

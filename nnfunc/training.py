@@ -16,6 +16,8 @@ import attrs
 import numpy as np
 
 from nnfunc.activations import parse_activation
+from nnfunc.arrays import all_finite
+from nnfunc.checks import non_negative
 from nnfunc.loop import (
     Batches,
     Diverged,
@@ -128,16 +130,6 @@ def _check_count(name: str, value: Any, minimum: int) -> None:
         raise ValueError(f"{name} must be at least {minimum}, got {value}")
 
 
-def _check_non_negative(name: str, value: Any) -> None:
-    """Refuse a NaN, an infinity or a negative number where a non-negative amount is needed."""
-    try:
-        ok = math.isfinite(value) and value >= 0
-    except TypeError:
-        ok = False
-    if not ok:
-        raise ValueError(f"{name} must be a non-negative finite number, got {value!r}")
-
-
 def _validation_rows(spec: MLPSpec, data: tuple[np.ndarray, np.ndarray]):
     """Validation (X, y) as the network takes them, checked as the training rows are."""
     if not isinstance(data, tuple | list) or len(data) != 2:
@@ -239,15 +231,24 @@ def _run(
 ) -> Iterator[tuple[TrainLoop, _Epoch]]:
     """The training run shared by `fit_epochs` and `fit`: the loop and each epoch's figures.
 
-    The monitored loss is the validation loss; without validation data it is the mean batch loss,
-    or with `monitor_params` the loss of the end-of-epoch parameters on the training rows (one
-    more forward pass per epoch), so that the best epoch's parameters have the best loss.
+    Everything is checked and prepared here, when called (a bad argument fails the call, not the
+    first epoch); the epochs then run as the returned iterator is consumed. The monitored loss is
+    the validation loss; without validation data it is the mean batch loss, or with
+    `monitor_params` the loss of the end-of-epoch parameters on the training rows (one more
+    forward pass per epoch), so that the best epoch's parameters have the best loss.
     """
     _check_count("epochs", epochs, 1)
     if batch_size is not None:
         _check_count("batch_size", batch_size, 1)
-    _check_non_negative("l2", l2)
-    check_params(spec, params)  # a clear error, not numpy's deep inside the first step
+    non_negative(l2, "l2")
+    if not isinstance(optimizer, GradientTransformation):
+        raise TypeError(
+            f"optimizer must be a GradientTransformation such as nf.adam(0.01), got "
+            f"{type(optimizer).__name__} {optimizer!r}"[:200]
+        )
+    leaves = check_params(spec, params)  # a clear error, not numpy's deep inside the first step
+    if not all(all_finite(a) for a in leaves):
+        raise ValueError("params contain NaN or infinity: training needs a finite start")
     blocked = untrainable_layers(spec)
     if blocked is not None:
         warnings.warn(ZeroGradientWarning(blocked), stacklevel=3)
@@ -260,10 +261,25 @@ def _run(
     loop = TrainLoop(spec, params, optimizer, opt_state, l2=l2)
     full_batch = batch_size is None or batch_size >= n
     batches = Batches(X, targets, labels, n if full_batch else batch_size)
-    step = loop.step
     # With the data permuted as a whole, labels sit in epoch order: compare once per epoch.
     predicted = np.empty(n, np.intp) if classify and batches.whole and not full_batch else None
     monitored_rows = (X, targets) if monitor_params and validation_data is None else None
+    return _epochs(loop, batches, epochs, rng, predicted, validation_data, monitored_rows)
+
+
+def _epochs(
+    loop: TrainLoop,
+    batches: Batches,
+    epochs: int,
+    rng: np.random.Generator,
+    predicted: np.ndarray | None,
+    validation_data: tuple[np.ndarray, np.ndarray] | None,
+    monitored_rows: tuple[np.ndarray, np.ndarray] | None,
+) -> Iterator[tuple[TrainLoop, _Epoch]]:
+    """`_run`'s epochs, one at a time, on what it prepared."""
+    spec, l2, step, n = loop.spec, loop.l2, loop.step, batches.n
+    classify = spec.loss == "softmax_cross_entropy"
+    full_batch = batches.size >= n
     for epoch in range(1, epochs + 1):
         metric = None if classify else Metric(spec)
         total, start, correct = 0.0, 0, 0
@@ -339,14 +355,14 @@ def fit_epochs(
     validation_split: float = 0.0,
 ) -> Iterator[EpochReport]:
     """Train epoch by epoch, yielding a report after each; stop iterating to stop training.
+    The arguments are checked when it is called, before any epoch runs.
 
     A report's `best_epoch` and `improved` follow the validation loss. Without validation data
     they follow `history.loss`, the mean of the batch losses, each taken before its batch's
     update: a measure of progress, not the loss of that epoch's `params` (which `fit` measures
     for early stopping without validation data).
     """
-    recorder = _Recorder(spec)
-    for loop, e in _run(
+    runs = _run(
         spec,
         params,
         X,
@@ -359,7 +375,14 @@ def fit_epochs(
         opt_state=opt_state,
         validation_data=validation_data,
         validation_split=validation_split,
-    ):
+    )
+    return _reports(_Recorder(spec), runs)
+
+
+def _reports(
+    recorder: _Recorder, runs: Iterator[tuple[TrainLoop, _Epoch]]
+) -> Iterator[EpochReport]:
+    for loop, e in runs:
         improved = recorder.add(e)
         yield EpochReport(
             e.epoch, loop.params(), loop.opt_state(), recorder.history(), recorder.best[1], improved
@@ -397,7 +420,7 @@ def fit(
     (an earlier result's) resumes the optimizer where it stopped: its moments and step count.
     """
     _check_count("patience", patience, 1)
-    _check_non_negative("min_delta", min_delta)
+    non_negative(min_delta, "min_delta")
     recorder = _Recorder(spec, min_delta)
     best, last_epoch = None, 0
     stopped = False

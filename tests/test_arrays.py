@@ -129,3 +129,16 @@ def test_frozen_data_is_read_only_at_every_depth_and_still_plain_data():
         with pytest.raises(TypeError, match="read-only"):
             change()
     assert data == {"a": [1, {"b": 2}], "t": [3, 4]}
+
+
+def test_copied_and_pickled_records_keep_their_arrays_read_only():
+    import copy
+    import pickle
+
+    params = nf.init_params(nf.mlp_spec([3, 4, 3]), 0)
+    state = nf.init_optimizer(nf.adam(), params)
+    for record, arrays_of in ((params, Params.leaves), (state, lambda s: s.states[0].mu)):
+        for clone in (copy.copy(record), copy.deepcopy(record), pickle.loads(pickle.dumps(record))):
+            assert clone == record
+            # numpy's own pickling hands back writable arrays
+            assert not any(a.flags.writeable for a in arrays_of(clone))

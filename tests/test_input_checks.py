@@ -185,3 +185,58 @@ def test_a_column_of_integer_labels_is_read_as_labels():
     assert column.params == nf.fit(CLASSIFIER, params, X, y, **options).params
     with pytest.raises(ValueError, match=r"class labels must lie in \[0, 2\]"):
         nf.loss(CLASSIFIER, params, X, (y + 3)[:, None])
+
+
+@pytest.mark.parametrize(
+    ("l2", "error", "message"),
+    [
+        (-1, ValueError, "l2 must be a non-negative finite number, got -1"),
+        (float("nan"), ValueError, "l2 must be a non-negative"),
+        (True, TypeError, "l2 must be a number, got bool True"),
+        ("0.1", TypeError, "l2 must be a number, got str"),
+        (None, TypeError, "l2 must be a number"),
+    ],
+)
+def test_l2_is_checked_by_every_function_that_takes_it(l2, error, message):
+    # nf.loss took l2=-1 (a negative loss) and fit took l2=True
+    y = np.array([0, 1, 2, 0])
+    params = nf.init_params(CLASSIFIER, 0)
+    calls = [
+        lambda: nf.loss(CLASSIFIER, params, X4, y, l2=l2),
+        lambda: nf.value_and_grads(CLASSIFIER, params, X4, y, l2=l2),
+        lambda: nf.grads(CLASSIFIER, params, X4, y, l2=l2),
+        lambda: nf.fit(CLASSIFIER, params, X4, y, optimizer=nf.sgd(0.1), epochs=1, rng=0, l2=l2),
+        lambda: nf.fit_epochs(CLASSIFIER, params, X4, y, optimizer=nf.sgd(0.1), epochs=1, rng=0,
+                              l2=l2),
+    ]  # fmt: skip
+    for call in calls:
+        with pytest.raises(error, match=message):
+            call()  # fit_epochs too: checked when called, not at the first epoch
+
+
+def test_training_arguments_that_cannot_work_are_named():
+    y = np.array([0, 1, 2, 0])
+    params = nf.init_params(CLASSIFIER, 0)
+    with pytest.raises(TypeError, match="optimizer must be a GradientTransformation"):
+        nf.fit(CLASSIFIER, params, X4, y, optimizer="adam", epochs=1, rng=0)
+    nan = nf.Params.from_leaves([np.full_like(a, np.nan) for a in params.leaves()])
+    with pytest.raises(ValueError, match="params contain NaN or infinity"):  # not "diverged"
+        nf.fit(CLASSIFIER, nan, X4, y, optimizer=nf.sgd(0.1), epochs=1, rng=0)
+    with pytest.raises(ValueError, match=r"leaves come in \(w, b\) pairs, got 3 arrays"):
+        nf.Params.from_leaves(params.leaves()[:3])
+    one_input = nf.mlp_spec([1, 3, 1])
+    with pytest.raises(ValueError, match=r"got shape \(5,\) \(a 1-D array is one row"):
+        nf.forward(one_input, nf.init_params(one_input, 0), np.arange(5.0))
+    with pytest.raises(TypeError, match="a number or a schedule record"):
+        nf.sgd(lambda count: 0.1)  # was an empty StopIteration
+
+
+def test_an_optimizers_config_is_read_only_and_a_hand_made_chain_has_none():
+    from nnfunc.optim import optimizer_from_config
+
+    adam = nf.adam(0.1)
+    with pytest.raises(TypeError, match="read-only"):
+        adam.config["schedule"]["lr"] = 5.0
+    assert optimizer_from_config(adam.config).config == adam.config
+    with pytest.raises(ValueError, match="names no built-in optimizer"):
+        optimizer_from_config(nf.chain(nf.scale_by_adam()).config)
