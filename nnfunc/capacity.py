@@ -31,7 +31,8 @@ def overparameterized(n_params: int, n_train: int, *, held_out: bool = True) -> 
     if n_params <= n_train or not held_out:
         return None
     return (
-        f"the network has {n_params} parameters for {n_train} training rows: it can memorise "
+        f"the network has {n_params} parameters for {n_train} training "
+        f"row{'s' * (n_train != 1)}: it can memorise "
         "them (fewer hidden units, l2 or more data generalise better)"
     )
 

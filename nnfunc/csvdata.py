@@ -102,27 +102,14 @@ def parse_csv(
     """Parse CSV bytes (UTF-8, optional BOM) into a Dataset; `source` names the data in errors."""
     if task is not None and task not in TASKS:
         raise DataError(f"task must be one of {', '.join(TASKS)} or None, got {task!r}")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{source}: not UTF-8 text (byte {exc.start})") from None
-    if not text.strip():
+    rows = csv_rows(data, source)
+    if not rows:
         raise DataError(f"{source}: file is empty")
-    try:
-        # Blank lines come back as []; they are skipped and not counted as data rows.
-        rows = [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text)) if row]
-    except csv.Error as exc:
-        raise DataError(f"{source}: malformed CSV: {exc}") from None
     header, body = rows[0], rows[1:]
     _check_header(header, source)
     if not body:
         raise DataError(f"{source}: header only, no data rows")
-    for number, row in enumerate(body, start=1):
-        if len(row) != len(header):
-            raise DataError(
-                f"{source}: row {number} has {len(row)} cells, expected {len(header)} "
-                f"(one per header column)"
-            )
+    check_rectangular(header, body, source)
     targets = _target_columns(header, target, source)
     features = [column for column in header if column not in targets]
     if not features:
@@ -138,13 +125,43 @@ def parse_csv(
     columns = {column: [row[i] for row in body] for i, column in enumerate(header)}
     X = numeric_columns([columns[c] for c in features], features, source)
     if task is None:
-        task = _infer_task(targets, columns)
+        task = _infer_task(targets, columns, source)
     if task == "classify":
         y = _labels(columns[targets[0]], targets[0], source)
     else:
         y = numeric_columns([columns[c] for c in targets], targets, source)
     digest = hashlib.sha256(data).hexdigest()
     return Dataset(freeze(X), freeze(y), features, targets, task, name, digest)
+
+
+def csv_rows(data: bytes, source: str) -> list[list[str]]:
+    """The rows of CSV bytes (UTF-8, optional BOM), each cell stripped of surrounding spaces.
+
+    Any line ending works (LF, CRLF, and the CR of old Mac and Excel exports); a space after a
+    comma does not stop a quoted cell (`1, "2"` is 1 and 2); blank lines and rows of empty cells
+    (Excel's trailing `,,,`) are skipped and not counted as rows.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{source}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        lines = io.StringIO(text, newline="")  # as the csv module asks: it sees every ending
+        cells = csv.reader(lines, skipinitialspace=True)
+        rows = [[cell.strip() for cell in row] for row in cells]
+    except csv.Error as exc:
+        raise DataError(f"{source}: malformed CSV: {exc}") from None
+    return [row for row in rows if any(row)]
+
+
+def check_rectangular(header: list[str], body: list[list[str]], source: str) -> None:
+    """Refuse a row whose cell count differs from the header's (naming the row)."""
+    for number, row in enumerate(body, start=1):
+        if len(row) != len(header):
+            raise DataError(
+                f"{source}: row {number} has {len(row)} cells, expected {len(header)} "
+                "(one per header column)" + delimiter_hint(header)
+            )
 
 
 def delimiter_hint(header: Sequence[str]) -> str:
@@ -267,12 +284,24 @@ def _is_integral_column(cells: list[str]) -> np.ndarray | None:
     return values.astype(np.int64)
 
 
-def _infer_task(targets: list[str], columns: dict[str, list[str]]) -> str:
-    """Classify a single non-numeric or few-valued integral target; regress anything else."""
+def _infer_task(targets: list[str], columns: dict[str, list[str]], source: str) -> str:
+    """Classify a single non-numeric or few-valued integral target; regress anything else.
+
+    A column of numbers with a few words among them ("NA", "?") is numbers with missing values,
+    not a column of class labels (which would make every number its own class): refused.
+    """
     if len(targets) > 1:
         return "regress"
     cells = columns[targets[0]]
     if parse_floats(cells) is None:
+        words = [i for i, cell in enumerate(cells) if cell and not is_number(cell)]
+        if cells and 2 * len(words) < len(cells) and all(cells):
+            row = words[0]
+            raise DataError(
+                f"{source}: target column {targets[0]!r} holds numbers but row {row + 1} holds "
+                f"{cells[row]!r}: nnfunc has no missing values; fill or drop such rows (or give "
+                "--task classify if the column holds class labels)"
+            )
         # Non-numeric, or a missing cell; `_labels` reports a missing cell by row.
         return "classify"
     integral = _is_integral_column(cells)
@@ -291,9 +320,9 @@ def _labels(cells: list[str], column: str, source: str) -> np.ndarray:
             raise DataError(f"{source}: row {number}, column {column!r}: missing value")
     integral = _is_integral_column(cells)
     values = parse_floats(cells) if integral is None else None
-    if values is not None:  # numbers, not all whole: as scikit-learn's "continuous" refusal
-        whole = np.isfinite(values) & (np.abs(values) < 2.0**53) & (values == np.round(values))
-        row = int(np.flatnonzero(~whole)[0])
+    fractional = None if values is None else np.isfinite(values) & (values != np.round(values))
+    if fractional is not None and fractional.any():  # as scikit-learn's "continuous" refusal
+        row = int(np.flatnonzero(fractional)[0])
         raise DataError(
             f"{source}: target column {column!r} holds numbers that are not whole (row "
             f"{row + 1}: {cells[row]!r}): a continuous target is regressed, not classified "

@@ -8,39 +8,29 @@ first row after the header, in every message.
 from __future__ import annotations
 
 import contextlib
-import csv
-import io
 
 import numpy as np
 
-from nnfunc.csvdata import DataError, delimiter_hint, is_number, numeric_columns
+from nnfunc.csvdata import (
+    DataError,
+    check_rectangular,
+    csv_rows,
+    delimiter_hint,
+    is_number,
+    numeric_columns,
+)
 from nnfunc.model import Model
 
 
 def read_table(data: bytes, source: str) -> tuple[list[str], list[list[str]]]:
     """Header and rows of CSV bytes (UTF-8, optional BOM); ragged rows or empty data raise."""
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{source}: not UTF-8 text (byte {exc.start})") from None
-    try:
-        rows = [[c.strip() for c in row] for row in csv.reader(io.StringIO(text)) if row]
-    except csv.Error as exc:
-        raise DataError(f"{source}: malformed CSV: {exc}") from None
+    rows = csv_rows(data, source)
     if not rows:
         raise DataError(f"{source}: file is empty")
     header, body = rows[0], rows[1:]
-    seen: set[str] = set()
-    duplicates = sorted({c for c in header if c in seen or seen.add(c)})
-    if duplicates:
-        raise DataError(
-            f"{source}: duplicate column names in the header: {', '.join(map(repr, duplicates))}"
-        )
     if not body:
         raise DataError(f"{source}: header only, no data rows")
-    for number, row in enumerate(body, start=1):
-        if len(row) != len(header):
-            raise DataError(f"{source}: row {number} has {len(row)} cells, expected {len(header)}")
+    check_rectangular(header, body, source)
     return header, body
 
 
@@ -50,6 +40,8 @@ def _column(header: list[str], name: str, source: str, role: str) -> int:
             f"{source}: missing {role} column {name!r}; the file has: "
             f"{', '.join(map(repr, header))}" + delimiter_hint(header)
         )
+    if header.count(name) > 1:  # duplicates among the columns a model ignores do not matter
+        raise DataError(f"{source}: {role} column {name!r} appears more than once in the header")
     return header.index(name)
 
 
@@ -79,6 +71,8 @@ def model_targets(
     out = np.empty(len(body), np.int64)
     for r, row in enumerate(body, start=1):
         cell = row[i]
+        if not cell:
+            raise DataError(f"{source}: row {r}, column {name!r}: missing value")
         if integral and cell not in codes and is_number(cell):
             with contextlib.suppress(ValueError, OverflowError):
                 value = float(cell)

@@ -9,6 +9,7 @@ column too large to standardise, a network too big for a model file or for memor
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -140,7 +141,11 @@ def _split(
         for name, share in (("test_split", config.test_split), ("val_split", config.val_split))
         if share
     )
-    advice = "lower --test-split or --val-split (0 turns a split off), or add rows"
+    advice = (
+        "lower test_split or val_split (nnfunc train's --test-split, --val-split; 0 turns a "
+        "split off), or add rows"
+    )
+    too_few = f"{n} row{'s are' if n != 1 else ' is'} too few for {shares}"
     if config.test_split:
         try:
             X_train, X_test, y_train, y_test = train_test_split(
@@ -148,8 +153,8 @@ def _split(
             )
         except ValueError:
             raise DataError(
-                f"{n} row{'s' * (n != 1)} are too few for {shares}: holding out "
-                f"{config.test_split:g} for testing leaves no training or no test rows; {advice}"
+                f"{too_few}: holding out {config.test_split:g} for testing leaves no training or "
+                f"no test rows; {advice}"
             ) from None
         splits["test"] = (X_test, y_test)
     if config.val_split:
@@ -161,11 +166,30 @@ def _split(
         except ValueError:
             left = f"the {m} training row{'s' * (m != 1)} left of {n}" if m < n else f"{n} rows"
             raise DataError(
-                f"{n} row{'s' * (n != 1)} are too few for {shares}: splitting {left} by "
-                f"val_split {config.val_split:g} leaves no training or no validation rows; {advice}"
+                f"{too_few}: splitting {left} by val_split {config.val_split:g} leaves no "
+                f"training or no validation rows; {advice}"
             ) from None
         splits["validation"] = (X_val, y_val)
     return {"train": (X_train, y_train), **splits}
+
+
+class SplitWarning(UserWarning):
+    """A class has no training rows: with too few rows to stratify, all of its rows were held
+    out, so the network cannot learn it."""
+
+
+def _warn_unseen_classes(labels: LabelEncoder, codes: np.ndarray) -> None:
+    unseen = np.setdiff1d(np.arange(len(labels.classes)), codes)
+    if unseen.size:
+        names = ", ".join(quoted(str(labels.classes[k])) for k in unseen[:5])
+        warnings.warn(
+            SplitWarning(
+                f"class{'es' * (unseen.size > 1)} {names} ha{'ve' if unseen.size > 1 else 's'} no "
+                "training rows (too few rows to stratify the split, and all of its rows were held "
+                "out): the network cannot learn it; add rows or lower test_split"
+            ),
+            stacklevel=4,  # train_model's caller
+        )
 
 
 def _scaler(values: np.ndarray, names: Sequence[str], dataset: Dataset, role: str) -> Any:
@@ -218,6 +242,8 @@ def prepare_run(dataset: Dataset, config: TrainConfig, task: str | None) -> Prep
     stratify = task == "classify" and len(X) >= 2 * len(labels.classes if labels else ())
     splits = _split(X, y, config, (test_rng, val_rng), stratify)
     X_train, y_train = splits["train"]
+    if labels is not None:
+        _warn_unseen_classes(labels, y_train)
     # Every row must standardise, whichever split it falls in; the scalers see training rows only.
     feature_scaler = None
     if config.scale_features:
@@ -254,6 +280,9 @@ def check_training(
     ValueError (DataError for a problem of the data) for a task or loss that does not fit the
     targets, a column name or class label a model file cannot store, too few rows for the
     splits, a column too large to standardise, or a network too big for a model file or for
-    memory. Cheap: it splits the rows and fits the scalers only.
+    memory. Cheap: it splits the rows and fits the scalers only. Warnings are left to
+    `train_model`, so that a check and then the run say them once.
     """
-    prepare_run(dataset, config, task)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SplitWarning)
+        prepare_run(dataset, config, task)

@@ -171,10 +171,10 @@ def _plain_map(value: dict[str, Any], path: str, max_values: int) -> dict[str, A
                     )
                 if not key.isprintable():  # then the exact rule decides (some Cf are allowed)
                     printable(key, _spelled(where), "key ")
-                if child and not is_number(child):  # empty ones hold nothing to check
+                if _worth_checking(child):
                     stack.append((child, (where, key)))
         elif isinstance(item, list):
-            stack.extend((v, (where, i)) for i, v in enumerate(item) if v and not is_number(v))
+            stack.extend((v, (where, i)) for i, v in enumerate(item) if _worth_checking(v))
         elif isinstance(item, str):
             if not item.isprintable():  # as for keys
                 printable(item, _spelled(where))
@@ -183,6 +183,13 @@ def _plain_map(value: dict[str, Any], path: str, max_values: int) -> dict[str, A
                 f"{_spelled(where)}: binary data is not allowed here (JSON-like values only)"
             )
     return value
+
+
+def _worth_checking(value: Any) -> bool:
+    """False for numbers and empty lists or maps: nothing in them can break `plain_map`'s rules
+    (an empty bin still can)."""
+    kind = type(value)
+    return not (kind is int or kind is float or ((kind is list or kind is dict) and not value))
 
 
 def _check_size(value: Any, path: str, max_values: int) -> None:

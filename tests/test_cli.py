@@ -231,7 +231,7 @@ TRAIN_ERRORS = [
     (["--data", "huge_feature.csv"], "feature column 'a' holds values up to 9e+200, too large"),
     (["--data", "huge_target.csv"], "target column 't' holds values up to 2e+300, too large"),
     (["--data", "two.csv", "--val-split", "0.5"], "2 rows are too few for test_split 0.2 and"),
-    (["--data", "two.csv", "--val-split", "0.5"], "lower --test-split or --val-split"),
+    (["--data", "two.csv", "--val-split", "0.5"], "lower test_split or val_split (nnfunc train's"),
     (["--data", "semicolons.csv"], "the file looks semicolon-separated"),
     (["--data", "underscore.csv"], "row 1, column 'a': '5_1' is not a number"),
     (["--data", "arabic.csv"], "row 2, column 'a': '\u0665' is not a number"),

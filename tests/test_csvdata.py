@@ -254,3 +254,39 @@ def test_classifying_a_continuous_target_is_refused(tmp_path):
     assert load_csv(path, target="sum").task == "regress"
     whole = write(tmp_path, "a,b,kind\n1,2,3\n0.5,1.25,3.0\n2,2,4\n", name="whole.csv")
     assert load_csv(whole, target="kind", task="classify").y.tolist() == [3, 3, 4]
+
+
+def test_a_numeric_target_with_missing_value_markers_is_refused_not_classified(tmp_path):
+    # "NA" made the column text, and every number became its own class (test accuracy 0)
+    rows = "".join(f"{i},{i * 0.37:.3f}\n" if i != 3 else "3,NA\n" for i in range(20))
+    with pytest.raises(DataError, match=r"target column 'y' holds numbers but row 4 holds 'NA'"):
+        load_csv(write(tmp_path, "x,y\n" + rows))
+    labels = write(tmp_path, "x,y\n1,NA\n2,cat\n3,NA\n", name="labels.csv")  # words: labels
+    assert load_csv(labels).task == "classify"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a,b,label\r1,2,x\r3,4,y\r",  # old Mac / Excel "CSV (Macintosh)" line endings
+        'a, "b", label\n1, "2", x\n3, 4, "y"\n',  # a space after the comma, then quotes
+        "a,b,label\n1,2,x\n   \n,,\n3,4,y\n",  # blank-looking lines and Excel's empty rows
+    ],
+)
+def test_everyday_csv_variants_read_as_the_plain_file(tmp_path, text):
+    plain = load_csv(write(tmp_path, "a,b,label\n1,2,x\n3,4,y\n", name="plain.csv"))
+    variant = load_csv(write(tmp_path, text, name="plain.csv"))
+    assert variant.feature_names == plain.feature_names == ("a", "b")
+    np.testing.assert_array_equal(variant.X, plain.X)
+    assert variant.y.tolist() == plain.y.tolist() == ["x", "y"]
+
+
+def test_whole_number_labels_beyond_float_precision_are_kept_as_text(tmp_path):
+    rows = "".join(f"{i},{9007199254740993 + 2 * (i % 2)}\n" for i in range(6))
+    data = load_csv(write(tmp_path, "x,code\n" + rows), task="classify")
+    assert sorted(set(data.y.tolist())) == ["9007199254740993", "9007199254740995"]
+
+
+def test_a_semicolon_file_with_decimal_commas_gets_the_delimiter_hint(tmp_path):
+    with pytest.raises(DataError, match="the file looks semicolon-separated"):
+        load_csv(write(tmp_path, "a;b;label\n1,5;2;x\n2;3,1;y\n"))

@@ -276,6 +276,11 @@ def echo_json(value: Any, *, indent: int | None = 2) -> None:
     click.echo(json.dumps(_finite(value), indent=indent, allow_nan=False))
 
 
+def counted(n: int, noun: str) -> str:
+    """`1 row`, `2 rows`."""
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
 def ordered_splits(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The metric reports as train, validation, test (then any others), skipping non-reports."""
     order = {"train": 0, "validation": 1, "test": 2}
@@ -311,4 +316,4 @@ def metric_line(split: str, report: dict[str, Any]) -> str:
         r2 = report["r2"]
         r2_text = f"{r2:.4f}" if abs(r2) < 1e6 else f"{r2:.4g}"
         figures = f"R2 {r2_text}  RMSE {report['rmse']:.4g}  MAE {report['mae']:.4g}"
-    return f"  {split:<10} {figures}  ({report['n_samples']} rows)"
+    return f"  {split:<10} {figures}  ({counted(report['n_samples'], 'row')})"

@@ -14,6 +14,7 @@ from nnfunc.cli.common import (
     CSV_LIMIT,
     Command,
     cli_errors,
+    counted,
     echo_json,
     json_option,
     load_model_arg,
@@ -37,7 +38,7 @@ def _table(rows: list[list[str]]) -> list[str]:
 
 def classification_text(report: dict[str, Any], classes: list[str]) -> list[str]:
     """Accuracy, confusion matrix and per-class scores as lines of text."""
-    lines = [f"accuracy {report['accuracy']:.4f} ({report['n_samples']} rows)", ""]
+    lines = [f"accuracy {report['accuracy']:.4f} ({counted(report['n_samples'], 'row')})", ""]
     lines.append("confusion matrix (rows: true class, columns: predicted class)")
     matrix = report["confusion_matrix"]
     lines += _table([["", *classes], *([c, *map(str, row)] for c, row in zip(classes, matrix))])
@@ -58,7 +59,7 @@ def regression_text(report: dict[str, Any]) -> list[str]:
     for name, s in report["per_target"].items():
         rows.append([name, *(f"{s[k]:.6g}" for k in ("mse", "rmse", "mae", "r2"))])
     rows.append(["mean", *(f"{report[k]:.6g}" for k in ("mse", "rmse", "mae", "r2"))])
-    return [f"{report['n_samples']} rows", *_table(rows)]
+    return [counted(report["n_samples"], "row"), *_table(rows)]
 
 
 @click.command(cls=Command)

@@ -27,6 +27,7 @@ from nnfunc.cli.common import (
     OutputPath,
     check_output,
     cli_errors,
+    counted,
 )
 from nnfunc.datasets import TASKS, Dataset, dataset_names, load_dataset
 from nnfunc.names import shown_path
@@ -154,10 +155,6 @@ def _stat(row: dict[str, Any], column: str) -> str:
     return f"{mean:.4f}" + (f" ± {std:.4f}" if std is not None else "")
 
 
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}{'s' * (n != 1)}"
-
-
 def _report(result: SweepResult, names: list[str], seconds: float) -> None:
     """Print the best configurations, one line each, and the winner."""
     meta, rows = result.meta, result.rows
@@ -165,9 +162,9 @@ def _report(result: SweepResult, names: list[str], seconds: float) -> None:
     test = f"test_{meta['metric']}"
     n_failed = sum(r["failed"] for r in rows)
     click.echo(
-        f"{meta['dataset']}: {_count(len(rows), 'configuration')} x "
-        f"{_count(meta['trials'], 'trial')} ({seconds:.1f} s here), "
-        f"{_count(n_failed, 'failed trial')}; ranked by {ranked_by}"
+        f"{meta['dataset']}: {counted(len(rows), 'configuration')} x "
+        f"{counted(meta['trials'], 'trial')} ({seconds:.1f} s here), "
+        f"{counted(n_failed, 'failed trial')}; ranked by {ranked_by}"
     )
     ranked = sorted(
         (r for r in rows if r.get(meta["ranked_by"]) is not None),
@@ -424,7 +421,7 @@ def _warn_trials(result: SweepResult, names: list[str]) -> None:
         click.echo(f"Warning: {_describe(row, names)}: {note}", err=True)
     else:
         click.echo(
-            f"Warning: {len(warned)} of {_count(len(result.rows), 'configuration')} warned; "
+            f"Warning: {len(warned)} of {counted(len(result.rows), 'configuration')} warned; "
             f"the first, {_describe(row, names)}: {note}",
             err=True,
         )
