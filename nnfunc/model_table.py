@@ -80,7 +80,7 @@ def model_targets(
         if cell not in codes:
             raise DataError(
                 f"{source}: row {r}, column {name!r}: unknown class {row[i]!r}; "
-                f"the model knows: {', '.join(map(str, model.classes))}"
+                f"the model knows: {', '.join(repr(c) for c in model.classes)}"
             )
         out[r - 1] = codes[cell]
     return out

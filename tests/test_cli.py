@@ -207,7 +207,7 @@ def workspace(tmp_path):
 
 
 TRAIN_ERRORS = [
-    (["--data", "missing.csv"], "'missing.csv' does not exist"),
+    (["--data", "missing.csv"], "missing.csv: no such file"),
     (["--data", "bad.csv"], "bad.csv: row 2, column 'b': 'oops' is not a number"),
     (["--data", "nan.csv"], "nan.csv: row 2, column 'b': 'nan' is not a finite number"),
     (["--data", "one.csv"], "target column 'y' has a single class 'x'"),
@@ -591,3 +591,14 @@ def test_a_history_longer_than_a_model_file_reads_is_refused_before_training(tmp
     result = run("train", "--dataset", "iris", "--epochs", 600_000, "--out", out)
     assert_fails(result, 2, "a model file holds at most 2,097,152 values besides the weights")
     assert not out.exists()
+
+
+def test_train_reads_a_csv_from_stdin_as_predict_does(tmp_path):
+    iris = IRIS_CSV.read_text()
+    out = tmp_path / "m.msgpack"
+    result = run("train", "--data", "-", "--target", "species", "--out", out, "-q", input=iris)
+    assert result.exit_code == 0, result.output
+    model = load_model(out)
+    assert model.provenance["dataset"] == "stdin" and model.classes == ("setosa", "versicolor",
+                                                                         "virginica")  # fmt: skip
+    assert_fails(run("train", "--data", "-", "--out", out, input=""), 2, "<stdin>: file is empty")

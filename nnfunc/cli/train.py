@@ -38,7 +38,9 @@ from nnfunc.cli.common import (
     json_option,
     metric_line,
     ordered_splits,
+    read_input,
 )
+from nnfunc.csvdata import parse_csv
 from nnfunc.datasets import dataset_names
 from nnfunc.losses import LOSSES
 from nnfunc.model import Model
@@ -109,8 +111,9 @@ def _architecture(model: Model) -> str:
 @click.option(
     "--data",
     metavar="CSV",
-    type=click.Path(exists=True, dir_okay=False),
-    help=f"CSV file with a header row to train on (comma-separated, at most {CSV_LIMIT}).",
+    type=click.Path(dir_okay=False, allow_dash=True),
+    help=f"CSV file with a header row to train on (comma-separated, at most {CSV_LIMIT}; '-' "
+    "for stdin).",
 )
 @click.option(
     "--dataset", type=click.Choice(dataset_names()), help="Bundled dataset (default: iris)."
@@ -120,7 +123,11 @@ def _architecture(model: Model) -> str:
     metavar="COLUMN",
     help="Target column(s) of the CSV, comma-separated (default: last).",
 )
-@click.option("--task", type=click.Choice(["classify", "regress"]), help="Inferred if omitted.")
+@click.option(
+    "--task",
+    type=click.Choice(["classify", "regress"]),
+    help="Inferred if omitted: text, or whole numbers with at most 20 values, are classified.",
+)
 @click.option("--layers", type=Layers(), help="Hidden layer sizes, e.g. 16,16 (or 'none').")
 @click.option("--activation", type=ActivationName(hidden=True), help="Hidden activation.")
 @click.option("--output-activation", type=ActivationName(hidden=False), help="Output activation.")
@@ -184,7 +191,7 @@ def train(
         raise click.UsageError("--target selects a column of a --data CSV file")
     if data is None and dataset is None:
         dataset = "iris"
-    name = dataset or dataset_name(data)  # printable, as the model file stores it
+    name = dataset or ("stdin" if data == "-" else dataset_name(data))  # printable, as stored
     default_out = os.path.join("models", f"{name}.msgpack")
     out = default_out if out is None else out
     created = creation_time() if timestamp else None
@@ -201,7 +208,11 @@ def train(
     with cli_errors():
         config = attrs.evolve(default_config(dataset), **overrides)
         targets = [t.strip() for t in target.split(",")] if target is not None else None
-        table = load_training_data(data=data, dataset=dataset, target=targets, task=task)
+        if data == "-":
+            raw, source = read_input(data)
+            table = parse_csv(raw, source=source, name=name, target=targets, task=task)
+        else:
+            table = load_training_data(data=data, dataset=dataset, target=targets, task=task)
         with np.errstate(all="ignore"):
             check_training(table, config, task=task)  # before the progress bar and any epoch
     progress = Progress(config.epochs, name) if is_terminal() and not quiet else None
