@@ -147,46 +147,32 @@ def _check_integers(values: np.ndarray, data: list, datatype: str) -> None:
     Beyond 2**53 float64 cannot tell neighbouring integers apart (2**63 - 1 and 2**63 are one
     float), so there the range is checked on the numbers as sent (`data`), exactly.
     """
-    fractional = values != np.round(values)
-    if fractional.any():
-        where = np.argwhere(fractional)[0]
-        raise ApiError(
-            400,
-            f"input data value {float(values[tuple(where)])!r} at {_position(where)} is not a "
-            f"whole number, as datatype {datatype} needs",
-        )
+    whole = f"is not a whole number, as datatype {datatype} needs"
+    _refuse_first(values != np.round(values), values, whole)
     info = np.iinfo(DATATYPES[datatype])
     exact = np.array(data, dtype=object) if (np.abs(values) >= 2.0**53).any() else values
     outside = ((exact < int(info.min)) | (exact > int(info.max))).astype(bool)
-    if outside.any():
-        where = np.argwhere(outside)[0]
-        value = exact[tuple(where)]
-        shown = int(value) if abs(value) <= 2**64 else float(value)  # no 300-digit integers
-        raise ApiError(
-            400,
-            f"input data value {shown} at {_position(where)} is out of range for {datatype} "
-            f"({info.min} to {info.max})",
-        )
+    _refuse_first(outside, exact, f"is out of range for {datatype} ({info.min} to {info.max})")
 
 
 def _check_float_range(values: np.ndarray, datatype: str) -> None:
     """Refuse finite values that the declared float type cannot hold (1e39 as FP32, say); the
     model's own checks would otherwise take them, in its own dtype, as if they were valid."""
     largest = float(np.finfo(DATATYPES[datatype]).max)
-    outside = np.abs(values) > largest
-    outside &= np.isfinite(values)  # NaN and infinity: the rows' own check names them
-    if outside.any():
-        where = np.argwhere(outside)[0]
-        raise ApiError(
-            400,
-            f"input data value {float(values[tuple(where)])!r} at {_position(where)} is out of "
-            f"range for {datatype} (largest {largest:.7g})",
-        )
+    outside = (np.abs(values) > largest) & np.isfinite(values)  # NaN, inf: the rows' check
+    _refuse_first(outside, values, f"is out of range for {datatype} (largest {largest:.7g})")
 
 
-def _position(where: np.ndarray) -> str:
-    """An index as the data nests it: [1][3]."""
-    return "".join(f"[{i}]" for i in where)
+def _refuse_first(bad: np.ndarray, values: np.ndarray, problem: str) -> None:
+    """A 400 naming the first value where `bad` holds, and its position as the data nests it."""
+    if not bad.any():
+        return
+    where = tuple(int(i) for i in np.argwhere(bad)[0])
+    value = values[where]
+    exact = isinstance(value, int) or float(value).is_integer()
+    shown = int(value) if exact and abs(value) <= 2**64 else float(value)  # no 300-digit ints
+    position = "".join(f"[{i}]" for i in where)
+    raise ApiError(400, f"input data value {shown} at {position} {problem}")
 
 
 def _input_shorthand(value: dict[str, Any], model: Model) -> bool:
