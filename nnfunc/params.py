@@ -63,8 +63,24 @@ class Params:
 
 
 def tree_map(fn: Callable[..., np.ndarray], *trees: Params) -> Params:
-    """Apply `fn` leaf by leaf across parameter-shaped records, returning a new record."""
-    leaves = [freeze(np.asarray(fn(*arrays))) for arrays in zip(*(t.leaves() for t in trees))]
+    """Apply `fn` leaf by leaf across parameter-shaped records, returning a new record.
+
+    The records must have the same shapes, and `fn` must keep each leaf's shape: zip would
+    otherwise cut a deeper record short, and numpy broadcast mismatched leaves.
+    """
+    shapes = [tuple(a.shape for a in t.leaves()) for t in trees]
+    if any(s != shapes[0] for s in shapes[1:]):
+        raise ValueError(
+            f"tree_map needs records of one shape, got {' and '.join(map(str, shapes))}"
+        )
+    leaves = []
+    for k, arrays in enumerate(zip(*(t.leaves() for t in trees))):
+        leaf = np.asarray(fn(*arrays))
+        if leaf.shape != arrays[0].shape:
+            raise ValueError(
+                f"tree_map: fn turned leaf {k} of shape {arrays[0].shape} into shape {leaf.shape}"
+            )
+        leaves.append(freeze(leaf))
     return Params.from_leaves(leaves)
 
 

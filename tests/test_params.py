@@ -79,3 +79,15 @@ def test_tree_map_and_leaves_round_trip():
 def test_a_negative_seed_is_refused_by_name():
     with pytest.raises(ValueError, match="the seed must be a non-negative integer, got -1"):
         init_params(mlp_spec([2, 3, 2]), -1)
+
+
+def test_tree_map_refuses_records_or_results_of_other_shapes():
+    from nnfunc.params import tree_map
+
+    a = init_params(mlp_spec([2, 3, 2]), 0)
+    deeper = init_params(mlp_spec([2, 3, 3, 2]), 0)
+    with pytest.raises(ValueError, match="tree_map needs records of one shape"):
+        tree_map(np.add, a, deeper)  # zip cut the deeper one short
+    with pytest.raises(ValueError, match=r"fn turned leaf 0 of shape \(2, 3\) into shape \(\)"):
+        tree_map(np.sum, a)
+    assert tree_map(lambda x, y: x + y, a, a) == tree_map(lambda x: 2 * x, a)
