@@ -91,7 +91,12 @@ def read_limited(request: Request, *, max_bytes: int) -> bytes:
 
 
 def read_body(request: Request, *, max_bytes: int) -> tuple[Any, str]:
-    """The decoded body and its format; malformed 400, wrong type 415, oversized 413."""
+    """The decoded body and its format; malformed 400, wrong type or coding 415, oversized 413."""
+    coding = request.headers.get("Content-Encoding", "identity").strip().lower()
+    if coding not in ("", "identity"):
+        raise ApiError(
+            415, f"content coding {coding!r} is not supported: send the body uncompressed"
+        )
     fmt = body_format(request)
     data = read_limited(request, max_bytes=max_bytes)
     if not data:

@@ -25,6 +25,17 @@ def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
         raise ValueError(f"{attribute.name} must be positive, got {value!r}")
 
 
+def _token(value: str | None) -> str | None:
+    """The bearer token without surrounding whitespace (a secret read from a file often ends in
+    a newline, which no client sends); refused if nothing or a control character is left."""
+    if value is None:
+        return None
+    token = value.strip()
+    if not token or not token.isprintable() or " " in token:
+        raise ValueError("the serve token must be printable text without spaces")
+    return token
+
+
 @attrs.frozen(kw_only=True)
 class ServeConfig:
     """What a server instance serves and how much it accepts."""
@@ -33,7 +44,7 @@ class ServeConfig:
     max_body_bytes: int = attrs.field(default=DEFAULT_MAX_BODY_BYTES, validator=_positive)
     max_rows: int = attrs.field(default=DEFAULT_MAX_ROWS, validator=_positive)
     poll_interval: float = 0.5  # seconds between folder scans; 0 disables the watcher
-    token: str | None = attrs.field(default=None, repr=False)  # bearer token for state changes
+    token: str | None = attrs.field(default=None, repr=False, converter=_token)  # state changes
     bench_route: bool = False  # expose /bench/constant, the benchmarks' ceiling
 
     @classmethod
@@ -85,7 +96,8 @@ def require_token() -> None:
         return
     header = request.headers.get("Authorization", "")
     scheme, _, given = header.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(
-        given.strip().encode(), token.encode()
-    ):
+    # Werkzeug decodes header bytes as latin-1: encoding back gives the bytes the client sent,
+    # which for a UTF-8 client are the token's UTF-8 bytes.
+    sent = given.strip().encode("latin-1", errors="replace")
+    if scheme.lower() != "bearer" or not hmac.compare_digest(sent, token.encode("utf-8")):
         raise ApiError(401, "this endpoint needs 'Authorization: Bearer <token>'")

@@ -8,6 +8,7 @@ in msgpack; integer datatypes must hold whole values in their range) and TF-Serv
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -37,7 +38,8 @@ DATATYPES: dict[str, str | None] = {
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
+    """A value as the request spelled it (JSON's true, false, null), cut to 40 characters."""
+    text = json.dumps(value) if value is None or isinstance(value, bool) else repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 

@@ -88,8 +88,10 @@ def predict(name: str) -> Response:
     body, fmt = read_body(request, max_bytes=config.max_body_bytes)
     if not isinstance(body, dict) or ("instances" in body) == ("inputs" in body):
         raise ApiError(400, "the body must be an object with either 'instances' or 'inputs'")
-    if not isinstance(body.get("signature_name", ""), str):
-        raise ApiError(400, "signature_name must be a string")
+    if body.get("signature_name", "") not in ("", "serving_default"):
+        raise ApiError(
+            400, "unknown signature_name: this model has one signature, 'serving_default'"
+        )
     names = output_names(model)
     if "instances" in body:
         X = instance_rows(body["instances"], model, max_rows=config.max_rows)

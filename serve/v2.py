@@ -143,6 +143,13 @@ def infer(name: str, version: str | None = None) -> Response:
     request_id = body.get("id")
     if "id" in body and not isinstance(request_id, str):
         raise ApiError(400, "id must be a string")
+    if request_id is not None and not request_id.isascii():
+        try:
+            request_id.encode("utf-8")  # echoed back: a lone surrogate could not be encoded
+        except UnicodeEncodeError:
+            raise ApiError(
+                400, "id must be valid Unicode text (it holds a lone surrogate)"
+            ) from None
     check_parameters(body, "")
     inputs = body.get("inputs")
     if not isinstance(inputs, list) or len(inputs) != 1:
@@ -171,7 +178,7 @@ def infer(name: str, version: str | None = None) -> Response:
 def repository_index() -> Response:
     """Every model file with its version, state and load error (Triton's repository index)."""
     only_ready = False
-    if request.content_length:
+    if request.content_length or "chunked" in request.headers.get("Transfer-Encoding", "").lower():
         body, _ = read_body(request, max_bytes=settings().max_body_bytes)
         if not isinstance(body, dict) or not isinstance(body.get("ready", False), bool):
             raise ApiError(400, 'the body must be an object like {"ready": true}')

@@ -602,3 +602,18 @@ def test_train_reads_a_csv_from_stdin_as_predict_does(tmp_path):
     assert model.provenance["dataset"] == "stdin" and model.classes == ("setosa", "versicolor",
                                                                          "virginica")  # fmt: skip
     assert_fails(run("train", "--data", "-", "--out", out, input=""), 2, "<stdin>: file is empty")
+
+
+def test_serve_takes_its_limits_from_the_environment_as_documented(tmp_path, monkeypatch):
+    import serve.server
+
+    seen = {}
+    monkeypatch.setattr(serve.server, "run_dev", lambda config, **kw: seen.update(config=config))
+    env = {"NNFUNC_SERVE_MAX_ROWS": "2", "NNFUNC_SERVE_MAX_BODY_BYTES": "5000"}
+    result = run("serve", "--dev", "--models", tmp_path, "--port", 18999, env=env)
+    assert result.exit_code == 0, result.output
+    assert (seen["config"].max_rows, seen["config"].max_body_bytes) == (2, 5000)
+    result = run("serve", "--dev", "--models", tmp_path, "--port", 18999, "--max-rows", 7, env=env)
+    assert seen["config"].max_rows == 7  # the option wins over the variable
+    bad = run("serve", "--dev", "--models", tmp_path, env={"NNFUNC_SERVE_MAX_ROWS": "abc"})
+    assert bad.exit_code == 2 and "NNFUNC_SERVE_MAX_ROWS" in bad.output

@@ -213,8 +213,8 @@ def test_accept_header_chooses_the_response_format(client):
         (tensor(IRIS_ROWS, shape=[3, -4]), ["non-negative integers"]),
         (tensor(IRIS_ROWS, data=[[1, 2, 3, 4], [1, 2, 3, 4], [1, 2, 3]]), ["ragged"]),
         (tensor(IRIS_ROWS, data=[[1, 2, 3, "4"]] * 3), ["non-numeric value '4' at [0][3]"]),
-        (tensor(IRIS_ROWS, data=[[1, 2, 3, True]] * 3), ["non-numeric value True at [0][3]"]),
-        (tensor(IRIS_ROWS, data=[[1, 2, 3, None]] * 3), ["non-numeric value None"]),
+        (tensor(IRIS_ROWS, data=[[1, 2, 3, True]] * 3), ["non-numeric value true at [0][3]"]),
+        (tensor(IRIS_ROWS, data=[[1, 2, 3, None]] * 3), ["non-numeric value null"]),
         (tensor(IRIS_ROWS, data="1,2,3,4"), ["array of numbers"]),
         (tensor(IRIS_ROWS, data=[[1, 2, 3, 10**400]] * 3), ["too large for float64"]),
         (tensor(np.zeros((0, 4))), ["empty batch"]),
@@ -298,11 +298,11 @@ def test_malformed_bodies_are_400(client, data, content_type, fragment):
     assert_error(response, 400, fragment)
 
 
-def chunked(client, body: bytes):
+def chunked(client, body: bytes, path: str = "/v2/models/iris/infer"):
     """POST `body` without a Content-Length, as gunicorn and Werkzeug pass on a chunked body:
     dechunked, and ended by the server (`wsgi.input_terminated`)."""
     return client.post(
-        "/v2/models/iris/infer",
+        path,
         input_stream=io.BytesIO(body),
         content_type="application/json",
         headers={"Transfer-Encoding": "chunked"},
@@ -470,6 +470,42 @@ def test_load_needs_the_bearer_token_when_one_is_set(iris):
     assert client.get("/v2/models/iris").status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("configured", "sent"), [("abc\n", b"abc"), ("s\u00e9cret", "s\u00e9cret".encode())]
+)
+def test_a_token_from_a_file_or_with_accents_can_be_matched(iris, configured, sent):
+    # a trailing newline in the configured secret, or a UTF-8 header, made every request a 401
+    app = create_app(
+        ServeConfig(models_dir=None, poll_interval=0, token=configured), models={"iris": iris}
+    )
+    header = b"Bearer " + sent  # as the client's bytes reach the server
+    ok = app.test_client().post(
+        "/v2/repository/models/iris/load", headers={"Authorization": header.decode("latin-1")}
+    )
+    assert ok.status_code == 200
+    with pytest.raises(ValueError, match="printable text without spaces"):
+        ServeConfig(token=" \n")
+
+
+def test_odd_requests_get_4xx_not_500(client):
+    body = tensor(IRIS_ROWS)
+    # a lone surrogate in the id could not be encoded into a msgpack answer: a 500
+    lone = '{"id": "\\ud800", "inputs": ' + json.dumps(body["inputs"]) + "}"
+    response = client.post(
+        "/v2/models/iris/infer",
+        data=lone,
+        content_type="application/json",
+        headers={"Accept": "application/msgpack"},
+    )
+    assert_error(response, 400, "lone surrogate")
+    gzip = client.post("/v2/models/iris/infer", json=body, headers={"Content-Encoding": "gzip"})
+    assert_error(gzip, 415, "content coding 'gzip' is not supported")
+    v1 = {"instances": IRIS_ROWS, "signature_name": "nonexistent"}
+    assert_error(client.post("/v1/models/iris:predict", json=v1), 400, "unknown signature_name")
+    v1["signature_name"] = "serving_default"
+    assert client.post("/v1/models/iris:predict", json=v1).status_code == 200
+
+
 def test_metrics_count_requests_errors_and_latency_per_model(iris):
     app = create_app(ServeConfig(models_dir=None, poll_interval=0), models={"iris": iris})
     client = app.test_client()
@@ -572,3 +608,10 @@ def test_true_false_class_labels_are_declared_bool(tmp_path):
     assert label["datatype"] == "BOOL" and label["data"] == [True, False]
     signature = client.get("/v1/models/xorb/metadata").get_json()["metadata"]["signature_def"]
     assert signature["signature_def"]["serving_default"]["outputs"]["label"]["dtype"] == "DT_BOOL"
+
+
+def test_a_chunked_repository_index_body_is_read(client):
+    # it was read only with a Content-Length: a chunked filter was ignored, a bad one accepted
+    assert_error(chunked(client, b'{"ready": "yes"}', "/v2/repository/index"), 400, "ready")
+    listed = chunked(client, b'{"ready": true}', "/v2/repository/index")
+    assert listed.status_code == 200 and all(m["state"] == "READY" for m in listed.get_json())

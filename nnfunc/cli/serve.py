@@ -50,6 +50,8 @@ def _check_port_free(host: str, port: int) -> None:
     type=click.IntRange(min=1),
     default=10_000,
     show_default=True,
+    envvar="NNFUNC_SERVE_MAX_ROWS",
+    show_envvar=True,
     help="Most rows in one request (more: 413).",
 )
 @click.option(
@@ -57,6 +59,8 @@ def _check_port_free(host: str, port: int) -> None:
     type=click.IntRange(min=1024),
     default=4 * 1024 * 1024,
     show_default=True,
+    envvar="NNFUNC_SERVE_MAX_BODY_BYTES",
+    show_envvar=True,
     help="Largest request body (more: 413).",
 )
 @click.option(
