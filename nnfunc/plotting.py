@@ -8,6 +8,7 @@ caller's matplotlib backend and global state are left alone.
 from __future__ import annotations
 
 import io
+import os
 from typing import Any
 
 import numpy as np
@@ -94,7 +95,23 @@ def _regions(ax: Any, model: Model, data: Dataset) -> None:
     ax.set(title="decision regions", xlabel=model.feature_names[0], ylabel=model.feature_names[1])
 
 
-def training_plot_png(model: Model, data: Dataset | None = None) -> bytes:
+def plot_format(path: str) -> str:
+    """The image format a plot file's name asks for (`.png` when it has no suffix), or a
+    ValueError naming the ones matplotlib can draw."""
+    require_matplotlib()
+    from matplotlib.backend_bases import FigureCanvasBase
+
+    kinds = FigureCanvasBase.get_supported_filetypes()
+    kind = os.path.splitext(path)[1].lstrip(".").lower() or "png"
+    if kind not in kinds:
+        raise ValueError(
+            f"{path}: matplotlib cannot draw .{kind} files; end the name with one of: "
+            f"{', '.join(sorted(kinds))}"
+        )
+    return kind
+
+
+def training_plot(model: Model, data: Dataset | None = None, *, fmt: str = "png") -> bytes:
     """PNG bytes of the training curves; with a two-feature classifier's data, its regions too."""
     require_matplotlib()
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -117,5 +134,7 @@ def training_plot_png(model: Model, data: Dataset | None = None) -> bytes:
     source = model.provenance.get("dataset", "")
     fig.suptitle(f"{source}: {'-'.join(map(str, model.spec.sizes))} MLP".strip(": "))
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+    # no version stamp in a PNG, so that the same model draws the same bytes
+    metadata = {"Software": None} if fmt == "png" else None
+    fig.savefig(buffer, format=fmt, dpi=100, metadata=metadata)
     return buffer.getvalue()

@@ -97,12 +97,23 @@ def _normal(name: str, value: Any) -> Any:
     return value
 
 
+# The most configurations one sweep runs: a grid of 1..1000 x 1..1000 hung building its
+# million entries, and no sweep of that size could finish anyway.
+MAX_CONFIGURATIONS = 10_000
+
+
 def grid(space: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
     """Every combination of the listed values, in order (the last parameter varies fastest)."""
     _check_keys(space)
     for name, values in space.items():
         if isinstance(values, Range) or not len(values):
             raise ValueError(f"{name}: a grid needs a non-empty list of values, got {values!r}")
+    size = math.prod(len(values) for values in space.values())
+    if size > MAX_CONFIGURATIONS:
+        raise ValueError(
+            f"the grid has {size:,} configurations, more than the {MAX_CONFIGURATIONS:,} a sweep "
+            "runs: use fewer values, or a random search (--random N)"
+        )
     names = list(space)
     choices = [[_normal(n, v) for v in space[n]] for n in names]
     return [dict(zip(names, combo)) for combo in itertools.product(*choices)]
@@ -111,9 +122,16 @@ def grid(space: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
 def random_search(
     space: Mapping[str, Sequence[Any] | Range], n: int, *, seed: int
 ) -> list[dict[str, Any]]:
-    """Up to `n` distinct configurations drawn from `space` (lists: uniform choice; ranges)."""
+    """Up to `n` distinct configurations drawn from `space` (lists: uniform choice; ranges);
+    fewer when the space holds fewer (it stops after 50 * n draws)."""
     _check_keys(space)
+    if n > MAX_CONFIGURATIONS:
+        raise ValueError(
+            f"random search of {n:,} configurations: a sweep runs at most {MAX_CONFIGURATIONS:,}"
+        )
     rng = np.random.default_rng(seed)
+    if not any(isinstance(values, Range) for values in space.values()):
+        n = min(n, math.prod(len(values) for values in space.values()))  # all there are
     found: dict[str, dict[str, Any]] = {}
     for _ in range(50 * n):
         if len(found) == n:
@@ -330,6 +348,8 @@ def run_sweep(
     meta = {
         "dataset": dataset.name,
         "dataset_sha256": dataset.sha256,
+        "targets": list(dataset.target_names),  # one file can be read with other columns
+        "features": list(dataset.feature_names),
         "task": task_name,
         "metric": metric,
         "trials": trials,

@@ -11,11 +11,11 @@ import io
 import math
 import os
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from nnfunc.extras import missing_extra
 from nnfunc.modelfile import write_atomic
+from nnfunc.plotting import plot_format
 from nnfunc.sweep import SPLIT_PREFIX, SWEEPABLE, SweepResult
 
 MAX_LINES = 10
@@ -38,7 +38,9 @@ def _clipped_bars(means: list[float], stds: list[float], metric: str) -> list[li
 def _label(name: str, value: Any) -> str:
     if name == "hidden":
         return "x".join(map(str, value)) or "none"
-    return "full" if value is None and name == "batch_size" else str(value)
+    if value is None:  # as the grid was written: --batch-size full, --lr default
+        return {"batch_size": "full", "lr": "default"}.get(name, "none")
+    return str(value)
 
 
 def varying(rows: Sequence[dict[str, Any]]) -> list[str]:
@@ -115,6 +117,6 @@ def plot_sweep(result: SweepResult, path: str | os.PathLike[str], *, x: str | No
     else:
         ax.legend(fontsize="small")
     buffer = io.BytesIO()
-    fig.savefig(buffer, format=Path(path).suffix.lstrip(".").lower() or "png", dpi=120)
+    fig.savefig(buffer, format=plot_format(path), dpi=120)
     write_atomic(path, buffer.getvalue())
     return x

@@ -26,7 +26,9 @@ VERSION = 1
 TIME_COLUMNS = ("time_mean_s", "time_total_s")
 PARAM_COLUMNS = ("hidden", "activation", "optimizer", "lr", "batch_size", "l2", "epochs")
 # Settings that must match for `--resume` to add to a results file.
-COMPATIBLE = ("dataset", "dataset_sha256", "task", "trials", "seed", "fixed")
+COMPATIBLE = ("dataset", "dataset_sha256", "task", "trials", "seed", "fixed", "targets", "features")
+# Recorded since files began to hold them: an older file is compared without them.
+LATER = ("targets", "features")
 
 
 def paths(out: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -106,6 +108,8 @@ def load_results(out: str | os.PathLike[str]) -> SweepResult:
 def check_compatible(old: dict[str, Any], new: dict[str, Any]) -> None:
     """Raise ValueError unless rows made under `old` can sit in one table with rows from `new`."""
     for key in COMPATIBLE:
+        if key in LATER and key not in old:
+            continue
         if old.get(key) != new[key]:
             if key == "fixed":
                 diff = sorted(k for k in new[key] if old[key].get(k) != new[key][k])

@@ -63,12 +63,14 @@ CHOICES = {
 }
 
 
-def _number(name: str, text: str) -> Any:
-    """An int or float for `name` (None for the words meaning "default", like `full`).
+def _number(name: str, text: str, what: str | None = None) -> Any:
+    """An int or float for `name` (None for the words meaning "default", like `full`); `what`
+    names it in messages when it is not `name` itself (a range's point count, say).
 
     Only plain ASCII numbers: Python's int() and float() would also read `1_0` and non-ASCII
     digits.
     """
+    what = what or name
     text = text.strip()
     if text.lower() in NONE_WORDS.get(name, ()):
         return None
@@ -79,9 +81,9 @@ def _number(name: str, text: str) -> Any:
         value = int(text) if integer else float(text)
     except ValueError:
         kind = "an integer" if integer else "a number"
-        raise ValueError(f"{name}: {text!r} is not {kind}") from None
+        raise ValueError(f"{what}: {text!r} is not {kind}") from None
     if not integer and not math.isfinite(value):
-        raise ValueError(f"{name}: {text!r} is not a finite number")
+        raise ValueError(f"{what}: {text!r} is not a finite number")
     if name == "hidden" and not 1 <= value <= MAX_LAYER_SIZE:
         raise ValueError(f"hidden: layer size {value} must lie in [1, {MAX_LAYER_SIZE}]")
     return value
@@ -107,14 +109,15 @@ def _name(name: str, value: str) -> str:
 def _range(name: str, text: str, random: bool) -> list[Any] | Range:
     """`lo..hi` (every integer; a log-uniform interval with --random) or `lo..hi:N` (N points)."""
     span, _, points = text.partition(":")
-    lo, hi = (_number("epochs" if name == "hidden" else name, part) for part in span.split("..", 1))
+    bound = "epochs" if name == "hidden" else name  # an integer, checked against layers below
+    lo, hi = (_number(bound, part, name) for part in span.split("..", 1))
     if lo is None or hi is None or lo > hi or (name in FLOAT and lo <= 0):
         raise ValueError(f"{name}: bad range {text!r} (need 0 < low <= high)")
     if name == "hidden" and not 1 <= lo <= hi <= MAX_LAYER_SIZE:
         raise ValueError(f"hidden: bad range {text!r} (sizes lie in [1, {MAX_LAYER_SIZE}])")
     integer = name not in FLOAT
     if points:
-        n = _number("epochs", points)
+        n = _number("epochs", points, f"{name}'s number of points")
         if n is None or n < 1:
             raise ValueError(f"{name}: {text!r} needs at least one point")
         values = np.geomspace(lo, hi, n) if not integer else np.linspace(lo, hi, n).round()

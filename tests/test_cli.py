@@ -153,6 +153,18 @@ def test_plot_draws_a_png(tmp_path):
     assert width == 1500  # three panels: loss, accuracy, decision regions
 
 
+@pytest.mark.parametrize(("suffix", "magic"), [(".svg", b"<?xml"), (".pdf", b"%PDF")])
+def test_plot_draws_the_format_its_name_asks_for(tmp_path, suffix, magic):
+    # every --plot file used to be a PNG, whatever its name said
+    pytest.importorskip("matplotlib")
+    image = tmp_path / f"xor{suffix}"
+    result = run("train", "--dataset", "xor", "--out", tmp_path / "x.msgpack", "--plot", image)
+    assert result.exit_code == 0, result.output
+    assert image.read_bytes().startswith(magic)
+    refused = run("train", "--dataset", "xor", "--out", tmp_path / "x.msgpack", "--plot", "x.foo")
+    assert_fails(refused, 2, "matplotlib cannot draw .foo files")
+
+
 def test_progress_bar_only_on_a_terminal(tmp_path, monkeypatch):
     import nnfunc.cli.train as train_module
 

@@ -430,3 +430,54 @@ def test_cli_an_unreachable_scheduler_is_one_line(tmp_path, monkeypatch):
         CliRunner().invoke(main, args),
         "cannot reach the Dask scheduler: Timed out trying to connect to tcp://127.0.0.1:1",
     )
+
+
+def test_cli_a_fixed_hidden_size_in_the_config_file_is_used(tmp_path, monkeypatch):
+    # [fixed] hidden was checked twice, and the second check refused the first one's tuple
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "f.toml").write_text("trials = 1\n[fixed]\nhidden = [3]\nepochs = 1\n")
+    result = CliRunner().invoke(main, ["sweep", "--config", "f.toml", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "sweep.json").read_text())["rows"][0]["config"]["hidden"] == [3]
+
+
+def test_cli_resume_refuses_a_table_of_other_target_columns(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rows = [f"{i / 10},{(i * 7) % 10 / 10},{i / 10 + 0.5}" for i in range(30)]
+    (tmp_path / "reg.csv").write_text("a,b,y\n" + "\n".join(rows) + "\n")
+    args = ["sweep", "--data", "reg.csv", "--trials", "1", "--jobs", "1", "--epochs", "2"]
+    assert CliRunner().invoke(main, [*args, "--hidden", "4"]).exit_code == 0
+    mixed = CliRunner().invoke(main, [*args, "--hidden", "4,8", "--target", "a", "--resume"])
+    _one_line_error(mixed, "a different sweep (targets: ['y'] there, ['a'] now)")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--hidden", "1..1000", "--epochs", "1..1000"], "the grid has 1,000,000 configurations"),
+        (["--random", "20000"], "random search of 20,000 configurations"),
+        (["--hidden", "2..8x4"], "hidden: '8x4' is not an integer"),
+        (["--lr", "1e-3..1e-1:x"], "lr's number of points: 'x' is not an integer"),
+    ],
+)
+def test_cli_sweeps_too_big_or_misspelt_are_one_line(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    _one_line_error(CliRunner().invoke(main, ["sweep", *args]), message)
+
+
+def test_cli_config_file_settings_follow_the_command_lines_rules(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "b.toml").write_text("random = 0\ntrials = 1\n")
+    _one_line_error(CliRunner().invoke(main, ["sweep", "--config", "b.toml"]), "random: 0")
+    rows = [f"{i / 10},{i % 3}" for i in range(30)]
+    (tmp_path / "d.csv").write_text("a,y\n" + "\n".join(rows) + "\n")
+    (tmp_path / "c.toml").write_text('dataset = "moons"\ntrials = 1\n')
+    args = ["sweep", "--config", "c.toml", "--data", "d.csv", "--epochs", "1", "--jobs", "1"]
+    result = CliRunner().invoke(main, args)  # --data wins over the file's dataset
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "sweep.json").read_text())["meta"]["dataset"] == "d"
+
+
+def test_random_search_stops_at_the_size_of_a_finite_space():
+    configs = random_search({"hidden": [4, 8]}, 500, seed=0)  # drew 25,000 times for 2
+    assert len(configs) == 2

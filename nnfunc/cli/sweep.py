@@ -50,7 +50,7 @@ def _dataset(
 def _base(dataset: Dataset, csv_path: str | None, fixed: Any, val_split: float | None):
     """The configuration every swept one starts from: `nnfunc train`'s defaults, then [fixed]."""
     base = default_config(None if csv_path is not None else dataset.name)
-    base = attrs.evolve(base, **fixed_settings(fixed))
+    base = attrs.evolve(base, **fixed)  # already checked by fixed_settings
     if val_split is None:  # hold out a validation split to rank configurations, unless tiny data
         val_split = base.val_split or (0.2 if base.test_split else 0.0)
     return attrs.evolve(base, val_split=val_split)
@@ -76,19 +76,10 @@ def _check_outputs(options: dict[str, Any], config_file: str | None) -> None:
     outputs = {**inputs, "--out": csv_path, "results JSON": json_path}
     plot = options["plot_path"]
     if plot:
-        from nnfunc.plotting import require_matplotlib
+        from nnfunc.plotting import plot_format
 
         with cli_errors():
-            require_matplotlib()
-        from matplotlib.backend_bases import FigureCanvasBase
-
-        kinds = FigureCanvasBase.get_supported_filetypes()
-        kind = Path(plot).suffix.lstrip(".").lower() or "png"
-        if kind not in kinds:
-            raise BadInput(
-                f"{plot}: matplotlib cannot draw .{kind} files; end the name with one of: "
-                f"{', '.join(sorted(kinds))}"
-            )
+            plot_format(plot)
         check_output(plot, others=outputs)
     if options["save_best"]:
         check_output(options["save_best"], others={**outputs, "--plot": plot})
@@ -359,6 +350,8 @@ def _plan(settings: dict[str, Any], options: dict[str, Any]):
     """The dataset, base config, configurations, trials and seed: options over the file."""
     for key in ("dataset", "trials", "seed", "random"):
         option = "n_random" if key == "random" else key
+        if key == "dataset" and options["csv_path"] is not None:
+            continue  # --data on the command line wins over the file's dataset
         if options[option] is None:
             options[option] = settings.get(key)
     if options["dataset"] is not None and options["csv_path"] is not None:
@@ -368,8 +361,9 @@ def _plan(settings: dict[str, Any], options: dict[str, Any]):
         raise ValueError(f"unknown dataset {name!r}; valid: {', '.join(dataset_names())}")
     numbers = {}
     for key, default in (("trials", 3), ("seed", 0), ("n_random", 0)):
-        value = options[key] if options[key] is not None else default
-        minimum = 1 if key == "trials" else 0
+        given = options[key] is not None
+        value = options[key] if given else default
+        minimum = 0 if key == "seed" or not given else 1  # random = 0 is no random search
         if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
             raise ValueError(f"{key.removeprefix('n_')}: {value!r} is not a valid count or seed")
         numbers[key] = value

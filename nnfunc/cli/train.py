@@ -196,11 +196,11 @@ def train(
     out = default_out if out is None else out
     created = creation_time() if timestamp else None
     if plot is not None:
-        from nnfunc.plotting import require_matplotlib
+        from nnfunc.plotting import plot_format
 
-        with cli_errors():
-            require_matplotlib()
         check_output(plot, others={"--data": data, "--out": out})
+        with cli_errors():
+            plot_format(plot)  # the suffix picks the format: .png, .svg, .pdf, ...
     # the last check: it may make models/
     check_output(out, others={"--data": data}, create_folder=out == default_out)
 
@@ -230,15 +230,15 @@ def train(
     seconds = time.perf_counter() - started
 
     with cli_errors():
-        png = None
+        image = None
         if plot is not None:
-            from nnfunc.plotting import training_plot_png
+            from nnfunc.plotting import plot_format, training_plot
 
-            png = training_plot_png(model, table)
+            image = training_plot(model, table, fmt=plot_format(plot))
         blob = dumps_model(model)
         write_atomic(out, blob)
-        if png is not None:
-            write_atomic(plot, png)
+        if image is not None:
+            write_atomic(plot, image)
     _report(model, name, out, blob, plot, seconds, as_json=as_json, quiet=quiet)
 
 
