@@ -199,14 +199,14 @@ def test_load_endpoint_rescans_now(folder, iris_b):
     assert client.post("/v2/repository/models/gone/load").status_code == 404
 
 
-def test_the_watcher_thread_picks_up_changes_within_two_seconds(folder, iris_b):
+def test_the_watcher_thread_picks_up_a_replaced_file(folder, iris_b):
     registry = ModelRegistry(folder, poll_interval=0.1)
     registry.refresh()
     first = registry.get("iris").version
     registry.start()
     try:
         save_model(iris_b, folder / "iris.msgpack")
-        deadline = time.monotonic() + 2.0
+        deadline = time.monotonic() + 30  # 0.1 s polls; the bound only stops a hung test
         while registry.get("iris").version == first and time.monotonic() < deadline:
             time.sleep(0.02)
         assert registry.get("iris").version != first

@@ -158,7 +158,13 @@ def test_concurrent_load_with_a_model_replaced_midway_fails_nothing(server, mode
         thread.start()
     time.sleep(1.0)
     save_model(models[1], server["folder"] / "iris.msgpack")  # atomic replace under load
-    time.sleep(2.0)
+    deadline = time.monotonic() + 30  # a bound for a hung server, not a speed target
+    while time.monotonic() < deadline:
+        time.sleep(0.2)
+        with lock:
+            if len(set(versions) - {before}) and len(versions) > 50:
+                break
+    time.sleep(0.5)  # requests keep coming after the switch
     stop.set()
     for thread in threads:
         thread.join(timeout=20)
@@ -175,7 +181,12 @@ def test_concurrent_load_with_a_model_replaced_midway_fails_nothing(server, mode
 def test_corrupt_file_leaves_the_last_version_serving(server):
     port = server["port"]
     (server["folder"] / "iris.msgpack").write_bytes(b"\x85not a model at all")
-    time.sleep(1.0)  # several poll intervals: every worker has tried to load it
+    deadline = time.monotonic() + 30  # until both workers have tried to load it (fresh
+    seen = 0  # connections land on either); the bound only stops a hung test
+    while seen < 10 and time.monotonic() < deadline:
+        _, model_status = request(port, "GET", "/v1/models/iris")
+        seen = seen + 1 if "cannot load" in str(model_status) else 0
+        time.sleep(0.1)
     for _ in range(10):
         status, body = infer(port)
         assert status == 200 and body["model_version"] == server["version"]
