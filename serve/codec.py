@@ -21,6 +21,11 @@ from serve.errors import ApiError
 JSON = "application/json"
 MSGPACK = "application/msgpack"
 MSGPACK_TYPES = frozenset({MSGPACK, "application/x-msgpack", "application/vnd.msgpack"})
+# `curl -d` labels its body a form; TF Serving's documented examples send JSON that way.
+FORM = "application/x-www-form-urlencoded"
+# Triton's binary tensor extension: the body is this many bytes of JSON, then raw tensor bytes.
+BINARY_HEADER = "Inference-Header-Content-Length"
+OCTET_STREAM = "application/octet-stream"
 MAX_DEPTH = 32
 READ_BLOCK = 64 * 1024
 
@@ -30,9 +35,10 @@ def _refuse_constant(token: str) -> float:
 
 
 def body_format(request: Request) -> str:
-    """'json' or 'msgpack' from the Content-Type (none means JSON); anything else is a 415."""
+    """'json' or 'msgpack' from the Content-Type (none, or curl's default form type, means
+    JSON); anything else is a 415."""
     mimetype = request.mimetype
-    if mimetype in ("", JSON) or mimetype.endswith("+json"):
+    if mimetype in ("", JSON, FORM) or mimetype.endswith("+json"):
         return "json"
     if mimetype in MSGPACK_TYPES:
         return "msgpack"
@@ -90,17 +96,50 @@ def read_limited(request: Request, *, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_body(request: Request, *, max_bytes: int) -> tuple[Any, str]:
-    """The decoded body and its format; malformed 400, wrong type or coding 415, oversized 413."""
+def _check_coding(request: Request) -> None:
     coding = request.headers.get("Content-Encoding", "identity").strip().lower()
     if coding not in ("", "identity"):
         raise ApiError(
-            415, f"content coding {coding!r} is not supported: send the body uncompressed"
+            415,
+            f"content coding {coding!r} is not supported: send the body uncompressed",
+            headers={"Accept-Encoding": "identity"},
         )
+
+
+def read_body(request: Request, *, max_bytes: int) -> tuple[Any, str]:
+    """The decoded body and its format; malformed 400, wrong type or coding 415, oversized 413."""
+    _check_coding(request)
     fmt = body_format(request)
     data = read_limited(request, max_bytes=max_bytes)
     if not data:
         raise ApiError(400, "malformed body: the request body is empty")
+    return _decode(data, fmt, max_bytes), fmt
+
+
+def read_infer_body(request: Request, *, max_bytes: int) -> tuple[Any, str, bytes | None]:
+    """`read_body` for inference, with Triton's binary tensor extension: when the request has an
+    Inference-Header-Content-Length header, the body is that many bytes of JSON followed by the
+    inputs' raw bytes (returned third; None without the header)."""
+    header = request.headers.get(BINARY_HEADER)
+    if header is None:
+        return (*read_body(request, max_bytes=max_bytes), None)
+    _check_coding(request)
+    if request.mimetype != OCTET_STREAM:
+        body_format(request)  # the JSON types (or a 415); the JSON part is read as JSON anyway
+    data = read_limited(request, max_bytes=max_bytes)
+    if not header.strip().isdigit() or int(header) > len(data):
+        raise ApiError(
+            400,
+            f"malformed body: {BINARY_HEADER} must be the length of the JSON part, at most the "
+            f"body's {len(data)} bytes, got {header!r}",
+        )
+    length = int(header)
+    if length == 0:
+        raise ApiError(400, "malformed body: the JSON part is empty")
+    return _decode(data[:length], "json", max_bytes), "json", data[length:]
+
+
+def _decode(data: bytes, fmt: str, max_bytes: int) -> Any:
     if fmt == "json":
         try:
             value = json.loads(data, parse_constant=_refuse_constant)
@@ -110,9 +149,9 @@ def read_body(request: Request, *, max_bytes: int) -> tuple[Any, str]:
             raise ApiError(400, f"malformed body: invalid JSON ({exc})") from None
         if type(value) is list or type(value) is dict:
             _check_depth(value)
-        return value, fmt
+        return value
     try:
-        return unpackb_limited(data, max_bytes=max_bytes, max_depth=MAX_DEPTH), fmt
+        return unpackb_limited(data, max_bytes=max_bytes, max_depth=MAX_DEPTH)
     except ValueError as exc:
         reason = str(exc) if "msgpack" in str(exc) else f"invalid msgpack ({exc})"
         raise ApiError(400, f"malformed body: {reason}") from None

@@ -22,6 +22,7 @@ REASONS = {
     401: "Missing or wrong bearer token",
     404: "Unknown model or version",
     413: "Body or batch larger than the configured limits",
+    405: "Method not allowed (the Allow header lists the methods)",
     415: "Unsupported content type (use application/json or application/msgpack)",
     501: "prometheus-client is not installed",
     503: "Not ready: the model failed to load and has no servable version",
@@ -76,16 +77,20 @@ SCHEMAS: dict[str, Any] = {
         ["name", "shape", "datatype", "data"],
         name=STR,
         shape={"type": "array", "items": {"type": "integer", "minimum": 0}},
-        datatype={"type": "string", "enum": sorted(DATATYPES)},
+        datatype={"type": "string", "enum": sorted(k for k, v in DATATYPES.items() if v)},
         data=NESTED_NUMBERS,
-        parameters={"type": "object"},
+        parameters={"type": "object", "nullable": True},
     ),
     "InferRequest": _obj(
         ["inputs"],
-        id=STR,
-        parameters={"type": "object"},
+        id={**STR, "nullable": True},
+        parameters={"type": "object", "nullable": True},
         inputs={"type": "array", "items": _ref("InferInput"), "minItems": 1, "maxItems": 1},
-        outputs={"type": "array", "items": _obj(["name"], name=STR, parameters={"type": "object"})},
+        outputs={
+            "type": "array",
+            "nullable": True,
+            "items": _obj(["name"], name=STR, parameters={"type": "object", "nullable": True}),
+        },
     ),
     "InferOutput": _obj(
         ["name", "shape", "datatype", "data"],
@@ -106,7 +111,11 @@ SCHEMAS: dict[str, Any] = {
     "TFMetadata": _obj(["model_spec", "metadata"], model_spec={"type": "object"}),
     "PredictRequest": {
         "type": "object",
-        "properties": {"instances": {"type": "array"}, "inputs": {}, "signature_name": STR},
+        "properties": {
+            "instances": {"type": "array"},
+            "inputs": {},
+            "signature_name": {**STR, "nullable": True},
+        },
     },
     "IndexRequest": {"type": "object", "properties": {"ready": BOOL}},
     "PredictResponse": {
@@ -117,11 +126,13 @@ SCHEMAS: dict[str, Any] = {
 
 MODEL = ("name",)
 VERSIONED = ("name", "version")
+LABELLED = ("name", "label")
 BOTH = (JSON, MSGPACK)
 ANY_OBJECT = {"type": "object"}
 # path, method, summary, 200 schema, error codes, path parameters, request body schema
 ROUTES: list[tuple[str, str, str, Any, tuple[int, ...], tuple[str, ...], str | None]] = [
     ("/v2", "get", "Server metadata", "ServerMetadata", (), (), None),
+    ("/v2/", "get", "Server metadata (the protocol's spelling)", "ServerMetadata", (), (), None),
     ("/v2/health/live", "get", "Liveness", "Live", (), (), None),
     ("/v2/health/ready", "get", "Readiness: every model loaded", "Ready", (503,), (), None),
     ("/v2/models/{name}", "get", "Model metadata", "ModelMetadata", (404, 503), MODEL, None),
@@ -180,25 +191,50 @@ ROUTES: list[tuple[str, str, str, Any, tuple[int, ...], tuple[str, ...], str | N
         MODEL,
         None,
     ),
-    ("/v1/models", "get", "List models", "ModelList", (), (), None),
-    ("/v1/models/{name}", "get", "Model status (TF Serving)", "TFModelStatus", (404,), MODEL, None),
     (
-        "/v1/models/{name}/metadata",
-        "get",
-        "Signature (TF Serving)",
-        "TFMetadata",
-        (404, 503),
+        "/v2/repository/models/{name}/unload",
+        "post",
+        "Refused (400, with the reason): remove the file from the folder instead",
+        "ModelStatus",
+        (400, 401, 404),
         MODEL,
         None,
     ),
-    (
-        "/v1/models/{name}:predict",
-        "post",
-        "Predict (TF Serving)",
-        "PredictResponse",
-        (400, 404, 413, 415, 503),
-        MODEL,
-        "PredictRequest",
+    ("/v1/models", "get", "List models", "ModelList", (), (), None),
+    *(
+        route
+        for prefix, params in (("/v1/models/{name}", MODEL),)
+        + (("/v1/models/{name}/versions/{version}", VERSIONED),)
+        for route in (
+            (prefix, "get", "Model status (TF Serving)", "TFModelStatus", (404,), params, None),
+            (
+                f"{prefix}/metadata",
+                "get",
+                "Signature (TF Serving)",
+                "TFMetadata",
+                (404, 503),
+                params,
+                None,
+            ),
+            (
+                f"{prefix}:predict",
+                "post",
+                "Predict (TF Serving)",
+                "PredictResponse",
+                (400, 404, 413, 415, 503),
+                params,
+                "PredictRequest",
+            ),
+        )
+    ),
+    *(
+        (f"/v1/models/{{name}}/labels/{{label}}{suffix}", method, summary, ANY_OBJECT, (404,))
+        + (LABELLED, None)
+        for suffix, method, summary in (
+            ("", "get", "TF Serving version labels: none here (404)"),
+            ("/metadata", "get", "TF Serving version labels: none here (404)"),
+            (":predict", "post", "TF Serving version labels: none here (404)"),
+        )
     ),
     ("/metrics", "get", "Prometheus metrics (text format)", STR, (501,), (), None),
     ("/openapi.json", "get", "This document", ANY_OBJECT, (), (), None),
@@ -223,7 +259,7 @@ def _operation(
     else:
         content = {JSON: {"schema": schema}}
     responses: dict[str, Any] = {"200": {"description": "OK", "content": content}}
-    for code in errors:
+    for code in (*errors, 405):
         error = _ref(ok) if code == 503 and ok in ("ModelReady", "Ready") else _ref("Error")
         responses[str(code)] = {"description": REASONS[code], "content": {JSON: {"schema": error}}}
     op: dict[str, Any] = {"summary": summary, "responses": responses}
@@ -258,6 +294,7 @@ def document(state: ServeState) -> dict[str, Any]:
     parameters = {
         "name": {"name": "name", **path_param, "example": name},
         "version": {"name": "version", **path_param},
+        "label": {"name": "label", **path_param},
     }
     routes = list(ROUTES)
     if state.config.bench_route:

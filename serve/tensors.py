@@ -83,13 +83,49 @@ def _shape(tensor: dict[str, Any]) -> list[int]:
     return shape
 
 
+def optional_object(value: dict[str, Any], key: str, what: str) -> dict[str, Any]:
+    """An optional object field: absent or null give {}, anything but an object is a 400."""
+    field = value.get(key)
+    if field is None:
+        return {}
+    if not isinstance(field, dict):
+        raise ApiError(400, f"{what} must be an object")
+    return field
+
+
+def attach_binary(inputs: list, tail: bytes) -> list:
+    """The inputs with Triton's binary tensor data filled in: each input whose parameters give
+    `binary_data_size` takes that many bytes of `tail` in turn, as its raw little-endian data."""
+    attached, offset = [], 0
+    for i, tensor in enumerate(inputs):
+        if not isinstance(tensor, dict):
+            attached.append(tensor)
+            continue
+        size = optional_object(tensor, "parameters", "input parameters").get("binary_data_size")
+        if size is None:
+            attached.append(tensor)
+            continue
+        if type(size) is not int or size < 0:
+            raise ApiError(400, f"inputs[{i}]: binary_data_size must be a whole number of bytes")
+        if tensor.get("data") is not None:
+            raise ApiError(400, f"inputs[{i}]: give either data or binary_data_size, not both")
+        attached.append({**tensor, "data": tail[offset : offset + size]})
+        offset += size
+    if offset != len(tail):
+        raise ApiError(
+            400,
+            f"binary data: the inputs' binary_data_size add up to {offset} bytes, but "
+            f"{len(tail)} follow the JSON part",
+        )
+    return attached
+
+
 def tensor_rows(tensor: Any, model: Model, *, max_rows: int) -> np.ndarray:
     """Validated (n, n_features) rows from one Open Inference Protocol input tensor."""
     n_features = model.spec.n_inputs
     if not isinstance(tensor, dict):
         raise ApiError(400, "each input must be an object with name, shape, datatype and data")
-    if "parameters" in tensor and not isinstance(tensor["parameters"], dict):
-        raise ApiError(400, "input parameters must be an object")
+    optional_object(tensor, "parameters", "input parameters")
     name = tensor.get("name")
     if name != INPUT:
         raise ApiError(400, f"unknown input {_short(name)}; this model's input is {INPUT!r}")
@@ -97,7 +133,9 @@ def tensor_rows(tensor: Any, model: Model, *, max_rows: int) -> np.ndarray:
     if not isinstance(datatype, str) or datatype not in DATATYPES:
         raise ApiError(400, f"unknown datatype {_short(datatype)}; use FP32 or FP64")
     if DATATYPES[datatype] is None:
-        raise ApiError(400, f"datatype {datatype} is not numeric; use FP32 or FP64")
+        raise ApiError(
+            400, f"datatype {datatype} is not supported: the inputs are numbers (FP*, INT*, UINT*)"
+        )
     shape = _shape(tensor)
     if len(shape) != 2 or shape[1] != n_features:
         raise ApiError(
@@ -110,7 +148,7 @@ def tensor_rows(tensor: Any, model: Model, *, max_rows: int) -> np.ndarray:
         raise ApiError(413, f"too many rows: {shape[0]} > limit {max_rows}", max_rows=max_rows)
     count = math.prod(shape)
     data = tensor.get("data")
-    if isinstance(data, bytes):  # msgpack only: raw little-endian values of `datatype`
+    if isinstance(data, bytes):  # msgpack or binary extension: raw little-endian `datatype`
         dtype = np.dtype(DATATYPES[datatype])
         if len(data) != count * dtype.itemsize:
             raise ApiError(

@@ -1,8 +1,10 @@
-"""TensorFlow Serving's REST API: model status, metadata and `:predict`.
+"""TensorFlow Serving's REST API: model status, metadata and `:predict`, with or without
+`/versions/V`.
 
 Row format `{"instances": [...]}` answers `{"predictions": [...]}`, one entry per row (a classifier
 gives `{"label", "probabilities"}`, a regressor the list of its target values). Columnar format
-`{"inputs": ...}` answers `{"outputs": ...}`, as TF Serving does.
+`{"inputs": ...}` answers `{"outputs": ...}`, as TF Serving does. TF Serving's versions are int64
+numbers, so these routes show a model's version (a hex content hash) as a decimal number.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from serve.errors import ApiError
 from serve.registry import ModelEntry
 from serve.signature import compute_outputs, input_tensors, output_names, output_tensors
 from serve.tensors import column_rows, instance_rows
-from serve.v2 import find_entry, ready_entry
+from serve.v2 import find_entry, require_ready
 
 bp = Blueprint("v1", __name__, url_prefix="/v1")
 TF_DTYPES = {
@@ -29,13 +31,38 @@ TF_DTYPES = {
 }
 
 
+def tf_version(version: str) -> str:
+    """A version (16 hex digits of the file's hash) as TF Serving's int64, in decimal: the
+    number its first 15 hex digits spell, so it stays below 2**63 ("0" when none is served)."""
+    return str(int(version[:15], 16)) if version else "0"
+
+
+def find_version(name: str, version: str | None) -> ModelEntry:
+    """The entry for `name`, checked against a `/versions/V` given in either spelling."""
+    entry = find_entry(name)
+    if version is not None and version not in (tf_version(entry.version), entry.version):
+        raise ApiError(
+            404,
+            f"model {name!r} has no version {version!r}; serving version "
+            f"{tf_version(entry.version)}",
+            versions=[tf_version(entry.version)] if entry.ready else [],
+        )
+    return entry
+
+
+def ready_version(name: str, version: str | None) -> ModelEntry:
+    """As `find_version`, for a model that must be able to answer (else a 503)."""
+    return require_ready(find_version(name, version))
+
+
 def version_status(entry: ModelEntry) -> dict[str, Any]:
     """One `model_version_status` item: AVAILABLE, or END with the load error."""
+    version = tf_version(entry.version)
     if entry.ready:
         error = {"error_code": "OK", "error_message": entry.error or ""}
-        return {"version": entry.version, "state": "AVAILABLE", "status": error}
+        return {"version": version, "state": "AVAILABLE", "status": error}
     error = {"error_code": "INVALID_ARGUMENT", "error_message": entry.error or ""}
-    return {"version": entry.version, "state": "END", "status": error}
+    return {"version": version, "state": "END", "status": error}
 
 
 @bp.get("/models")
@@ -45,9 +72,21 @@ def list_models() -> Response:
 
 
 @bp.get("/models/<model:name>")
-def model_status(name: str) -> Response:
+@bp.get("/models/<model:name>/versions/<model:version>")
+def model_status(name: str, version: str | None = None) -> Response:
     """TF Serving's model status: the served version's state and any load error."""
-    return respond_json({"model_version_status": [version_status(find_entry(name))]})
+    return respond_json({"model_version_status": [version_status(find_version(name, version))]})
+
+
+@bp.get("/models/<model:name>/labels/<model:label>")
+@bp.get("/models/<model:name>/labels/<model:label>/metadata")
+@bp.post("/models/<model:name>/labels/<model:label>:predict")
+def version_label(name: str, label: str) -> Response:
+    """TF Serving's version labels ("stable", "canary") name versions this server never has."""
+    find_entry(name)
+    raise ApiError(
+        404, f"model {name!r} has no version labels: use /v1/models/{name} or its /versions/V"
+    )
 
 
 def _tensor_info(tensor: dict[str, Any]) -> dict[str, Any]:
@@ -60,9 +99,10 @@ def _tensor_info(tensor: dict[str, Any]) -> dict[str, Any]:
 
 
 @bp.get("/models/<model:name>/metadata")
-def model_metadata(name: str) -> Response:
+@bp.get("/models/<model:name>/versions/<model:version>/metadata")
+def model_metadata(name: str, version: str | None = None) -> Response:
     """TF Serving's signature_def for the model's single `serving_default` signature."""
-    entry = ready_entry(name)
+    entry = ready_version(name, version)
     model = entry.model
     assert model is not None
     signature = {
@@ -72,23 +112,28 @@ def model_metadata(name: str) -> Response:
     }
     return respond_json(
         {
-            "model_spec": {"name": name, "signature_name": "", "version": entry.version},
+            "model_spec": {
+                "name": name,
+                "signature_name": "",
+                "version": tf_version(entry.version),
+            },
             "metadata": {"signature_def": {"signature_def": {"serving_default": signature}}},
         }
     )
 
 
 @bp.post("/models/<model:name>:predict")
-def predict(name: str) -> Response:
+@bp.post("/models/<model:name>/versions/<model:version>:predict")
+def predict(name: str, version: str | None = None) -> Response:
     """Predictions for rows given as `instances` (row format) or `inputs` (columnar format)."""
-    entry = ready_entry(name)
+    entry = ready_version(name, version)
     model = entry.model
     assert model is not None
     config = settings()
     body, fmt = read_body(request, max_bytes=config.max_body_bytes)
     if not isinstance(body, dict) or ("instances" in body) == ("inputs" in body):
         raise ApiError(400, "the body must be an object with either 'instances' or 'inputs'")
-    if body.get("signature_name", "") not in ("", "serving_default"):
+    if body.get("signature_name") not in (None, "", "serving_default"):
         raise ApiError(
             400, "unknown signature_name: this model has one signature, 'serving_default'"
         )

@@ -11,7 +11,7 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 import nnfunc
-from serve.codec import read_body, respond, respond_json, response_format
+from serve.codec import read_body, read_infer_body, respond, respond_json, response_format
 from serve.config import require_token, settings, state
 from serve.errors import ApiError
 from serve.registry import ModelEntry
@@ -22,7 +22,7 @@ from serve.signature import (
     output_tensors,
     parameters,
 )
-from serve.tensors import tensor_rows
+from serve.tensors import attach_binary, optional_object, tensor_rows
 
 bp = Blueprint("v2", __name__, url_prefix="/v2")
 SERVER_NAME = "nnfunc"
@@ -47,13 +47,20 @@ def find_entry(name: str, version: str | None = None) -> ModelEntry:
 
 def ready_entry(name: str, version: str | None = None) -> ModelEntry:
     """The entry for a model that can answer now; a model that failed to load is a 503."""
-    entry = find_entry(name, version)
+    return require_ready(find_entry(name, version))
+
+
+def require_ready(entry: ModelEntry) -> ModelEntry:
+    """`entry` if it can answer now, else a 503 with its load error."""
     if not entry.ready:
-        raise ApiError(503, f"model {name!r} is not ready: {entry.error}", state="UNAVAILABLE")
+        raise ApiError(
+            503, f"model {entry.name!r} is not ready: {entry.error}", state="UNAVAILABLE"
+        )
     return entry
 
 
 @bp.get("")
+@bp.get("/")  # the protocol's OpenAPI file spells it /v2/
 def server_metadata() -> Response:
     """Server name, version and protocol extensions."""
     return respond_json(
@@ -106,22 +113,23 @@ def model_ready(name: str, version: str | None = None) -> Response:
     return respond_json(body, 200 if entry.ready else 503)
 
 
-def check_parameters(value: dict[str, Any], where: str) -> None:
-    """Optional `parameters` must be an object (their keys are accepted and ignored)."""
-    if "parameters" in value and not isinstance(value["parameters"], dict):
-        raise ApiError(400, f"{where}parameters must be an object")
-
-
 def _requested_outputs(body: dict[str, Any], available: list[str]) -> list[str]:
-    if "outputs" not in body:
+    requested = body.get("outputs")
+    if requested is None:  # absent or null: every output
         return available
-    requested = body["outputs"]
     if not isinstance(requested, list) or not all(
         isinstance(o, dict) and isinstance(o.get("name"), str) for o in requested
     ):
         raise ApiError(400, "outputs must be a list of objects with a name")
     for i, item in enumerate(requested):
-        check_parameters(item, f"outputs[{i}].")
+        # binary_data is accepted (the answer is JSON, which clients read either way);
+        # Triton's classification extension would change the tensor's type and shape
+        if "classification" in optional_object(item, "parameters", f"outputs[{i}].parameters"):
+            raise ApiError(
+                400,
+                "the classification extension is not supported: ask for the 'label' and "
+                "'probabilities' outputs",
+            )
     names = list(dict.fromkeys(o["name"] for o in requested))
     unknown = [n for n in names if n not in available]
     if unknown:
@@ -137,11 +145,11 @@ def infer(name: str, version: str | None = None) -> Response:
     model = entry.model  # one version for the whole request, whatever reloads meanwhile
     assert model is not None
     config = settings()
-    body, fmt = read_body(request, max_bytes=config.max_body_bytes)
+    body, fmt, binary = read_infer_body(request, max_bytes=config.max_body_bytes)
     if not isinstance(body, dict):
         raise ApiError(400, "the body must be an object with an 'inputs' list")
-    request_id = body.get("id")
-    if "id" in body and not isinstance(request_id, str):
+    request_id = body.get("id")  # optional: absent or null
+    if request_id is not None and not isinstance(request_id, str):
         raise ApiError(400, "id must be a string")
     if request_id is not None and not request_id.isascii():
         try:
@@ -150,8 +158,10 @@ def infer(name: str, version: str | None = None) -> Response:
             raise ApiError(
                 400, "id must be valid Unicode text (it holds a lone surrogate)"
             ) from None
-    check_parameters(body, "")
+    optional_object(body, "parameters", "parameters")  # accepted, keys ignored
     inputs = body.get("inputs")
+    if isinstance(inputs, list) and binary is not None:
+        inputs = attach_binary(inputs, binary)
     if not isinstance(inputs, list) or len(inputs) != 1:
         got = len(inputs) if isinstance(inputs, list) else type(inputs).__name__
         raise ApiError(400, f"inputs must be a list of exactly one tensor 'input', got {got}")
@@ -196,3 +206,16 @@ def load(name: str) -> Response:
     if not entry.ready or entry.error:
         raise ApiError(400, f"model {name!r} failed to load: {entry.error}", **entry.status())
     return respond_json(entry.status())
+
+
+@bp.post("/repository/models/<model:name>/unload")
+def unload(name: str) -> Response:
+    """Refused with the reason: the server follows its folder, and with several worker
+    processes an unload would reach only the one that took the request."""
+    require_token()
+    find_entry(name)
+    raise ApiError(
+        400,
+        f"unloading is not supported: the server serves every file in its models folder; "
+        f"move {name}.msgpack out of it and it is dropped within the poll interval",
+    )

@@ -201,7 +201,7 @@ def test_accept_header_chooses_the_response_format(client):
         ({"inputs": tensor(IRIS_ROWS)["inputs"] * 2}, ["exactly one", "got 2"]),
         ({"id": 5, **tensor(IRIS_ROWS)}, ["id must be a string"]),
         (tensor(IRIS_ROWS, name="x"), ["unknown input 'x'", "'input'"]),
-        (tensor(IRIS_ROWS, datatype="BYTES"), ["not numeric"]),
+        (tensor(IRIS_ROWS, datatype="BYTES"), ["BYTES is not supported"]),
         (tensor(IRIS_ROWS, datatype="FP128"), ["unknown datatype"]),
         (tensor([[1.0, 2.0, 3.0]]), ["expected [n, 4]", "got [1, 3]"]),
         (tensor(IRIS_ROWS, shape=[12]), ["expected [n, 4]", "got [12]"]),
@@ -500,6 +500,7 @@ def test_odd_requests_get_4xx_not_500(client):
     assert_error(response, 400, "lone surrogate")
     gzip = client.post("/v2/models/iris/infer", json=body, headers={"Content-Encoding": "gzip"})
     assert_error(gzip, 415, "content coding 'gzip' is not supported")
+    assert gzip.headers["Accept-Encoding"] == "identity"  # RFC 9110: what the server takes
     v1 = {"instances": IRIS_ROWS, "signature_name": "nonexistent"}
     assert_error(client.post("/v1/models/iris:predict", json=v1), 400, "unknown signature_name")
     v1["signature_name"] = "serving_default"
@@ -544,6 +545,7 @@ def test_openapi_documents_every_route(app, client):
         if rule.endpoint == "static":
             continue
         path = rule.rule.replace("<model:name>", "{name}").replace("<model:version>", "{version}")
+        path = path.replace("<model:label>", "{label}")
         for method in rule.methods - {"HEAD", "OPTIONS"}:
             assert (path, method) in documented, (path, method)
     # The examples name a model being served, with a row of the right width.
@@ -615,3 +617,116 @@ def test_a_chunked_repository_index_body_is_read(client):
     assert_error(chunked(client, b'{"ready": "yes"}', "/v2/repository/index"), 400, "ready")
     listed = chunked(client, b'{"ready": true}', "/v2/repository/index")
     assert listed.status_code == 200 and all(m["state"] == "READY" for m in listed.get_json())
+
+
+# --- what existing clients send: curl -d, Triton's binary tensors, nulls, TF Serving versions ----
+
+
+def test_a_curl_form_typed_json_body_is_read_as_json(client, iris):
+    # `curl -d` labels its body application/x-www-form-urlencoded; TF Serving's own examples do
+    body = json.dumps({"instances": IRIS_ROWS})
+    typed = "application/x-www-form-urlencoded"
+    v1 = client.post("/v1/models/iris:predict", data=body, content_type=typed)
+    assert [p["label"] for p in v1.get_json()["predictions"]] == list(predict(iris, IRIS_ROWS))
+    v2_body = json.dumps(tensor(IRIS_ROWS))
+    v2 = client.post("/v2/models/iris/infer", data=v2_body, content_type=typed)
+    assert outputs(v2)["label"]["data"] == list(predict(iris, IRIS_ROWS))
+    form = client.post("/v1/models/iris:predict", data="a=1", content_type=typed)
+    assert_error(form, 400, "invalid JSON")
+
+
+def binary_request(rows, dtype="<f4", datatype="FP32", extra=b"", **input_fields):
+    """A body in Triton's binary tensor extension: JSON header, then the rows' raw bytes."""
+    raw = np.asarray(rows, dtype=dtype).tobytes()
+    meta = {"name": "input", "shape": list(np.shape(rows)), "datatype": datatype}
+    meta["parameters"] = {"binary_data_size": len(raw)}
+    header = json.dumps({"inputs": [{**meta, **input_fields}], "outputs": [{"name": "label"}]})
+    head = header.encode()
+    return head + raw + extra, {"Inference-Header-Content-Length": str(len(head))}
+
+
+@pytest.mark.parametrize("content_type", ["application/octet-stream", "application/json"])
+def test_triton_binary_tensor_inputs_are_read(client, iris, content_type):
+    body, headers = binary_request(IRIS_ROWS)
+    answer = client.post(
+        "/v2/models/iris/infer", data=body, headers=headers, content_type=content_type
+    )
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    assert outputs(answer)["label"]["data"] == list(predict(iris, IRIS_ROWS))
+    body, headers = binary_request(IRIS_ROWS, dtype="<i8", datatype="INT64")
+    assert client.post("/v2/models/iris/infer", data=body, headers=headers).status_code == 200
+
+
+def test_triton_binary_tensor_errors_are_400s(client):
+    def post(body, headers):
+        return client.post("/v2/models/iris/infer", data=body, headers=headers)
+
+    body, headers = binary_request(IRIS_ROWS, extra=b"\0\0\0\0")
+    assert_error(post(body, headers), 400, "add up to 48 bytes", "52 follow")
+    body, headers = binary_request(IRIS_ROWS)
+    assert_error(post(body[:-4], headers), 400, "add up to 48 bytes", "44 follow")
+    assert_error(post(body, {"Inference-Header-Content-Length": "9999"}), 400, "at most")
+    assert_error(post(body, {"Inference-Header-Content-Length": "-3"}), 400, "length of the JSON")
+    body, headers = binary_request(IRIS_ROWS, data=[1.0])
+    assert_error(post(body, headers), 400, "either data or binary_data_size")
+    body, headers = binary_request(IRIS_ROWS, datatype="FP64")  # 48 bytes, FP64 needs 96
+    assert_error(post(body, headers), 400, "raw data has 48 bytes")
+
+
+def test_null_optional_fields_count_as_absent(client, iris):
+    body = tensor(IRIS_ROWS)
+    body["inputs"][0]["parameters"] = None
+    nulls = {**body, "id": None, "parameters": None, "outputs": None}
+    answer = client.post("/v2/models/iris/infer", json=nulls)
+    assert answer.status_code == 200 and "id" not in answer.get_json()
+    assert set(outputs(answer)) == {"label", "probabilities"}
+    picked = {**body, "outputs": [{"name": "label", "parameters": None}]}
+    assert set(outputs(client.post("/v2/models/iris/infer", json=picked))) == {"label"}
+    v1 = {"instances": IRIS_ROWS, "signature_name": None}
+    assert client.post("/v1/models/iris:predict", json=v1).status_code == 200
+    assert_error(client.post("/v2/models/iris/infer", json={**body, "id": 3}), 400, "id must")
+
+
+def test_the_classification_extension_is_refused_not_ignored(client):
+    asked = {**tensor(IRIS_ROWS), "outputs": [{"name": "probabilities"}]}
+    asked["outputs"][0]["parameters"] = {"classification": 2}
+    assert_error(client.post("/v2/models/iris/infer", json=asked), 400, "classification")
+    asked["outputs"][0]["parameters"] = {"binary_data": True}  # answered as JSON
+    assert client.post("/v2/models/iris/infer", json=asked).status_code == 200
+
+
+def test_server_metadata_with_a_trailing_slash(client):
+    assert client.get("/v2/").get_json() == client.get("/v2").get_json()
+
+
+def test_unload_is_refused_with_the_reason(iris):
+    config = ServeConfig(models_dir=None, poll_interval=0, token="t")
+    app = create_app(config, models={"iris": iris})
+    client = app.test_client()
+    assert_error(client.post("/v2/repository/models/iris/unload"), 401)
+    auth = {"Authorization": "Bearer t"}
+    refused = client.post("/v2/repository/models/iris/unload", headers=auth)
+    assert_error(refused, 400, "unloading is not supported", "iris.msgpack")
+    assert_error(client.post("/v2/repository/models/ghost/unload", headers=auth), 404)
+    assert client.post("/v2/models/iris/infer", json=tensor(IRIS_ROWS)).status_code == 200
+
+
+def test_tf_serving_versions_are_int64_numbers_with_version_routes(client, iris):
+    status = client.get("/v1/models/iris").get_json()["model_version_status"][0]
+    v2_version = client.get("/v2/models/iris").get_json()["versions"][0]
+    number = status["version"]
+    assert number.isdigit() and int(number) < 2**63 and number == str(int(v2_version[:15], 16))
+    spec = client.get("/v1/models/iris/metadata").get_json()["model_spec"]
+    assert spec["version"] == number
+    for spelling in (number, v2_version):
+        base = f"/v1/models/iris/versions/{spelling}"
+        assert client.get(base).get_json()["model_version_status"][0]["version"] == number
+        assert client.get(f"{base}/metadata").get_json()["model_spec"]["version"] == number
+        answer = client.post(f"{base}:predict", json={"instances": IRIS_ROWS}).get_json()
+        assert [p["label"] for p in answer["predictions"]] == list(predict(iris, IRIS_ROWS))
+    assert_error(client.get("/v1/models/iris/versions/7"), 404, "no version '7'", number)
+    body = {"instances": IRIS_ROWS}
+    assert_error(client.post("/v1/models/iris/versions/7:predict", json=body), 404)
+    assert_error(client.get("/v1/models/iris/labels/stable"), 404, "no version labels")
+    assert_error(client.post("/v1/models/iris/labels/stable:predict", json=body), 404, "labels")
+    assert_error(client.get("/v1/models/ghost/labels/stable"), 404, "unknown model")
