@@ -1,6 +1,7 @@
 """Classification and regression metrics, vectorised, with JSON-ready reports.
 
-Classification metrics take integer class codes in [0, n_classes) (`preprocessing.encode_labels`).
+Classification metrics take integer class codes in [0, n_classes) (`preprocessing.encode_labels`);
+macro averages cover the classes among the true or predicted labels, as scikit-learn's do.
 Undefined ratios (0/0) are 0.0 without warnings, and `r2_score` on a constant target is 1.0 for a
 perfect prediction and 0.0 otherwise, matching scikit-learn's defaults.
 """
@@ -44,7 +45,10 @@ def accuracy(y_true: Any, y_pred: Any) -> float:
 def confusion_matrix(y_true: Any, y_pred: Any, n_classes: int) -> np.ndarray:
     """(n_classes, n_classes) int64 counts: rows are true classes, columns predicted ones."""
     t, p = _codes(y_true, y_pred, n_classes)
-    flat = np.bincount(t.astype(np.int64) * n_classes + p, minlength=n_classes * n_classes)
+    # both as int64: int64 * n + uint64 would promote to float64, which bincount refuses
+    flat = np.bincount(
+        t.astype(np.int64) * n_classes + p.astype(np.int64), minlength=n_classes * n_classes
+    )
     return flat.reshape(n_classes, n_classes)
 
 
@@ -99,13 +103,21 @@ def mean_absolute_error(
 ) -> float | np.ndarray:
     """Mean absolute error, averaged over outputs unless `per_output`."""
     t, p = _targets(y_true, y_pred)
-    return _reduce(np.mean(np.abs(t - p), axis=0), per_output)
+    with np.errstate(over="ignore"):  # errors past the float range are inf: the honest answer
+        return _reduce(np.mean(np.abs(t - p), axis=0), per_output)
 
 
 def r2_score(y_true: Any, y_pred: Any, *, per_output: bool = False) -> float | np.ndarray:
     """Coefficient of determination per output (constant target: 1.0 if perfect, else 0.0)."""
     t, p = _targets(y_true, y_pred)
-    with np.errstate(over="ignore", invalid="ignore"):  # huge values: inf or nan, no warnings
+    # Both sums scale alike, so dividing an output of extreme magnitude by its largest value
+    # leaves R2 as it is and keeps squares of 1e200 from overflowing (or of 1e-200 from vanishing).
+    size = np.maximum(np.abs(t).max(axis=0), np.abs(p).max(axis=0))
+    extreme = np.isfinite(size) & (size > 0) & ((size > 1e100) | (size < 1e-100))
+    if extreme.any():
+        unit = np.where(extreme, size, 1.0)
+        t, p = t / unit, p / unit
+    with np.errstate(over="ignore", invalid="ignore"):  # inf in the data: inf or nan, no warnings
         residual = np.sum((t - p) ** 2, axis=0)
         total = np.sum((t - t.mean(axis=0)) ** 2, axis=0)
         constant_score = np.where(residual == 0, 1.0, 0.0)
@@ -118,6 +130,10 @@ def classification_report(y_true: Any, y_pred: Any, class_names: Sequence[Any]) 
     n_classes = len(class_names)
     scores = precision_recall_f1(y_true, y_pred, n_classes)
     weights = scores.support / scores.support.sum()
+    # Macro averages take the classes that occur among the true or predicted labels, as
+    # scikit-learn's report does: a model class absent from both would only add a 0.
+    t, p = _codes(y_true, y_pred, n_classes)
+    present = np.bincount(np.concatenate([t, p]).astype(np.int64), minlength=n_classes) > 0
     per_class = {
         str(name): {
             "precision": float(scores.precision[i]),
@@ -130,7 +146,9 @@ def classification_report(y_true: Any, y_pred: Any, class_names: Sequence[Any]) 
     return {
         "accuracy": accuracy(y_true, y_pred),
         "per_class": per_class,
-        "macro": {k: float(np.mean(getattr(scores, k))) for k in ("precision", "recall", "f1")},
+        "macro": {
+            k: float(np.mean(getattr(scores, k)[present])) for k in ("precision", "recall", "f1")
+        },
         "weighted": {
             k: float(np.sum(getattr(scores, k) * weights)) for k in ("precision", "recall", "f1")
         },

@@ -130,3 +130,26 @@ def test_regression_report():
     assert set(regression_report(t[:, 0], p[:, 0])["per_target"]) == {"y0"}
     with pytest.raises(ValueError, match="target names"):
         regression_report(t, p, ["only"])
+
+
+def test_macro_averages_take_the_classes_present_as_scikit_learn_does():
+    sk = pytest.importorskip("sklearn.metrics")
+    for y_true, y_pred in (([1, 1, 1], [1, 1, 1]), ([1, 1, 0], [1, 2, 0]), ([2, 2], [0, 0])):
+        report = classification_report(y_true, y_pred, ["a", "b", "c", "d"])
+        theirs = sk.classification_report(y_true, y_pred, output_dict=True, zero_division=0)
+        assert report["macro"]["f1"] == pytest.approx(theirs["macro avg"]["f1-score"])
+        assert report["macro"]["recall"] == pytest.approx(theirs["macro avg"]["recall"])
+        assert set(report["per_class"]) == {"a", "b", "c", "d"}  # every model class is listed
+    assert classification_report([1, 1], [1, 1], ["a", "b", "c"])["macro"]["f1"] == 1.0
+
+
+def test_metrics_at_extremes_and_unsigned_codes():
+    codes = np.array([0, 1, 1], np.uint64)
+    assert confusion_matrix(codes, codes, 2).tolist() == [[1, 0], [0, 2]]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert mean_absolute_error([1.7e308], [-1.7e308]) == np.inf
+        t, p = np.array([1e200, 2e200, 3e200]), np.array([1.1e200, 2e200, 2.9e200])
+        assert r2_score(t, p) == pytest.approx(0.99)
+        # values near 1e-300 square to 0 unscaled
+        assert r2_score(t / 1e200 * 1e-300, p / 1e200 * 1e-300) == pytest.approx(0.99)

@@ -368,3 +368,19 @@ def test_fit_resumes_from_an_earlier_optimizer_state(blobs):
     first = nf.fit(spec, nf.init_params(spec, 1), X, y, epochs=2, **options)
     rest = nf.fit(spec, first.params, X, y, epochs=2, opt_state=first.opt_state, **options)
     assert rest.params == whole.params and rest.opt_state == whole.opt_state
+
+
+def test_the_history_r2_holds_for_targets_far_from_zero():
+    # a sum of y**2 minus n * mean**2 lost every digit at 1e8 + noise (it reported 0.0)
+    sk = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 1))
+    y = 1e8 + X[:, 0] + 0.01 * rng.normal(size=200)
+    spec = nf.mlp_spec([1, 1], loss="mse")
+    params = nf.Params.from_leaves([np.array([[1.0]]), np.array([1e8])])
+    result = nf.fit(
+        spec, params, X, y, optimizer=nf.sgd(1e-12), epochs=1, rng=0, validation_data=(X, y)
+    )
+    expected = sk.r2_score(y, nf.forward(spec, params, X)[:, 0])
+    assert result.history.val_metric[0] == pytest.approx(expected, rel=1e-9)
+    assert result.history.metric[0] == pytest.approx(expected, rel=1e-9)
