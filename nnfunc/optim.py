@@ -311,6 +311,12 @@ OPTIMIZERS = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop")
 DEFAULT_LR = {"sgd": 0.01, "momentum": 0.01, "nesterov": 0.01}
 
 
+def default_lr(name: str) -> float:
+    """The learning rate `make_optimizer(name)` takes when given none (0.01 for the SGD family,
+    1e-3 for the adaptive ones)."""
+    return DEFAULT_LR.get(name, 1e-3)
+
+
 def make_optimizer(
     name: str,
     learning_rate: float | Schedule | None = None,
@@ -326,7 +332,7 @@ def make_optimizer(
     if name not in OPTIMIZERS:
         raise ValueError(f"unknown optimizer {name!r}; choose one of: {', '.join(OPTIMIZERS)}")
     if learning_rate is None:
-        learning_rate = DEFAULT_LR.get(name, 1e-3)
+        learning_rate = default_lr(name)
     if callable(learning_rate) and not isinstance(learning_rate, Schedule):
         raise TypeError(
             "learning_rate must be a number or a schedule record of nnfunc.schedules (Constant, "

@@ -10,6 +10,7 @@ bit-identical model. The parts live in their own modules and are importable from
 
 from __future__ import annotations
 
+import math
 import os
 import warnings
 from collections.abc import Callable, Sequence
@@ -29,12 +30,12 @@ from nnfunc.datasets import Dataset, load_dataset
 from nnfunc.metrics import classification_report, regression_report
 from nnfunc.model import Model, predict_codes, predict_values
 from nnfunc.model_table import model_inputs, model_targets, read_table
-from nnfunc.optim import make_optimizer
+from nnfunc.optim import default_lr, make_optimizer
 from nnfunc.params import init_params
 from nnfunc.prepare import TASKS, check_training, infer_task, prepare_run, run_generators
 from nnfunc.preprocessing import scale
 from nnfunc.run_record import decode_provenance
-from nnfunc.schedules import make_schedule
+from nnfunc.schedules import run_schedule
 from nnfunc.schema import SchemaError
 from nnfunc.train_config import CSV_DEFAULTS, RECIPES, TrainConfig, default_config
 from nnfunc.training import EpochReport, fit
@@ -115,11 +116,12 @@ def train_model(
     splits, spec = prepared.splits, prepared.spec
     feature_scaler, target_scaler = prepared.feature_scaler, prepared.target_scaler
     X_train, y_train = splits["train"]
-    optimizer = make_optimizer(
-        config.optimizer,
-        make_schedule(config.schedule, config.lr) if config.lr else None,
-        clip_norm=config.clip_norm,
-    )
+    # A schedule spans the whole run (cosine reaches 0 at the last step), with the optimizer's
+    # default rate when none is given.
+    batch = len(X_train) if config.batch_size is None else min(config.batch_size, len(X_train))
+    lr = config.lr if config.lr is not None else default_lr(config.optimizer)
+    schedule = run_schedule(config.schedule, lr, config.epochs * math.ceil(len(X_train) / batch))
+    optimizer = make_optimizer(config.optimizer, schedule, clip_norm=config.clip_norm)
 
     def network_view(Xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         Xn = scale(feature_scaler, Xs) if feature_scaler is not None else Xs

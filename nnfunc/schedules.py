@@ -85,7 +85,8 @@ class ExponentialDecay:
 
 @attrs.frozen
 class InverseScaling:
-    """scikit-learn's 'invscaling': lr / (count + 1) ** power_t."""
+    """lr / (count + 1) ** power_t, counted in optimizer steps. scikit-learn's 'invscaling' has
+    this form but counts samples seen and changes the rate once per epoch."""
 
     lr: float = attrs.field(converter=_float, validator=_positive)
     power_t: float = attrs.field(default=0.5, converter=_float, validator=_non_negative)
@@ -123,6 +124,20 @@ def make_schedule(name: str, lr: float, **options: Any) -> Schedule:
     if name not in SCHEDULES:
         raise ValueError(f"unknown schedule {name!r}; choose one of: {', '.join(SCHEDULES)}")
     return SCHEDULES[name](lr, **options)
+
+
+def run_schedule(name: str, lr: float, total_steps: int) -> Schedule:
+    """A schedule by its name, fitted to a run of `total_steps` optimizer steps (the command
+    line's `--schedule`): cosine decays to 0 by the last step, step halves the rate every
+    quarter of the run, exponential brings it down to a tenth; constant and invscaling are as
+    `make_schedule` builds them."""
+    total = max(int(total_steps), 1)
+    options: dict[str, dict[str, Any]] = {
+        "cosine": {"total_steps": total},
+        "step": {"step_size": max(math.ceil(total / 4), 1), "gamma": 0.5},
+        "exponential": {"decay_steps": total, "decay_rate": 0.1},
+    }
+    return make_schedule(name, lr, **options.get(name, {}))
 
 
 def schedule_to_dict(schedule: Schedule) -> dict[str, Any]:

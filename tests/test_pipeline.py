@@ -1,5 +1,7 @@
 """The training pipeline: seeded runs, recipes, data loading and new data in a model's terms."""
 
+import math
+
 import attrs
 import numpy as np
 import pytest
@@ -449,3 +451,21 @@ def test_an_empty_target_cell_is_a_missing_value_as_in_training(iris):
     header, body = read_table(f"{','.join(names)},species\n5.1,3.5,1.4,0.2,\n".encode(), "t.csv")
     with pytest.raises(DataError, match="row 1, column 'species': missing value"):
         model_targets(iris, header, body, "t.csv")
+
+
+@pytest.mark.parametrize("lr", [0.02, None])
+def test_a_schedule_spans_the_whole_run(lr):
+    # cosine was fixed at 10,000 steps: a 400-step run ended at 0.98 of its starting rate
+    from nnfunc.optim import default_lr
+    from nnfunc.schedules import schedule_from_dict
+
+    config = TrainConfig(hidden=(4,), schedule="cosine", lr=lr, epochs=50, batch_size=16)
+    model = train_model(load_dataset("iris"), config)
+    steps = 50 * math.ceil(120 / 16)  # 120 training rows after the 20% test split
+    schedule = schedule_from_dict(model.config["optimizer_config"]["schedule"])
+    start = lr if lr is not None else default_lr("adam")
+    assert schedule.total_steps == steps and schedule(0) == start
+    assert schedule(steps - 1) < 1e-4 * start and schedule(steps) == 0.0
+    stepped = train_model(load_dataset("iris"), attrs.evolve(config, schedule="step"))
+    step = schedule_from_dict(stepped.config["optimizer_config"]["schedule"])
+    assert step(steps - 1) == start / 8  # halved every quarter of the run
