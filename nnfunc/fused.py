@@ -27,6 +27,7 @@ from nnfunc.optim import (
     ScaleByRmsState,
     TraceState,
     adam_scalars,
+    global_norm,
     state_mismatch,
 )
 from nnfunc.schedules import Constant
@@ -117,7 +118,7 @@ class _Kernel:
             self.count += 1
             self.scalars = adam_scalars(*self.args, self.count)
         elif kind == "clip":
-            norm = math.sqrt(sum(float(np.vdot(v, v)) for v in u.views))
+            norm = global_norm(u.views)
             self.scalars = (self.args[0] / norm,) if norm > self.args[0] else ()
 
     def apply(self, g: np.ndarray, p: np.ndarray, tmp: np.ndarray, lo: int, hi: int) -> None:

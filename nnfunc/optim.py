@@ -166,6 +166,20 @@ def _zeros(leaves: Leaves) -> tuple[np.ndarray, ...]:
     return _frozen(np.zeros_like(p) for p in leaves)
 
 
+def global_norm(arrays: Leaves) -> float:
+    """The joint L2 norm of the arrays, as a Python float. A float32 sum of squares overflows
+    once the norm passes 1.8e19 (which would make the clip scale 0); it is then redone in
+    float64, in units of the largest magnitude."""
+    total = sum(float(np.vdot(a, a)) for a in arrays)
+    if math.isfinite(total):
+        return math.sqrt(total)
+    largest = max((float(np.max(np.abs(a))) for a in arrays if a.size), default=0.0)
+    if not math.isfinite(largest):
+        return largest  # inf (or nan) in the gradients themselves
+    units = (np.asarray(a, np.float64) / largest for a in arrays)
+    return largest * math.sqrt(sum(float(np.vdot(u, u)) for u in units))
+
+
 def clip_by_global_norm(max_norm: float) -> GradientTransformation:
     """Scale all gradients down together when their joint L2 norm exceeds `max_norm`."""
     max_norm = real(max_norm, "clip norm")  # a Python float, as the fused kernel uses it
@@ -174,7 +188,7 @@ def clip_by_global_norm(max_norm: float) -> GradientTransformation:
 
     def update(grads: Leaves, state: EmptyState, params: Leaves) -> tuple[Updates, EmptyState]:
         del params
-        norm = math.sqrt(sum(float(np.vdot(g, g)) for g in grads))
+        norm = global_norm(grads)
         if norm <= max_norm:
             return tuple(grads), state
         scale = max_norm / norm

@@ -35,17 +35,25 @@ def _as_2d_float(X: Any, what: str = "X") -> np.ndarray:
 
 
 def fit_scaler(X: Any) -> StandardScaler:
-    """Fit column means and standard deviations (float64); constant columns get scale 1."""
+    """Fit column means and standard deviations (float64); constant columns (to within rounding)
+    get scale 1."""
     X = _as_2d_float(X)
     if X.shape[0] == 0:
         raise ValueError("cannot fit a scaler on 0 rows")
     if not np.isfinite(X).all():
         raise ValueError("cannot fit a scaler on NaN or infinite values")
-    mean = X.mean(axis=0, dtype=np.float64)
-    std = X.std(axis=0, dtype=np.float64)
-    # A constant column can show a tiny non-zero std from rounding; test constancy exactly.
-    constant = (np.ptp(X, axis=0) == 0) | (std == 0)
-    return StandardScaler(freeze(mean), freeze(np.where(constant, 1.0, std)))
+    # Columns past 1e150 are measured in units of their largest value, whose squares fit.
+    size = np.abs(X).max(axis=0).astype(np.float64)
+    unit = np.where(size > 1e150, size, 1.0)
+    Xu = X / unit if (unit != 1.0).any() else X
+    mean_u = Xu.mean(axis=0, dtype=np.float64)
+    var_u = Xu.var(axis=0, dtype=np.float64)
+    # A column is constant when its variance is within rounding of zero, by scikit-learn's bound
+    # (_is_constant_feature): 0.1 + 0.2 among 0.3s is not a feature to blow up to unit scale.
+    n, eps = X.shape[0], np.finfo(np.float64).eps
+    constant = var_u <= n * eps * var_u + (n * mean_u * eps) ** 2
+    std = np.sqrt(var_u) * unit
+    return StandardScaler(freeze(mean_u * unit), freeze(np.where(constant, 1.0, std)))
 
 
 def _check_width(scaler: StandardScaler, X: np.ndarray) -> None:

@@ -86,6 +86,26 @@ def test_adamw_does_not_decay_biases():
     np.testing.assert_array_equal(new.layers[0].b, 1.0)
 
 
+@pytest.mark.parametrize("size", [1e18, 1e20, 1e37])
+def test_clipping_huge_float32_gradients_clips_them_instead_of_zeroing(size):
+    # a float32 sum of squares overflowed past a norm of 1.8e19: the scale became 0
+    spec = nf.mlp_spec([1, 1], loss="mse", dtype="float32")
+    params = nf.init_params(spec, 0)
+    optimizer = nf.sgd(0.1, clip_norm=0.1)
+    g = np.full((1, 1), size, np.float32)
+    grads = Params.from_leaves([g, g[0]])
+    new, _ = nf.step(optimizer, params, nf.init_optimizer(optimizer, params), grads)
+    moved = [n - o for n, o in zip(new.leaves(), params.leaves())]
+    np.testing.assert_allclose([m.item() for m in moved], [-0.1 * 0.1 / math.sqrt(2)] * 2, 1e-5)
+    from nnfunc.fused import Flat, compile_optimizer
+
+    flat, grad_flat = Flat([(1, 1), (1,)], np.float32), Flat([(1, 1), (1,)], np.float32)
+    flat.load(params.leaves())
+    grad_flat.load(grads.leaves())
+    compile_optimizer(optimizer, flat).step(grad_flat, flat)  # the fused path, as `fit` runs it
+    assert [a.tolist() for a in flat.views] == [a.tolist() for a in new.leaves()]
+
+
 def test_clip_by_global_norm_scales_all_gradients_together():
     clipped = _run(nf.sgd(1.0, clip_norm=1.0), [(3.0, 4.0)], start=(0.0, 0.0))
     np.testing.assert_allclose(clipped, [-0.6, -0.8])

@@ -53,6 +53,22 @@ def test_constant_column_gets_scale_one():
     assert np.isfinite(Z).all()
 
 
+def test_a_column_constant_to_within_rounding_gets_scale_one():
+    # 0.1 + 0.2 among 0.3s had scale 4.8e-17: one ulp became a full feature, and 0.31 mapped to 2e14
+    scaler = fit_scaler([[0.1 + 0.2], [0.3], [0.3], [0.3]])
+    assert scaler.scale.tolist() == [1.0]
+    assert abs(scale(scaler, [[0.31]])[0, 0]) < 0.1
+
+
+def test_huge_columns_get_their_true_spread_without_warnings():
+    X = np.array([[1e300], [-1e300], [5e299]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        scaler = fit_scaler(X)
+    assert scaler.scale[0] == pytest.approx(np.std(X / 1e300) * 1e300, rel=1e-12)
+    assert scaler.mean[0] == pytest.approx(5e299 / 3, rel=1e-12)
+
+
 def test_float32_stays_float32():
     X = np.random.default_rng(2).normal(size=(20, 2)).astype(np.float32)
     scaler = fit_scaler(X)
