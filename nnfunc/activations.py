@@ -105,7 +105,8 @@ def _elu(z: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def _elu_grad(z: np.ndarray, a: np.ndarray, alpha: float) -> np.ndarray:
-    return np.where(z > 0, 1.0, a + alpha).astype(z.dtype, copy=False)
+    # alpha * e^z itself: a + alpha (= alpha * expm1(z) + alpha) cancels to 0 below z = -37
+    return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0))).astype(z.dtype, copy=False)
 
 
 def _leaky_relu(z: np.ndarray, alpha: float) -> np.ndarray:

@@ -214,3 +214,13 @@ def test_a_name_that_differs_from_a_built_in_only_in_case_is_refused(scratch_act
     # names are looked up ignoring case: "ReLU" would mean the user's here, relu once reloaded
     with pytest.raises(ValueError, match="already exists"):
         register_activation(name, lambda z, a: z, lambda z, a, al: np.ones_like(z))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_elu_derivative_keeps_relative_precision_far_below_zero(dtype):
+    # alpha * expm1(z) + alpha cancelled: 1.7e-4 relative error at -30, exactly 0 below -37
+    elu = ACTIVATIONS["elu"]
+    z = np.array([-80.0, -40.0, -30.0, -2.0], dtype)
+    got = elu.grad(z, elu.fn(z, 0.7), 0.7)
+    np.testing.assert_allclose(got, 0.7 * np.exp(z.astype(np.float64)), rtol=1e-6)
+    assert got.dtype == dtype and (got > 0).all()

@@ -114,3 +114,16 @@ def test_regression_predictions_are_outputs():
     params = nf.init_params(spec, 0)
     X = np.ones((3, 2))
     np.testing.assert_array_equal(nf.predict(spec, params, X), nf.forward(spec, params, X))
+
+
+def test_binary_cross_entropy_keeps_the_loss_of_a_confident_right_answer():
+    # softplus(40) - 40 cancelled to 0; the loss is log(1 + e^-40) = 4.2e-18
+    from nnfunc.activations import ACTIVATIONS
+    from nnfunc.losses import binary_cross_entropy
+
+    z, y = np.array([[40.0], [-40.0], [3.0]]), np.array([[1.0], [0.0], [0.3]])
+    value, _ = binary_cross_entropy(z, y, ACTIVATIONS["sigmoid"], 0.0)
+    expected = np.mean([np.log1p(np.exp(-40.0))] * 2 + [np.log1p(np.exp(3.0)) - 0.9])
+    assert value == pytest.approx(expected, rel=1e-12)
+    one, _ = binary_cross_entropy(z[:1], y[:1], ACTIVATIONS["sigmoid"], 0.0)
+    assert one == pytest.approx(np.exp(-40.0), rel=1e-12)
