@@ -11,6 +11,7 @@ with the path of the bad field.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -184,7 +185,17 @@ def _decode_spec(value: Any) -> MLPSpec:
         raise SchemaError(f"spec: {exc}") from None
 
 
+# An activation's parameter in a file: a plain ASCII decimal number (float() would also take
+# spaces, underscores and other scripts' digits, which a reader in another language would not).
+_PARAMETER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+
+
 def _activation(name: str, path: str, *, hidden: bool) -> None:
+    base, colon, parameter = name.partition(":")
+    if not base.isidentifier() or (colon and not _PARAMETER.fullmatch(parameter)):
+        raise SchemaError(
+            f"{path}: {name!r} is not NAME or NAME:NUMBER (a decimal number, no spaces)"
+        )
     try:
         act, _ = parse_activation(name)
     except ValueError as exc:
@@ -320,9 +331,9 @@ def decode_model(value: Any) -> Model:
     target_count = spec.n_outputs if task == "regress" else 1
     target_names = distinct_names(fields["target_names"], "target_names", target_count)
     feature_scaler = _decode_scaler(fields["feature_scaler"], "feature_scaler", spec, spec.n_inputs)
-    target_scaler = _decode_scaler(fields["target_scaler"], "target_scaler", spec, spec.n_outputs)
-    if task == "classify" and target_scaler is not None:
+    if task == "classify" and fields["target_scaler"] is not None:
         raise SchemaError("target_scaler: a classifier has no target scaler (expected nil)")
+    target_scaler = _decode_scaler(fields["target_scaler"], "target_scaler", spec, spec.n_outputs)
     history = _decode_history(fields["history"], task)
     classes = () if labels is None else labels.classes
     try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import secrets
 import stat
 
@@ -87,6 +88,8 @@ def _envelope_payload(data: bytes, max_bytes: int) -> bytes:
         raise ModelFileError("payload: missing or not binary data")
     if not isinstance(digest, str):
         raise ModelFileError("sha256: missing or not a string")
+    if not re.fullmatch(r"[0-9a-f]{64}", digest):
+        raise ModelFileError("sha256: not 64 lowercase hex digits")
     if hashlib.sha256(payload).hexdigest() != digest:
         raise ModelFileError("sha256: checksum mismatch, the payload is corrupt or was altered")
     return payload

@@ -255,6 +255,8 @@ def test_envelope_problems(blob):
     assert "version" in error_of(rewrap(payload, version="1"))
     assert "unknown top-level key" in error_of(rewrap(payload, extra=1))
     assert "checksum mismatch" in error_of(rewrap(payload, sha256="0" * 64))
+    upper = hashlib.sha256(payload).hexdigest().upper()  # it was called a checksum mismatch
+    assert "not 64 lowercase hex digits" in error_of(rewrap(payload, sha256=upper))
     flipped = bytearray(blob)
     flipped[-10] ^= 0x01  # inside the payload's last array
     assert "checksum mismatch" in error_of(bytes(flipped))
@@ -304,6 +306,12 @@ def _layer_w(payload, **changes):
         (_set(["spec", "loss"], "hinge"), "spec.loss: unknown loss 'hinge'"),
         (_set(["spec", "activations", 0], "swoosh"), "spec.activations[0]: unknown activation"),
         (_set(["spec", "activations", 0], "softmax"), "can only be the output activation"),
+        # float() would take these; a reader in another language would not
+        (_set(["spec", "activations", 0], "elu: 0.5"), "is not NAME or NAME:NUMBER"),
+        (_set(["spec", "activations", 0], "elu:1_0"), "is not NAME or NAME:NUMBER"),
+        (_set(["spec", "activations", 0], "elu:\u0663"), "is not NAME or NAME:NUMBER"),
+        (_set(["spec", "activations", 0], "elu:"), "is not NAME or NAME:NUMBER"),
+        (_set(["spec", "activations", 0], " relu"), "is not NAME or NAME:NUMBER"),
         (_set(["spec", "output_activation"], "tanh"), "spec: loss binary_cross_entropy needs"),
         (_set(["spec", "dtype"], "float16"), "spec.dtype: 'float16' is not one of"),
         (_set(["spec", "sizes", 1], 0), "spec.sizes[1]: 0 is outside"),
@@ -340,7 +348,7 @@ def _layer_w(payload, **changes):
         (_set(["history", "metric"], []), "history.metric: length differs"),
         (_set(["config"], []), "config: expected a map, got an array"),
         (_set(["metrics", "blob"], b"\x00"), "metrics.blob: binary data is not allowed"),
-        (_set(["target_scaler"], {"mean": 1, "scale": 2}), "target_scaler.mean: expected a map"),
+        (_set(["target_scaler"], {"mean": 1, "scale": 2}), "a classifier has no target scaler"),
         (
             _set(["history", "metric_name"], "zzz"),
             "history.metric_name: task 'classify' records 'accuracy', got 'zzz'",

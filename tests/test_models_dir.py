@@ -75,10 +75,15 @@ def test_the_readme_first_command_rewrites_the_shipped_iris_model_unchanged(tmp_
     assert written == (MODELS / "iris.msgpack").read_bytes(), "run `sh models/regenerate.sh`"
 
 
-def test_the_standalone_reader_in_the_format_doc_agrees_with_nnfunc():
+def _doc_reader():
     code = re.findall(r"```python\n(.*?)```", DOC.read_text(), re.S)[-1]
     namespace = {}
     exec(compile(code, str(DOC), "exec"), namespace)  # the doc's own example, not file content
+    return namespace
+
+
+def test_the_standalone_reader_in_the_format_doc_agrees_with_nnfunc():
+    namespace = _doc_reader()
     for name in SHIPPED:
         raw = namespace["read"](MODELS / f"{name}.msgpack")
         model = load_model(MODELS / f"{name}.msgpack")
@@ -88,3 +93,21 @@ def test_the_standalone_reader_in_the_format_doc_agrees_with_nnfunc():
             assert list(theirs) == ours.tolist()
         else:
             np.testing.assert_allclose(theirs, ours, rtol=1e-12, atol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["iris", "xor", "sum"])
+def test_the_format_docs_reader_gives_nnfuncs_exact_answers_for_float32_models(name, tmp_path):
+    # it applied <f8 scalers to float32 rows (values off by 2.6e-7) and thresholded out, not z
+    from nnfunc.model import predict_values
+    from nnfunc.modelfile import save_model
+    from nnfunc.pipeline import TrainConfig, train_model
+
+    data = load_dataset(name)
+    model = train_model(data, TrainConfig(hidden=(5,), epochs=5, dtype="float32", seed=1))
+    save_model(model, tmp_path / "m.msgpack")
+    namespace = _doc_reader()
+    theirs = namespace["predict"](namespace["read"](tmp_path / "m.msgpack"), data.X)
+    if model.task == "classify":
+        assert list(theirs) == predict(model, data.X).tolist()
+    else:
+        np.testing.assert_array_equal(theirs, predict_values(model, data.X))
