@@ -12,7 +12,8 @@ activation through the chain rule. Conventions:
   logit.
 - `mse`: half the mean over all elements of (prediction - target)^2, the 1/2 making its gradient
   `(prediction - target) / size` (the scikit-learn convention).
-- The L2 penalty `l2 / 2 * sum(W**2)` over weight matrices (not biases) is added by the network.
+- The L2 penalty `l2 / 2 * sum(W**2)` over weight matrices (not biases) is added by the network;
+  unlike scikit-learn's `alpha`, it is not divided by the batch size.
 
 `check_targets` holds targets to these conventions once, before any loss sees them.
 """
