@@ -18,6 +18,7 @@ import stat
 from nnfunc.codec import decode_model, encode_model
 from nnfunc.model import Model
 from nnfunc.msgpack_safe import MsgpackError, packb_plain, unpackb_limited
+from nnfunc.names import shown_path
 from nnfunc.schema import MAX_OBJECTS
 
 FORMAT_NAME = "nnfunc-model"
@@ -69,7 +70,7 @@ def _envelope_payload(data: bytes, max_bytes: int) -> bytes:
             max_objects=2 * 64 + 1,  # four keys and their values, or a map that is refused
         )
     except MsgpackError as exc:
-        raise ModelFileError(f"not a readable model file: {exc}") from None
+        raise ModelFileError(f"not a readable model file: {exc}{_text_hint(data)}") from None
     if not isinstance(envelope, dict) or envelope.get("format") != FORMAT_NAME:
         raise ModelFileError(f"not an nnfunc model file (no format {FORMAT_NAME!r} key)")
     version = envelope.get("version")
@@ -115,6 +116,18 @@ def read_model_bytes(path: str, max_bytes: int = MAX_FILE_BYTES) -> bytes:
     return read_model_file(path, max_bytes)[0]
 
 
+def _text_hint(data: bytes) -> str:
+    """A note for bytes that read as text (a CSV or JSON file given as a model), else ''."""
+    head = data[:256]
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return ""
+    if text and all(c.isprintable() or c in "\t\r\n" for c in text):
+        return " (the file holds text, perhaps a CSV or JSON file; a model file is msgpack)"
+    return ""
+
+
 def read_model_file(path: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[bytes, os.stat_result]:
     """A regular file's bytes and the `os.fstat` of the open file they were read from.
 
@@ -123,25 +136,26 @@ def read_model_file(path: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[bytes, 
     checked again through its descriptor, in case the path changed in between, and at most
     `max_bytes + 1` bytes are read whatever size the file reports.
     """
+    shown = shown_path(path)
     try:
-        _check_regular(path, os.stat(path))
+        _check_regular(shown, os.stat(path))
         fd = os.open(path, os.O_RDONLY | _OPEN_FLAGS)
     except FileNotFoundError:
-        raise ModelFileError(f"{path}: no such file") from None
+        raise ModelFileError(f"{shown}: no such file") from None
     except OSError as exc:
-        raise ModelFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise ModelFileError(f"{shown}: cannot read: {exc.strerror or exc}") from None
     try:
         info = os.fstat(fd)
-        _check_regular(path, info)
+        _check_regular(shown, info)
         if info.st_size > max_bytes:
-            raise ModelFileError(f"{path}: {info.st_size} bytes exceed the limit of {max_bytes}")
+            raise ModelFileError(f"{shown}: {info.st_size} bytes exceed the limit of {max_bytes}")
         data = _read_at_most(fd, max_bytes + 1, first=info.st_size + 1)
     except OSError as exc:
-        raise ModelFileError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise ModelFileError(f"{shown}: cannot read: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
     if len(data) > max_bytes:
-        raise ModelFileError(f"{path}: more than {max_bytes} bytes")
+        raise ModelFileError(f"{shown}: more than {max_bytes} bytes")
     return data, info
 
 
@@ -187,46 +201,92 @@ def load_model(path: str | os.PathLike[str], *, max_bytes: int = MAX_FILE_BYTES)
     try:
         return loads_model(data, max_bytes=max_bytes)
     except ModelFileError as exc:
-        raise ModelFileError(f"{source}: {exc}") from None
+        raise ModelFileError(f"{shown_path(source)}: {exc}") from None
+
+
+TEMP_STEM = 40  # characters of the target's name kept in its temporary file's name
+
+
+def temp_path(path: str | os.PathLike[str]) -> str:
+    """A fresh temporary name beside `path`, `.NAME.<hex>.tmp` with NAME cut to 40 characters.
+
+    Hidden and ending in `.tmp`, so that `nnfunc serve` never loads it; short, so that it fits
+    in the folder whenever `path`'s own name does.
+    """
+    folder, name = os.path.split(os.fspath(path))
+    return os.path.join(folder, f".{name[:TEMP_STEM]}.{secrets.token_hex(6)}.tmp")
 
 
 def write_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write `data` to `path` via a temporary file in the same folder, fsync and `os.replace`.
 
-    On any failure the temporary file is removed and an existing file at `path` is untouched;
-    an OSError names `path` (not the temporary file).
+    A symlink at `path` is written through: the file it names is replaced and the link stays.
+    An existing file keeps its permission bits. On any failure or interrupt (KeyboardInterrupt,
+    SystemExit) the temporary file is removed and an existing file at `path` is untouched; an
+    OSError names `path`, not the temporary file. Once the rename is done the write has
+    succeeded: syncing the folder afterwards is best effort.
     """
-    target = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(target))
-    tmp = os.path.join(folder, f".{os.path.basename(target)}.{secrets.token_hex(6)}.tmp")
+    given = os.fspath(path)
+    target = os.path.realpath(given)
+    tmp = temp_path(target)
+    mode = _permission_bits(target)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
-    except OSError as exc:
-        raise OSError(exc.errno, exc.strerror or str(exc), target) from exc
-    _fsync_folder(folder)
+    except OSError as exc:  # nothing was created
+        raise OSError(exc.errno, exc.strerror or str(exc), given) from exc
+    except BaseException:  # interrupted as the file was created: remove it
+        _remove(tmp)
+        raise
+    try:
+        _write_file(fd, data, mode)
+        os.replace(tmp, target)
+    except BaseException as exc:
+        _remove(tmp)
+        if isinstance(exc, OSError):
+            raise OSError(exc.errno, exc.strerror or str(exc), given) from exc
+        raise
+    _fsync_folder(os.path.dirname(target))
+
+
+def _permission_bits(path: str) -> int | None:
+    """The permission bits of the regular file at `path`, or None if there is none."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return info.st_mode & 0o777 if stat.S_ISREG(info.st_mode) else None
+
+
+def _write_file(fd: int, data: bytes, mode: int | None) -> None:
+    """Write and fsync `data` to the new file open as `fd`, set to `mode` if given; closes `fd`."""
+    try:
+        if mode is not None:
+            os.fchmod(fd, mode)
+        f = os.fdopen(fd, "wb")
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+        raise
+    with f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _remove(path: str) -> None:
+    """Delete a temporary file if it is there; a failure here must not hide the first one."""
+    with contextlib.suppress(OSError):
+        os.unlink(path)
 
 
 def _fsync_folder(folder: str) -> None:
-    """Make the rename durable where the platform allows syncing a directory."""
-    try:
+    """Make the rename durable where the platform allows syncing a directory (best effort)."""
+    with contextlib.suppress(OSError):
         fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
+        try:
             os.fsync(fd)
-    finally:
-        os.close(fd)
+        finally:
+            os.close(fd)
 
 
 def save_model(model: Model, path: str | os.PathLike[str]) -> None:
@@ -254,6 +314,7 @@ __all__ = [
     "read_model_bytes",
     "read_model_file",
     "save_model",
+    "temp_path",
     "unpackb_limited",
     "write_atomic",
 ]

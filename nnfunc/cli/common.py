@@ -2,16 +2,19 @@
 
 Library errors become one-line click errors: bad input or usage (ValueError, DataError,
 ModelFileError, OSError, MemoryError) exits with 2, a diverged training run with 1; no traceback
-either way. Messages count CSV rows from 1, the first row after the header, also for an
-`InputRangeError` (the library, like numpy, counts rows from 0). Output paths are checked before
-any work: a writable folder, not a directory, not a device or FIFO, and never the same file as an
-input or another output.
+either way. Messages name a CSV row by its line in the file (`line 6`) where the command knows
+it (predict and evaluate map an `InputRangeError`'s row, counted from 0 as numpy does, to its
+line); elsewhere they count data rows from 1, the first row after the header. Output paths are
+checked before any work: not `-`, a writable folder, not a directory, not a device or FIFO, not a
+read-only file, and never the same file as an input or another output. A symlink is written
+through.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
 import json
 import math
 import os
@@ -26,8 +29,8 @@ import click
 from nnfunc.activations import OUTPUT_ONLY, parse_activation
 from nnfunc.csvdata import MAX_CSV_BYTES, read_csv_bytes, read_stream
 from nnfunc.model import InputRangeError
-from nnfunc.modelfile import load_model
-from nnfunc.names import shown_path
+from nnfunc.modelfile import load_model, temp_path
+from nnfunc.names import counted, shown_path
 from nnfunc.training import TrainingDiverged
 
 CSV_LIMIT = f"{MAX_CSV_BYTES // 2**20} MiB"  # for help texts
@@ -68,7 +71,7 @@ def cli_errors() -> Iterator[None]:
     """Turn the library's exceptions into one-line click errors with the right exit code."""
     try:
         yield
-    except click.ClickException:
+    except (click.ClickException, BrokenPipeError):  # a closed stdout is the command line's job
         raise
     except TrainingDiverged as exc:
         raise Diverged(f"{exc}; no model file was written") from None
@@ -131,14 +134,22 @@ class ActivationName(click.ParamType):
         return str(value)
 
 
+DASH_OUTPUT = "'-' is not stdout here; give a file name (./- for a file named -)"
+
+
 class OutputPath(click.Path):
-    """A file path to write; an empty path is refused (the rest is `check_output`'s job)."""
+    """A file path to write; an empty path and `-` are refused (the rest is `check_output`'s job).
+
+    `-` means stdin for `--data`, but outputs are files: it would make a file named `-`.
+    """
 
     name = "PATH"
 
     def convert(self, value: Any, param: Any, ctx: Any) -> Any:
         if not str(value).strip():
             self.fail("empty path; give a file name", param, ctx)
+        if str(value) == "-":
+            self.fail(DASH_OUTPUT, param, ctx)
         return super().convert(value, param, ctx)
 
 
@@ -180,42 +191,62 @@ def check_output(
 
     `others` names the command's input files and its other outputs (`{"--data": "my.csv"}`):
     writing over one of them is refused. An existing path must be a regular file, since the
-    atomic write replaces whatever is there (a device such as /dev/null, a FIFO) with a new file.
-    The folder is probed by creating and removing an empty temporary file in it, which is what
-    the atomic write will do (permission bits alone say nothing for root or on read-only mounts).
+    atomic write replaces whatever is there (a device such as /dev/null, a FIFO) with a new file,
+    and one the user may write: a read-only file is kept. A symlink is followed, as the write
+    goes through it to the file it names. The folder is probed by `_probe_folder`.
     """
     if not path:
         raise BadInput("empty output path; give a file name")
-    folder = os.path.dirname(os.path.abspath(path))
+    if path == "-":
+        raise BadInput(DASH_OUTPUT)
+    real = os.path.realpath(path)  # where write_atomic will write
+    folder = os.path.dirname(real)
     if os.path.isdir(path):
         raise BadInput(f"{path}: is a directory; give a file name")
     if path.endswith(("/", os.sep)) or os.path.basename(path) in (".", ".."):
         raise BadInput(f"{path}: names a folder; give a file name")
     try:
         mode = os.stat(path).st_mode
-    except OSError:  # not there yet (or its folder is not: reported below)
+    except OSError as exc:  # not there yet (or its folder is not: reported below)
+        if exc.errno == errno.ELOOP:
+            raise BadInput(f"{path}: {exc.strerror}") from None
         mode = None
     if mode is not None and not stat.S_ISREG(mode):
         raise BadInput(
             f"{path}: exists and is not a regular file (a device, FIFO or socket); "
             "nnfunc would replace it: give the path of a file"
         )
+    if mode is not None and not os.access(path, os.W_OK):
+        raise BadInput(f"{path}: is read-only; make it writable or give another path")
     for label, other in (others or {}).items():
         if other and other != "-" and same_file(path, other):
             raise BadInput(f"{path}: is also the {label} file; give another path")
+    shown = os.path.dirname(real if os.path.islink(path) else path) or "."
     if not os.path.isdir(folder):
         if not create_folder:
-            raise BadInput(f"{path}: folder {os.path.dirname(path) or '.'} does not exist")
+            raise BadInput(f"{path}: folder {shown} does not exist")
         try:
             os.makedirs(folder, exist_ok=True)
         except OSError as exc:
             raise BadInput(f"{path}: cannot create folder: {exc.strerror or exc}") from None
     try:
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".nnfunc-probe-"):
-            pass
+        _probe_folder(real)
     except OSError as exc:
-        shown = os.path.dirname(path) or "."
+        if exc.errno == errno.ENAMETOOLONG:
+            raise BadInput(f"{path}: file name too long") from None
         raise BadInput(f"{path}: cannot write in folder {shown}: {exc.strerror or exc}") from None
+
+
+def _probe_folder(path: str) -> None:
+    """Create and remove an empty file beside `path`, named as long as the longer of `path`'s
+    name and its temporary file's: what the atomic write will need (permission bits alone say
+    nothing for root or on read-only mounts, and a name that is too long fails only here)."""
+    folder, name = os.path.split(path)
+    length = max(len(os.fsencode(n)) for n in (name, os.path.basename(temp_path(path))))
+    prefix = ".nnfunc-probe-"  # tempfile adds 8 random characters
+    padding = "-" * max(0, length - len(prefix) - 8)
+    with tempfile.NamedTemporaryFile(dir=folder, prefix=prefix, suffix=padding):
+        pass
 
 
 def load_model_arg(path: str) -> Any:
@@ -244,16 +275,21 @@ def creation_time() -> str:
     """Now in UTC as ISO 8601, or `SOURCE_DATE_EPOCH` (for reproducible files) when it is set.
 
     Only `nnfunc train --timestamp` records it: by default a model file holds no clock reading,
-    so the same seed gives the same bytes.
+    so the same seed gives the same bytes. As reproducible-builds.org specifies, the value is
+    ASCII digits, what `date +%s` prints (no sign, space or `_`), and anything else is an error;
+    an empty value counts as unset, as in many tools.
     """
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch is not None:
-        try:
-            moment = datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc)
-        except (ValueError, OverflowError, OSError):
-            raise BadInput(f"SOURCE_DATE_EPOCH={epoch!r} is not a Unix time in seconds") from None
-    else:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if not epoch:
         moment = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    wrong = f"SOURCE_DATE_EPOCH={epoch!r} is not a Unix time in seconds (what `date +%s` prints)"
+    if not (epoch.isascii() and epoch.isdigit()):
+        raise BadInput(wrong)
+    try:
+        moment = datetime.datetime.fromtimestamp(int(epoch), datetime.timezone.utc)
+    except (ValueError, OverflowError, OSError):
+        raise BadInput(wrong) from None
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -274,11 +310,6 @@ def _finite(value: Any) -> Any:
 def echo_json(value: Any, *, indent: int | None = 2) -> None:
     """Print one JSON document on stdout (strict JSON: no NaN)."""
     click.echo(json.dumps(_finite(value), indent=indent, allow_nan=False))
-
-
-def counted(n: int, noun: str) -> str:
-    """`1 row`, `2 rows`."""
-    return f"{n} {noun}{'s' * (n != 1)}"
 
 
 def ordered_splits(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
