@@ -2,15 +2,18 @@
 
 Only the stdlib `csv` module is used, with commas between cells. Feature columns must be numeric;
 the target column(s) are the last column unless named. Every problem a user can make in a file (a
-bad cell, a ragged row, an unknown column) raises `DataError` naming the row, the column and the
-value. Numbers are plain ASCII decimal or scientific notation (`5.1`, `-2`, `1e-3`): Python's
-`float` would also take `5_1` and non-ASCII digits, which are refused here. Files larger than
-`MAX_CSV_BYTES` (256 MiB) are refused before they are read whole.
+bad cell, a ragged row, an unknown column) raises `DataError` naming the file's line, the column
+and the value: `line 6` is line 6 of the file as an editor numbers it (the header is usually line
+1), whatever blank lines or skipped rows come before it. Numbers are plain ASCII decimal or
+scientific notation (`5.1`, `-2`, `1e-3`): Python's `float` would also take `5_1` and non-ASCII
+digits, which are refused here. Files larger than `MAX_CSV_BYTES` (256 MiB) are refused before
+they are read whole.
 
 Column names and text class labels end up in the model file, whose reader refuses control
 characters and names over `MAX_NAME_LEN` characters: such names are refused here, before any
 training, and messages quote names and cells with `repr` so a control character never reaches
-the terminal raw.
+the terminal raw. Column names are matched after Unicode NFC normalisation (`names.nfc`), so a
+file saved with decomposed accents still finds `größe`; names that differ only so are duplicates.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import numpy as np
 
 from nnfunc.arrays import freeze
 from nnfunc.datasets import TASKS, Dataset
-from nnfunc.names import dataset_name, name_problem, quoted, shown_path
+from nnfunc.names import counted, dataset_name, listed, name_problem, nfc, quoted, shown_path
 
 MAX_INTEGER_CLASSES = 20
 # The largest CSV input read (a file or stdin): generous for a numpy MLP, and a bound on memory.
@@ -42,6 +45,7 @@ def load_csv(
     path: str | os.PathLike[str],
     *,
     target: str | Sequence[str] | None = None,
+    features: Sequence[str] | None = None,
     task: str | None = None,
 ) -> Dataset:
     """Read the CSV at `path` into a Dataset named after the file (`dataset_name`).
@@ -50,7 +54,12 @@ def load_csv(
     """
     data = read_csv_bytes(path)
     return parse_csv(
-        data, source=shown_path(path), name=dataset_name(path), target=target, task=task
+        data,
+        source=shown_path(path),
+        name=dataset_name(path),
+        target=target,
+        features=features,
+        task=task,
     )
 
 
@@ -97,70 +106,136 @@ def parse_csv(
     source: str,
     name: str,
     target: str | Sequence[str] | None = None,
+    features: Sequence[str] | None = None,
     task: str | None = None,
 ) -> Dataset:
-    """Parse CSV bytes (UTF-8, optional BOM) into a Dataset; `source` names the data in errors."""
+    """Parse CSV bytes (UTF-8, optional BOM) into a Dataset; `source` names the data in errors.
+
+    `features` picks the feature columns (default: every column that is not a target).
+    """
     if task is not None and task not in TASKS:
         raise DataError(f"task must be one of {', '.join(TASKS)} or None, got {task!r}")
-    rows = csv_rows(data, source)
-    if not rows:
-        raise DataError(f"{source}: file is empty")
-    header, body = rows[0], rows[1:]
+    header, body, lines = numbered_table(data, source, skip_empty=True)
     _check_header(header, source)
-    if not body:
-        raise DataError(f"{source}: header only, no data rows")
-    check_rectangular(header, body, source)
     targets = _target_columns(header, target, source)
-    features = [column for column in header if column not in targets]
+    if features is None:
+        features = [column for column in header if column not in targets]
+    else:
+        features = _feature_columns(header, features, targets, source)
     if not features:
         raise DataError(
-            f"{source}: no feature columns left after taking target(s) {targets}"
+            f"{source}: no feature columns left after taking target(s) {listed(targets)}"
             + delimiter_hint(header)
         )
     # After the check above, so that a tab-separated file gets its hint rather than this refusal.
     _check_storable(header, source)
     if len(targets) > 1 and task == "classify":
-        raise DataError(f"{source}: classification takes one target column, got {targets}")
+        raise DataError(f"{source}: classification takes one target column, got {listed(targets)}")
 
     columns = {column: [row[i] for row in body] for i, column in enumerate(header)}
-    X = numeric_columns([columns[c] for c in features], features, source)
+    advice = (
+        "; feature columns must hold numbers: fix the cell, or leave the column out with "
+        "--features (or predict it with --target)"
+    )
+    X = numeric_columns([columns[c] for c in features], features, source, lines, advice=advice)
     if task is None:
-        task = _infer_task(targets, columns, source)
+        task = _infer_task(targets, columns, source, lines)
     if task == "classify":
-        y = _labels(columns[targets[0]], targets[0], source)
+        y = _labels(columns[targets[0]], targets[0], source, lines)
     else:
-        y = numeric_columns([columns[c] for c in targets], targets, source)
+        y = numeric_columns([columns[c] for c in targets], targets, source, lines)
     digest = hashlib.sha256(data).hexdigest()
     return Dataset(freeze(X), freeze(y), features, targets, task, name, digest)
 
 
-def csv_rows(data: bytes, source: str) -> list[list[str]]:
-    """The rows of CSV bytes (UTF-8, optional BOM), each cell stripped of surrounding spaces.
+def numbered_table(
+    data: bytes, source: str, *, skip_empty: bool = False
+) -> tuple[list[str], list[list[str]], list[int]]:
+    """The header, the data rows and each data row's line in the file (for messages).
+
+    An empty file, a header with no rows after it, and a row whose cell count differs from the
+    header's are refused; `skip_empty` is as for `numbered_rows`.
+    """
+    rows, lines = numbered_rows(data, source, skip_empty=skip_empty)
+    if not rows:
+        raise DataError(f"{source}: file is empty")
+    if len(rows) == 1:
+        raise DataError(f"{source}: header only, no data rows")
+    check_rectangular(rows[0], rows[1:], source, lines[1:])
+    return rows[0], rows[1:], lines[1:]
+
+
+def csv_rows(data: bytes, source: str, *, skip_empty: bool = False) -> list[list[str]]:
+    """The rows of CSV bytes, as `numbered_rows` reads them, without their line numbers."""
+    return numbered_rows(data, source, skip_empty=skip_empty)[0]
+
+
+def numbered_rows(
+    data: bytes, source: str, *, skip_empty: bool = False
+) -> tuple[list[list[str]], list[int]]:
+    """The rows of CSV bytes (UTF-8, optional BOM), cells stripped, and the line each starts on.
 
     Any line ending works (LF, CRLF, and the CR of old Mac and Excel exports); a space after a
-    comma does not stop a quoted cell (`1, "2"` is 1 and 2); blank lines and rows of empty cells
-    (Excel's trailing `,,,`) are skipped and not counted as rows.
+    comma does not stop a quoted cell (`1, "2"` is 1 and 2). Blank lines are skipped, as pandas
+    skips them. A row of empty cells (Excel's trailing `,,,`) is skipped with `skip_empty` (as
+    training does); otherwise it is refused naming its line, since predict and evaluate answer
+    every row and a dropped one would shift every answer after it.
     """
+    reader = csv.reader(io.StringIO(_text(data, source), newline=""), skipinitialspace=True)
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    start = 1  # the line the next row starts on
     try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{source}: not UTF-8 text (byte {exc.start})") from None
-    try:
-        lines = io.StringIO(text, newline="")  # as the csv module asks: it sees every ending
-        cells = csv.reader(lines, skipinitialspace=True)
-        rows = [[cell.strip() for cell in row] for row in cells]
+        for row in reader:
+            cells = [cell.strip() for cell in row]
+            line, start = start, reader.line_num + 1
+            if any(cells):
+                rows.append(cells)
+                lines.append(line)
+            elif len(cells) > 1 and not skip_empty:
+                raise DataError(
+                    f"{source}: line {line} has no values (only commas): every row gets one "
+                    "prediction, so fill it or delete it"
+                )
     except csv.Error as exc:
-        raise DataError(f"{source}: malformed CSV: {exc}") from None
-    return [row for row in rows if any(row)]
+        raise DataError(f"{source}: line {reader.line_num}: malformed CSV: {exc}") from None
+    return rows, lines
 
 
-def check_rectangular(header: list[str], body: list[list[str]], source: str) -> None:
-    """Refuse a row whose cell count differs from the header's (naming the row)."""
-    for number, row in enumerate(body, start=1):
+def _text(data: bytes, source: str) -> str:
+    """CSV bytes as text: UTF-8 with an optional BOM; UTF-16 and other encodings are refused
+    saying so, with the line of the first byte that is not UTF-8."""
+    fix = "save it as UTF-8 (in Excel: CSV UTF-8)"
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise DataError(f"{source}: looks like UTF-16 text (it starts with a UTF-16 mark); {fix}")
+    if b"\x00" in data[:4096]:
+        raise DataError(f"{source}: holds NUL bytes, as UTF-16 text or a binary file does; {fix}")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start]
+        line = before.count(b"\n") + before.count(b"\r") - before.count(b"\r\n") + 1
+        raise DataError(
+            f"{source}: line {line} is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start:,}; perhaps Latin-1 or Windows-1252); {fix}"
+        ) from None
+
+
+def row_name(index: int, lines: Sequence[int] | None) -> str:
+    """How a message names the data row at `index`: `line 6`, its line in the file, when the
+    lines are known; else `row 5`, counting data rows from 1 (the first after the header)."""
+    return f"line {lines[index]}" if lines is not None else f"row {index + 1}"
+
+
+def check_rectangular(
+    header: list[str], body: list[list[str]], source: str, lines: Sequence[int] | None = None
+) -> None:
+    """Refuse a row whose cell count differs from the header's (naming its line, or row)."""
+    for index, row in enumerate(body):
         if len(row) != len(header):
             raise DataError(
-                f"{source}: row {number} has {len(row)} cells, expected {len(header)} "
-                "(one per header column)" + delimiter_hint(header)
+                f"{source}: {row_name(index, lines)} has {counted(len(row), 'cell')}, expected "
+                f"{len(header)} (one per header column)" + delimiter_hint(header)
             )
 
 
@@ -178,14 +253,25 @@ def delimiter_hint(header: Sequence[str]) -> str:
 
 
 def _check_header(header: list[str], source: str) -> None:
-    """Refuse empty or duplicate column names."""
+    """Refuse empty column names, and names that are the same after NFC normalisation."""
     for index, column in enumerate(header, start=1):
         if not column:
             raise DataError(f"{source}: header column {index} has an empty name")
-    seen: set[str] = set()
-    duplicates = sorted({c for c in header if c in seen or seen.add(c)})
-    if duplicates:
-        raise DataError(f"{source}: duplicate column name(s): {', '.join(map(repr, duplicates))}")
+    first: dict[str, int] = {}
+    for index, column in enumerate(header, start=1):
+        earlier = first.setdefault(nfc(column), index)
+        if earlier == index:
+            continue
+        other = header[earlier - 1]
+        if other == column:
+            raise DataError(
+                f"{source}: duplicate column name: {quoted(column)} (header columns {earlier} and "
+                f"{index}); rename one"
+            )
+        raise DataError(  # ascii() shows the difference that the two spellings hide
+            f"{source}: header columns {earlier} ({ascii(other)}) and {index} ({ascii(column)}) "
+            "are one name in two Unicode forms: rename one"
+        )
 
 
 def _check_storable(header: list[str], source: str) -> None:
@@ -199,6 +285,16 @@ def _check_storable(header: list[str], source: str) -> None:
             )
 
 
+def _find_column(header: list[str], name: str, source: str, role: str) -> str:
+    """The header's spelling of column `name` (matched after NFC normalisation), else refuse."""
+    for column in header:
+        if nfc(column) == nfc(name):
+            return column
+    raise DataError(
+        f"{source}: unknown {role} column {quoted(name)}; available columns: {listed(header)}"
+    )
+
+
 def _target_columns(
     header: list[str], target: str | Sequence[str] | None, source: str
 ) -> list[str]:
@@ -208,15 +304,25 @@ def _target_columns(
     wanted = [target] if isinstance(target, str) else list(target)
     if not wanted:
         raise DataError(f"{source}: no target column given")
-    for column in wanted:
-        if column not in header:
-            raise DataError(
-                f"{source}: unknown target column {column!r}; "
-                f"available columns: {', '.join(map(repr, header))}"
-            )
-    if len(set(wanted)) != len(wanted):
-        raise DataError(f"{source}: target column(s) repeated: {', '.join(map(repr, wanted))}")
-    return wanted
+    found = [_find_column(header, column, source, "target") for column in wanted]
+    if len(set(found)) != len(found):
+        raise DataError(f"{source}: target column(s) repeated: {listed(wanted)}")
+    return found
+
+
+def _feature_columns(
+    header: list[str], features: Sequence[str], targets: list[str], source: str
+) -> list[str]:
+    """Resolve the features argument to known column names that are not targets."""
+    found = [_find_column(header, column, source, "feature") for column in features]
+    if len(set(found)) != len(found):
+        raise DataError(f"{source}: feature column(s) repeated: {listed(list(features))}")
+    both = [column for column in found if column in targets]
+    if both:
+        raise DataError(
+            f"{source}: {quoted(both[0])} is both a feature and a target column; give it once"
+        )
+    return found
 
 
 def parse_floats(cells: Sequence[str]) -> np.ndarray | None:
@@ -239,28 +345,48 @@ def is_number(cell: str) -> bool:
     return parse_floats([cell]) is not None
 
 
-def _numeric_column(cells: list[str], column: str, source: str) -> np.ndarray:
+def _numeric_column(
+    cells: list[str], column: str, source: str, lines: Sequence[int] | None, advice: str
+) -> np.ndarray:
     """Convert one column of cells to float64, naming the first bad cell on failure."""
     values = parse_floats(cells)
     if values is not None:
         return values
-    for number, cell in enumerate(cells, start=1):
+    for index, cell in enumerate(cells):
+        where = f"{source}: {row_name(index, lines)}, column {quoted(column)}"
         if not cell:
-            raise DataError(f"{source}: row {number}, column {column!r}: missing value")
+            raise DataError(f"{where}: missing value{advice}")
         if not is_number(cell):
-            raise DataError(f"{source}: row {number}, column {column!r}: {cell!r} is not a number")
+            raise DataError(f"{where}: {quoted(cell)} is not a number{advice}")
     raise AssertionError("unreachable: a column refused whose every cell is a number")
 
 
-def numeric_columns(cells: Sequence[list[str]], names: Sequence[str], source: str) -> np.ndarray:
-    """Columns of cells as a finite float64 array (rows, columns); bad cells raise DataError."""
-    values = np.column_stack([_numeric_column(c, name, source) for c, name in zip(cells, names)])
-    _check_finite(values, names, dict(zip(names, cells)), source)
+def numeric_columns(
+    cells: Sequence[list[str]],
+    names: Sequence[str],
+    source: str,
+    lines: Sequence[int] | None = None,
+    *,
+    advice: str = "",
+) -> np.ndarray:
+    """Columns of cells as a finite float64 array (rows, columns); bad cells raise DataError.
+
+    `lines` (each row's line in the file) numbers rows in messages (see `row_name`); `advice` is
+    added to the message for a cell that is missing or not a number.
+    """
+    values = np.column_stack(
+        [_numeric_column(c, name, source, lines, advice) for c, name in zip(cells, names)]
+    )
+    _check_finite(values, names, dict(zip(names, cells)), source, lines)
     return values
 
 
 def _check_finite(
-    values: np.ndarray, names: Sequence[str], columns: dict[str, Sequence[str]], source: str
+    values: np.ndarray,
+    names: Sequence[str],
+    columns: dict[str, Sequence[str]],
+    source: str,
+    lines: Sequence[int] | None,
 ) -> None:
     """Refuse NaN or infinite numbers, naming the first one."""
     bad = ~np.isfinite(values)
@@ -268,8 +394,8 @@ def _check_finite(
         row, col = np.argwhere(bad)[0]
         column = names[col]
         raise DataError(
-            f"{source}: row {row + 1}, column {column!r}: "
-            f"{columns[column][row]!r} is not a finite number"
+            f"{source}: {row_name(int(row), lines)}, column {quoted(column)}: "
+            f"{quoted(columns[column][row])} is not a finite number"
         )
 
 
@@ -284,7 +410,9 @@ def _is_integral_column(cells: list[str]) -> np.ndarray | None:
     return values.astype(np.int64)
 
 
-def _infer_task(targets: list[str], columns: dict[str, list[str]], source: str) -> str:
+def _infer_task(
+    targets: list[str], columns: dict[str, list[str]], source: str, lines: Sequence[int]
+) -> str:
     """Classify a single non-numeric or few-valued integral target; regress anything else.
 
     A column of numbers with a few words among them ("NA", "?") is numbers with missing values,
@@ -298,9 +426,10 @@ def _infer_task(targets: list[str], columns: dict[str, list[str]], source: str) 
         if cells and 2 * len(words) < len(cells) and all(cells):
             row = words[0]
             raise DataError(
-                f"{source}: target column {targets[0]!r} holds numbers but row {row + 1} holds "
-                f"{cells[row]!r}: nnfunc has no missing values; fill or drop such rows (or give "
-                "--task classify if the column holds class labels)"
+                f"{source}: target column {targets[0]!r} holds numbers but "
+                f"{row_name(row, lines)} holds {quoted(cells[row])}: nnfunc has no missing "
+                "values; fill or drop such rows (or give --task classify if the column holds "
+                "class labels)"
             )
         # Non-numeric, or a missing cell; `_labels` reports a missing cell by row.
         return "classify"
@@ -310,30 +439,31 @@ def _infer_task(targets: list[str], columns: dict[str, list[str]], source: str) 
     return "regress"
 
 
-def _labels(cells: list[str], column: str, source: str) -> np.ndarray:
+def _labels(cells: list[str], column: str, source: str, lines: Sequence[int]) -> np.ndarray:
     """Class labels: int64 when every cell is integral, else the stripped strings.
 
     Text labels are stored in the model file, so they must be names it can store.
     """
-    for number, cell in enumerate(cells, start=1):
+    for index, cell in enumerate(cells):
         if not cell:
-            raise DataError(f"{source}: row {number}, column {column!r}: missing value")
+            raise DataError(f"{source}: {row_name(index, lines)}, column {column!r}: missing value")
     integral = _is_integral_column(cells)
     values = parse_floats(cells) if integral is None else None
     fractional = None if values is None else np.isfinite(values) & (values != np.round(values))
     if fractional is not None and fractional.any():  # as scikit-learn's "continuous" refusal
         row = int(np.flatnonzero(fractional)[0])
         raise DataError(
-            f"{source}: target column {column!r} holds numbers that are not whole (row "
-            f"{row + 1}: {cells[row]!r}): a continuous target is regressed, not classified "
-            "(--task regress)"
+            f"{source}: target column {column!r} holds numbers that are not whole ("
+            f"{row_name(row, lines)}: {quoted(cells[row])}): a continuous target is regressed, "
+            "not classified (--task regress)"
         )
     if integral is None:
         for label in dict.fromkeys(cells):  # each distinct label, in order of first appearance
             problem = name_problem(label)
             if problem is not None:
                 raise DataError(
-                    f"{source}: row {cells.index(label) + 1}, column {column!r}: class label "
+                    f"{source}: {row_name(cells.index(label), lines)}, column {column!r}: class "
+                    f"label "
                     f"{quoted(label)} {problem}: a model file cannot store it; rename the class"
                 )
     labels = integral if integral is not None else np.array(cells, dtype=str)

@@ -1,36 +1,32 @@
 """New data in a trained model's terms: a CSV table's columns picked by the model's own names.
 
 What `nnfunc predict` and `nnfunc evaluate` read: the feature columns by name (any order, extra
-columns ignored), and the target columns as class codes or numbers. Rows are counted from 1, the
-first row after the header, in every message.
+columns ignored), and the target columns as class codes or numbers. Messages name a row by its
+line in the file when `lines` (from `csvdata.numbered_table`) is given, else count data rows from
+1, the first row after the header.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 
 import numpy as np
 
 from nnfunc.csvdata import (
     DataError,
-    check_rectangular,
-    csv_rows,
     delimiter_hint,
     is_number,
+    numbered_table,
     numeric_columns,
+    row_name,
 )
 from nnfunc.model import Model
 
 
 def read_table(data: bytes, source: str) -> tuple[list[str], list[list[str]]]:
     """Header and rows of CSV bytes (UTF-8, optional BOM); ragged rows or empty data raise."""
-    rows = csv_rows(data, source)
-    if not rows:
-        raise DataError(f"{source}: file is empty")
-    header, body = rows[0], rows[1:]
-    if not body:
-        raise DataError(f"{source}: header only, no data rows")
-    check_rectangular(header, body, source)
+    header, body, _ = numbered_table(data, source)
     return header, body
 
 
@@ -46,41 +42,56 @@ def _column(header: list[str], name: str, source: str, role: str) -> int:
 
 
 def _numbers(
-    header: list[str], body: list[list[str]], names: tuple[str, ...], source: str, role: str
+    header: list[str],
+    body: list[list[str]],
+    names: tuple[str, ...],
+    source: str,
+    role: str,
+    lines: Sequence[int] | None,
 ) -> np.ndarray:
     """The named columns as finite float64 (plain ASCII numbers only), column by column."""
     index = [_column(header, name, source, role) for name in names]
-    return numeric_columns([[row[i] for row in body] for i in index], names, source)
+    return numeric_columns([[row[i] for row in body] for i in index], names, source, lines)
 
 
-def model_inputs(model: Model, header: list[str], body: list[list[str]], source: str) -> np.ndarray:
+def model_inputs(
+    model: Model,
+    header: list[str],
+    body: list[list[str]],
+    source: str,
+    lines: Sequence[int] | None = None,
+) -> np.ndarray:
     """The model's feature columns (by name, any order, extra columns ignored) as float64."""
-    return _numbers(header, body, model.feature_names, source, "feature")
+    return _numbers(header, body, model.feature_names, source, "feature", lines)
 
 
 def model_targets(
-    model: Model, header: list[str], body: list[list[str]], source: str
+    model: Model,
+    header: list[str],
+    body: list[list[str]],
+    source: str,
+    lines: Sequence[int] | None = None,
 ) -> np.ndarray:
     """Class codes (classifiers) or float64 targets (regressors) from the model's target columns."""
     if model.task == "regress":
-        return _numbers(header, body, model.target_names, source, "target")
+        return _numbers(header, body, model.target_names, source, "target", lines)
     name = model.target_names[0]
     i = _column(header, name, source, "target")
     codes = {str(c): k for k, c in enumerate(model.classes)}
     integral = all(type(c) is int for c in model.classes)
     out = np.empty(len(body), np.int64)
-    for r, row in enumerate(body, start=1):
+    for r, row in enumerate(body):
         cell = row[i]
         if not cell:
-            raise DataError(f"{source}: row {r}, column {name!r}: missing value")
+            raise DataError(f"{source}: {row_name(r, lines)}, column {name!r}: missing value")
         if integral and cell not in codes and is_number(cell):
             with contextlib.suppress(ValueError, OverflowError):
                 value = float(cell)
                 cell = str(int(value)) if value == int(value) else cell
         if cell not in codes:
             raise DataError(
-                f"{source}: row {r}, column {name!r}: unknown class {row[i]!r}; "
+                f"{source}: {row_name(r, lines)}, column {name!r}: unknown class {row[i]!r}; "
                 f"the model knows: {', '.join(repr(c) for c in model.classes)}"
             )
-        out[r - 1] = codes[cell]
+        out[r] = codes[cell]
     return out

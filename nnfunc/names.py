@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
+from collections.abc import Iterable, Sequence
 
 from nnfunc.schema import MAX_NAME_LEN, UNPRINTABLE, padding_problem, unprintable
 
@@ -52,3 +54,30 @@ def column_problem(name: str) -> str | None:
 def quoted(text: str, limit: int = 60) -> str:
     """`text` quoted and escaped (`repr`), cut after `limit` characters, for a one-line message."""
     return repr(text) if len(text) <= limit else repr(text[:limit]) + "..."
+
+
+def nfc(name: str) -> str:
+    """`name` in Unicode NFC form: how names are compared (never stored), so that `größe` typed
+    with one code point per letter matches the decomposed spelling some systems save (NFD)."""
+    return unicodedata.normalize("NFC", name)
+
+
+def spelled_as(header: Sequence[str], names: Iterable[str]) -> list[str]:
+    """`header` with each column name that matches one of `names` only after NFC normalisation
+    spelled as `names` spell it, so that a model's columns are found in a file saved in NFD."""
+    wanted = list(names)
+    by_form = {nfc(name): name for name in wanted}
+    exact = set(wanted)
+    return [column if column in exact else by_form.get(nfc(column), column) for column in header]
+
+
+def counted(n: int, noun: str) -> str:
+    """`1 row`, `2 rows`: a count with its noun, plural when it is not 1."""
+    return f"{n} {noun}{'s' * (n != 1)}"
+
+
+def listed(names: Sequence[str], limit: int = 20) -> str:
+    """Names quoted and joined for a message (`'a', 'b'`), the first `limit` then `and N more`."""
+    shown = ", ".join(quoted(name) for name in names[:limit])
+    rest = len(names) - limit
+    return f"{shown} and {rest:,} more" if rest > 0 else shown

@@ -9,6 +9,7 @@ column too large to standardise, a network too big for a model file or for memor
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -193,18 +194,22 @@ def _warn_unseen_classes(labels: LabelEncoder, codes: np.ndarray) -> None:
 
 
 def _scaler(values: np.ndarray, names: Sequence[str], dataset: Dataset, role: str) -> Any:
-    """A scaler fitted on `values`, refusing columns too large to standardise in float64."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        scaler = fit_scaler(values)
-    bad = ~(np.isfinite(scaler.mean) & np.isfinite(scaler.scale))
+    """A scaler fitted on `values`, refusing columns too large to standardise in float64.
+
+    `fit_scaler` itself copes with any finite column, but a model fitted on values whose squares
+    overflow would unscale its predictions to inf and divide its inputs down to nothing, so such
+    columns are refused before training, where the message can say what to rescale.
+    """
+    largest = np.abs(values).max(axis=0) if values.size else np.zeros(values.shape[1])
+    bad = largest > math.sqrt(np.finfo(np.float64).max)
     if bad.any():
         column = int(np.argmax(bad))
-        biggest = float(np.max(np.abs(values[:, column])))
+        biggest = float(largest[column])
         raise DataError(
             f"{dataset.name}: {role} column {names[column]!r} holds values up to {biggest:.3g}, "
             "too large to standardise (their squares overflow float64); rescale that column"
         )
-    return scaler
+    return fit_scaler(values)
 
 
 @attrs.frozen

@@ -220,8 +220,8 @@ def workspace(tmp_path):
 
 TRAIN_ERRORS = [
     (["--data", "missing.csv"], "missing.csv: no such file"),
-    (["--data", "bad.csv"], "bad.csv: row 2, column 'b': 'oops' is not a number"),
-    (["--data", "nan.csv"], "nan.csv: row 2, column 'b': 'nan' is not a finite number"),
+    (["--data", "bad.csv"], "bad.csv: line 3, column 'b': 'oops' is not a number"),
+    (["--data", "nan.csv"], "nan.csv: line 3, column 'b': 'nan' is not a finite number"),
     (["--data", "one.csv"], "target column 'y' has a single class 'x'"),
     (["--data", "good.csv", "--target", "zz"], "unknown target column 'zz'; available columns"),
     (["--lr", "-0.1"], "Invalid value for '--lr': -0.1 is not in the range x>0"),
@@ -245,8 +245,8 @@ TRAIN_ERRORS = [
     (["--data", "two.csv", "--val-split", "0.5"], "2 rows are too few for test_split 0.2 and"),
     (["--data", "two.csv", "--val-split", "0.5"], "lower test_split or val_split (nnfunc train's"),
     (["--data", "semicolons.csv"], "the file looks semicolon-separated"),
-    (["--data", "underscore.csv"], "row 1, column 'a': '5_1' is not a number"),
-    (["--data", "arabic.csv"], "row 2, column 'a': '\u0665' is not a number"),
+    (["--data", "underscore.csv"], "line 2, column 'a': '5_1' is not a number"),
+    (["--data", "arabic.csv"], "line 3, column 'a': '\u0665' is not a number"),
     (["--data", "/dev/zero"], "/dev/zero: is a device or special file, not a CSV file"),
     (["--out", ""], "Invalid value for '--out': empty path"),
 ]
@@ -323,7 +323,7 @@ def test_train_refuses_names_a_model_file_cannot_store_before_training(workspace
     (workspace / "long.csv").write_text("a," + "y" * 1025 + "\n" + rows)
     cases = {
         "tab.csv": "tab.csv: header column 1 'a\\tb' holds the control character U+0009",
-        "esc.csv": "esc.csv: row 2, column 'y': class label 'c\\x1bat' holds the control character",
+        "esc.csv": "esc.csv: line 3, column 'y': class label 'c\\x1bat' holds the control",
         "long.csv": "long.csv: header column 2 'yyyyy",
     }
     for name, message in cases.items():
@@ -342,9 +342,9 @@ def test_a_file_name_with_control_characters_gives_a_printable_dataset_name(work
     assert load_model(workspace / "models" / "f_x.msgpack").provenance["dataset"] == "f_x"
     (workspace / "h\x1b.csv").write_text("a,b,y\n1,oops,x\n")
     result = run("train", "--data", "h\x1b.csv")
-    assert_fails(result, 2, "'h\\x1b.csv': row 1, column 'b': 'oops' is not a number")
+    assert_fails(result, 2, "'h\\x1b.csv': line 2, column 'b': 'oops' is not a number")
     result = run("predict", "models/f_x.msgpack", "--data", "h\x1b.csv")
-    assert_fails(result, 2, "'h\\x1b.csv': row 1, column 'b': 'oops' is not a number")
+    assert_fails(result, 2, "'h\\x1b.csv': line 2, column 'b': 'oops' is not a number")
 
 
 def test_csv_input_is_bounded(files, workspace, monkeypatch):
@@ -469,13 +469,13 @@ def test_predict_reads_stdin_and_answers_regressors_in_original_units(files):
 
 def test_predict_refuses_bad_cells(files):
     cases = {
-        "b,a\n1,x\n": "<stdin>: row 1, column 'a': 'x' is not a number",
-        "b,a\n1,2\n1,NaN\n": "<stdin>: row 2, column 'a': 'NaN' is not a finite number",
+        "b,a\n1,x\n": "<stdin>: line 2, column 'a': 'x' is not a number",
+        "b,a\n1,2\n1,NaN\n": "<stdin>: line 3, column 'a': 'NaN' is not a finite number",
         "b\n1\n": "<stdin>: missing feature column 'a'",
         "": "<stdin>: file is empty",
         # Python's float() reads these as 51 and 5: a CSV cell must be a plain ASCII number
-        "b,a\n1,2\n5_1,2\n": "<stdin>: row 2, column 'b': '5_1' is not a number",
-        "b,a\n1,\u0665\n": "<stdin>: row 1, column 'a': '\u0665' is not a number",
+        "b,a\n1,2\n5_1,2\n": "<stdin>: line 3, column 'b': '5_1' is not a number",
+        "b,a\n1,\u0665\n": "<stdin>: line 2, column 'a': '\u0665' is not a number",
         "b;a\n1;2\n": "the file looks semicolon-separated; nnfunc reads comma-separated CSV",
         "b\ta\n1\t2\n": "the file looks tab-separated",
     }
@@ -486,23 +486,23 @@ def test_predict_refuses_bad_cells(files):
 
 def test_rows_a_model_cannot_answer_are_numbered_as_csv_rows_are(files):
     header = "sepal_length,sepal_width,petal_length,petal_width"
-    # the CLI counts data rows from 1, as for a bad cell; the library counts them from 0
+    # the CLI names a row by its line in the file, as for a bad cell; the library counts from 0
     assert_fails(
         run("predict", files["iris"], "--data", "-", input=f"{header}\n1,2,nan,3\n"),
         2,
-        "<stdin>: row 1, column 'petal_length': 'nan' is not a finite number",
+        "<stdin>: line 2, column 'petal_length': 'nan' is not a finite number",
     )
     for data in (f"{header}\n1e308,1,1,1\n", f"{header}\n1,1,1,1\n1,1e308,1,1\n"):
         row = data.count("\n") - 1
         result = run("predict", files["iris"], "--data", "-", input=data)
         assert_fails(result, 2, "inputs out of range")
-        assert f"row {row}" in result.stderr and f"row {row - 1}" not in result.stderr
+        assert f"line {row + 1}," in result.stderr
         labelled = data.replace("\n", ",setosa\n").replace(",setosa", ",species", 1)
         result = run("evaluate", files["iris"], "--data", "-", input=labelled)
         assert_fails(result, 2, "inputs out of range")
-        assert f"row {row}" in result.stderr and f"row {row - 1}" not in result.stderr
+        assert f"line {row + 1}," in result.stderr
     result = run("predict", files["iris"], "--data", "-", input=f"{header}\n1,1,1,1\n1,1e308,1,1\n")
-    assert_fails(result, 2, "inputs out of range: row 2, feature 'sepal_width' = 1e+308")
+    assert_fails(result, 2, "<stdin>: inputs out of range: line 3, feature 'sepal_width' = 1e+308")
 
 
 def test_inspect_summarises_layers_parameters_and_provenance(files):

@@ -89,33 +89,33 @@ def test_unknown_target_lists_columns(tmp_path):
 
 def test_ragged_row_names_the_row(tmp_path):
     path = write(tmp_path, "a,b,c\n1,2,3\n4,5\n")
-    with pytest.raises(DataError, match="row 2 has 2 cells, expected 3"):
+    with pytest.raises(DataError, match="line 3 has 2 cells, expected 3"):
         load_csv(path)
 
 
 def test_non_numeric_feature_names_row_column_and_value(tmp_path):
     path = write(tmp_path, "a,b,c\n1,2,x\n4,oops,y\n")
-    with pytest.raises(DataError, match=r"row 2, column 'b': 'oops' is not a number") as info:
+    with pytest.raises(DataError, match=r"line 3, column 'b': 'oops' is not a number") as info:
         load_csv(path)
     assert "\n" not in str(info.value)
 
 
 def test_missing_cell_names_row_and_column(tmp_path):
-    with pytest.raises(DataError, match="row 1, column 'a': missing value"):
+    with pytest.raises(DataError, match="line 2, column 'a': missing value"):
         load_csv(write(tmp_path, "a,b,c\n,2,x\n4,5,y\n"))
-    with pytest.raises(DataError, match="row 2, column 'c': missing value"):
+    with pytest.raises(DataError, match="line 3, column 'c': missing value"):
         load_csv(write(tmp_path, "a,b,c\n1,2,x\n4,5,\n", name="t.csv"))
 
 
 def test_nan_and_infinity_are_refused(tmp_path):
-    with pytest.raises(DataError, match="row 2, column 'b': 'nan' is not a finite number"):
+    with pytest.raises(DataError, match="line 3, column 'b': 'nan' is not a finite number"):
         load_csv(write(tmp_path, "a,b,c\n1,2,x\n4,nan,y\n"))
-    with pytest.raises(DataError, match="row 1, column 'y': 'inf' is not a finite number"):
+    with pytest.raises(DataError, match="line 2, column 'y': 'inf' is not a finite number"):
         load_csv(write(tmp_path, "a,y\n1,inf\n2,0.5\n", name="r.csv"), task="regress")
 
 
 def test_non_numeric_regression_target(tmp_path):
-    with pytest.raises(DataError, match="row 2, column 'y': 'big' is not a number"):
+    with pytest.raises(DataError, match="line 3, column 'y': 'big' is not a number"):
         load_csv(write(tmp_path, "a,y\n1,0.5\n2,big\n"), task="regress")
 
 
@@ -150,11 +150,11 @@ def test_huge_integral_target_is_regression_without_overflow(tmp_path):
 
 def test_only_plain_ascii_numbers_are_numbers(tmp_path):
     # Python's float() reads '5_1' as 51 and '\u0665' (Arabic-Indic five) as 5
-    with pytest.raises(DataError, match="row 2, column 'a': '5_1' is not a number"):
+    with pytest.raises(DataError, match="line 3, column 'a': '5_1' is not a number"):
         load_csv(write(tmp_path, "a,y\n1,x\n5_1,y\n"))
-    with pytest.raises(DataError, match="row 1, column 'b': '\u0665' is not a number"):
+    with pytest.raises(DataError, match="line 2, column 'b': '\u0665' is not a number"):
         load_csv(write(tmp_path, "a,b,y\n1,\u0665,x\n2,3,y\n"))
-    with pytest.raises(DataError, match="row 1, column 'b': '\uff15' is not a number"):
+    with pytest.raises(DataError, match="line 2, column 'b': '\uff15' is not a number"):
         load_csv(write(tmp_path, "a,b,y\n1,\uff15,x\n2,3,y\n"))  # fullwidth 5
     # a target of such cells is labels, not numbers: '1_0' is not the class 10
     data = load_csv(write(tmp_path, "a,y\n1,1_0\n2,2_0\n3,1_0\n"))
@@ -207,11 +207,11 @@ def test_column_names_a_model_file_cannot_store_are_refused(tmp_path, text, mess
 
 
 def test_text_class_labels_a_model_file_cannot_store_are_refused(tmp_path):
-    with pytest.raises(DataError, match=r"row 2, column 'y': class label 'c\\x1bat' holds the"):
+    with pytest.raises(DataError, match=r"line 3, column 'y': class label 'c\\x1bat' holds the"):
         load_csv(write(tmp_path, "a,y\n1,dog\n2,c\x1bat\n3,dog\n"))
     long = "b" * 1025
     with pytest.raises(
-        DataError, match=r"row 1, column 'y': class label 'b{60}'\.\.\. has 1,025 char"
+        DataError, match=r"line 2, column 'y': class label 'b{60}'\.\.\. has 1,025 char"
     ):
         load_csv(write(tmp_path, f"a,y\n1,{long}\n2,dog\n"))
     load_csv(write(tmp_path, "a,y\n1," + "b" * 1024 + "\n2,dog\n"))  # the limit itself is fine
@@ -232,13 +232,13 @@ def test_messages_quote_names_and_paths_escaped(tmp_path):
     with pytest.raises(DataError) as info:
         load_csv(write(tmp_path, "a\x1b,b,c\n1,2,3\n"), target="z")
     assert "available columns: 'a\\x1b', 'b', 'c'" in str(info.value)
-    with pytest.raises(DataError, match=r"duplicate column name\(s\): 'b\\x1b'"):
+    with pytest.raises(DataError, match=r"duplicate column name: 'b\\x1b'"):
         load_csv(write(tmp_path, "a,b\x1b,b\x1b\n1,2,3\n"))
     with pytest.raises(DataError, match=r"target column\(s\) repeated: 'b', 'b'"):
         load_csv(write(tmp_path, "a,b,c\n1,2,3\n"), target=["b", "b"])
     with pytest.raises(DataError) as info:
         load_csv(write(tmp_path, "a,y\nzz,x\n", name="h\x1b.csv"))
-    assert str(info.value).startswith("'") and "h\\x1b.csv': row 1, column 'a'" in str(info.value)
+    assert str(info.value).startswith("'") and "h\\x1b.csv': line 2, column 'a'" in str(info.value)
     assert str(info.value).isprintable()
 
 
@@ -248,7 +248,7 @@ def test_classifying_a_continuous_target_is_refused(tmp_path):
     with pytest.raises(DataError) as info:
         load_csv(path, target="sum", task="classify")
     assert str(info.value) == (
-        f"{path}: target column 'sum' holds numbers that are not whole (row 2: '1.75'): a "
+        f"{path}: target column 'sum' holds numbers that are not whole (line 3: '1.75'): a "
         "continuous target is regressed, not classified (--task regress)"
     )
     assert load_csv(path, target="sum").task == "regress"
@@ -259,7 +259,7 @@ def test_classifying_a_continuous_target_is_refused(tmp_path):
 def test_a_numeric_target_with_missing_value_markers_is_refused_not_classified(tmp_path):
     # "NA" made the column text, and every number became its own class (test accuracy 0)
     rows = "".join(f"{i},{i * 0.37:.3f}\n" if i != 3 else "3,NA\n" for i in range(20))
-    with pytest.raises(DataError, match=r"target column 'y' holds numbers but row 4 holds 'NA'"):
+    with pytest.raises(DataError, match=r"target column 'y' holds numbers but line 5 holds 'NA'"):
         load_csv(write(tmp_path, "x,y\n" + rows))
     labels = write(tmp_path, "x,y\n1,NA\n2,cat\n3,NA\n", name="labels.csv")  # words: labels
     assert load_csv(labels).task == "classify"

@@ -125,7 +125,7 @@ def test_read_table_refuses_unusable_csv():
     cases = {
         b"": "file is empty",
         b"a,b\n": "header only",
-        b"a,b\n1,2\n3\n": "row 2 has 1 cells, expected 2",
+        b"a,b\n1,2\n3\n": "line 3 has 1 cell, expected 2",
         b"a,b\n\xff,1\n": "not UTF-8",
     }
     for data, message in cases.items():

@@ -1,7 +1,8 @@
 """`nnfunc evaluate`: a saved model's metrics on a labelled CSV file.
 
 Classifiers get accuracy, the confusion matrix and per-class precision, recall and F1; regressors
-get MSE, RMSE, MAE and R² per target. Columns are matched by the names the model was trained on.
+get MSE, RMSE, MAE and R² per target. Columns are matched by the names the model was trained on
+(after Unicode normalisation); rows are read as `nnfunc predict` reads them.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from nnfunc.cli.common import (
     load_model_arg,
     read_input,
 )
+from nnfunc.cli.predict import model_rows, rows_by_line
+from nnfunc.names import shown_path
 from nnfunc.pipeline import evaluate as evaluate_model
-from nnfunc.pipeline import model_inputs, model_targets, read_table
+from nnfunc.pipeline import model_inputs, model_targets
 
 
 def _table(rows: list[list[str]]) -> list[str]:
@@ -77,14 +80,15 @@ def evaluate(model_path: str, data: str, as_json: bool) -> None:
     model = load_model_arg(model_path)
     raw, source = read_input(data)
     with cli_errors():
-        header, body = read_table(raw, source)
-        X = model_inputs(model, header, body, source)
-        y = model_targets(model, header, body, source)
-        report = evaluate_model(model, X, y)
+        header, body, lines = model_rows(model, raw, source)
+        X = model_inputs(model, header, body, source, lines)
+        y = model_targets(model, header, body, source, lines)
+        with rows_by_line(source, lines):
+            report = evaluate_model(model, X, y)
     if as_json:
         echo_json({"model": model_path, "data": source, "task": model.task, "metrics": report})
         return
-    click.echo(f"{model_path} on {source}")
+    click.echo(f"{shown_path(model_path)} on {source}")
     if model.task == "classify":
         lines = classification_text(report, [str(c) for c in model.classes])
     else:

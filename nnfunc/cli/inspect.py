@@ -14,6 +14,7 @@ import numpy as np
 from nnfunc.cli.common import (
     Command,
     cli_errors,
+    counted,
     echo_json,
     human_bytes,
     json_option,
@@ -28,6 +29,10 @@ from nnfunc.modelfile import (
     model_digest,
     read_model_bytes,
 )
+from nnfunc.names import shown_path
+
+# Names shown on one line of the summary before the rest are counted (all of them: --json).
+SHOWN_NAMES = 20
 
 
 def layer_rows(model: Model) -> list[dict[str, Any]]:
@@ -94,6 +99,14 @@ def summary_data(model: Model, path: str, blob: bytes) -> dict[str, Any]:
     }
 
 
+def _names(names: Any) -> str:
+    """Names joined for one summary line: the first `SHOWN_NAMES`, then how many more."""
+    names = [str(name) for name in names]
+    rest = len(names) - SHOWN_NAMES
+    shown = ", ".join(names[:SHOWN_NAMES])
+    return f"{shown}, ... and {rest:,} more (--json lists them all)" if rest > 0 else shown
+
+
 def _numbers(values: list[float]) -> str:
     shown = ", ".join(f"{v:.4g}" for v in values[:6])
     return f"[{shown}{', ...' if len(values) > 6 else ''}]"
@@ -121,19 +134,19 @@ def summary_lines(model: Model, path: str, blob: bytes) -> list[str]:
     """The human-readable summary, line by line."""
     spec = model.spec
     lines = [
-        f"Model: {path}",
+        f"Model: {shown_path(path)}",
         f"  {FORMAT_NAME} v{FORMAT_VERSION}, {human_bytes(len(blob))}, sha256 {model_digest(blob)}",
     ]
     if model.task == "classify":
-        classes = ", ".join(map(str, model.classes))
         lines.append(
-            f"Task: classify {model.target_names[0]} into {len(model.classes)} classes: {classes}"
+            f"Task: classify {model.target_names[0]} into {len(model.classes)} classes: "
+            f"{_names(model.classes)}"
         )
     else:
-        lines.append(
-            f"Task: regress {len(model.target_names)} target(s): {', '.join(model.target_names)}"
-        )
-    lines.append(f"Inputs: {spec.n_inputs} feature(s): {', '.join(model.feature_names)}")
+        targets = counted(len(model.target_names), "target")
+        lines.append(f"Task: regress {targets}: {_names(model.target_names)}")
+    features = counted(spec.n_inputs, "feature")
+    lines.append(f"Inputs: {features}: {_names(model.feature_names)}")
     rows = [
         ["Layer", "Output shape", "Activation", "Params"],
         ["input", f"(None, {spec.n_inputs})", "", ""],
@@ -184,7 +197,7 @@ def inspect(model_path: str, as_json: bool) -> None:
         try:
             model = loads_model(blob)
         except ValueError as exc:
-            raise type(exc)(f"{model_path}: {exc}") from None
+            raise type(exc)(f"{shown_path(model_path)}: {exc}") from None
     if as_json:
         echo_json(summary_data(model, model_path, blob))
         return

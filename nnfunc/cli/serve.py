@@ -38,7 +38,13 @@ def _check_port_free(host: str, port: int) -> None:
     help="Folder of *.msgpack model files (env NNFUNC_MODELS_DIR); watched for changes.",
 )
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", type=click.IntRange(1, 65535), default=8000, show_default=True)
+@click.option(
+    "--port",
+    type=click.IntRange(1, 65535),
+    default=8000,
+    show_default=True,
+    help="TCP port to listen on.",
+)
 @click.option(
     "--workers", type=click.IntRange(1, 64), default=2, show_default=True, help="Processes."
 )

@@ -29,22 +29,30 @@ from nnfunc.cli.common import (
     cli_errors,
     counted,
 )
+from nnfunc.csvdata import load_csv
 from nnfunc.datasets import TASKS, Dataset, dataset_names, load_dataset
 from nnfunc.names import shown_path
-from nnfunc.pipeline import OverparameterizedWarning, default_config, load_training_data
+from nnfunc.pipeline import OverparameterizedWarning, default_config
 from nnfunc.sweep import SWEEPABLE, SweepResult, check_sweep, grid, random_search, run_sweep
 from nnfunc.sweep_results import load_results, paths
 from nnfunc.sweep_space import fixed_settings, parse_values, read_space_file
 
 
-def _dataset(
-    name: str, csv_path: str | None, target: str | None, task: str | None, data_seed: int
-) -> Dataset:
+def _columns(value: str | None) -> list[str] | None:
+    """Comma-separated column names (--target, --features), or None."""
+    return [name.strip() for name in value.split(",")] if value is not None else None
+
+
+def _dataset(name: str, options: dict[str, Any]) -> Dataset:
     """The bundled dataset, or the CSV file read as `nnfunc train --data` reads it."""
-    if csv_path is None:
-        return load_dataset(name, seed=data_seed)
-    targets = [t.strip() for t in target.split(",")] if target is not None else None
-    return load_training_data(data=csv_path, target=targets, task=task)
+    if options["csv_path"] is None:
+        return load_dataset(name, seed=options["data_seed"])
+    return load_csv(
+        options["csv_path"],
+        target=_columns(options["target"]),
+        features=_columns(options["features"]),
+        task=options["task"],
+    )
 
 
 def _base(dataset: Dataset, csv_path: str | None, fixed: Any, val_split: float | None):
@@ -99,6 +107,8 @@ def _backend(jobs: int | None, scheduler: str | None, dask_local: int | None, n_
         if dask_local:
             return sb.local_dask(dask_local)
         n_jobs = jobs if jobs is not None else min(sb.default_jobs(), max(n_tasks, 1))
+        if n_jobs == 1:  # one process needs no joblib
+            return contextlib.nullcontext(sb.serial())
         try:
             return contextlib.nullcontext(sb.joblib_backend(n_jobs))
         except ImportError:
@@ -218,6 +228,11 @@ def _space_options(command):
 @click.option(
     "--target", help="Target column(s) of the CSV file, comma-separated [default: the last]."
 )
+@click.option(
+    "--features",
+    metavar="COLUMNS",
+    help="Feature columns of the CSV file, comma-separated [default: all but the targets].",
+)
 @click.option("--task", type=click.Choice(TASKS), help="classify or regress [default: inferred].")
 @click.option(
     "--data-seed",
@@ -277,8 +292,9 @@ def _space_options(command):
     "--plot",
     "plot_path",
     type=OutputPath(),
-    metavar="PNG",
-    help="Draw the metric against the swept parameter, with error bars.",
+    metavar="FILE",
+    help="Draw the metric against the swept parameter, with error bars; the suffix picks the "
+    "format: .png, .svg, .pdf.",
 )
 @click.option("--plot-x", type=click.Choice(SWEEPABLE), help="Parameter on the plot's x axis.")
 @click.option(
@@ -299,6 +315,8 @@ def sweep(config_file: str | None, **options: Any) -> None:
         raise BadInput("give --resume or --overwrite, not both")
     if options["target"] is not None and options["csv_path"] is None:
         raise BadInput("--target selects a column of a --data CSV file")
+    if options["features"] is not None and options["csv_path"] is None:
+        raise BadInput("--features selects columns of a --data CSV file")
     _check_outputs(options, config_file)
     out = options["out"]
     existing = [str(p) for p in paths(out) if p.exists()]
@@ -373,9 +391,7 @@ def _plan(settings: dict[str, Any], options: dict[str, Any]):
     configs = random_search(space, n_random, seed=numbers["seed"]) if n_random else grid(space)
     options["swept"] = [n for n in SWEEPABLE if n in space]
     fixed = fixed_settings(settings.get("fixed", {}))
-    dataset = _dataset(
-        name, options["csv_path"], options["target"], options["task"], options["data_seed"]
-    )
+    dataset = _dataset(name, options)
     base = _base(dataset, options["csv_path"], fixed, options["val_split"])
     return dataset, base, configs, numbers["trials"], numbers["seed"]
 

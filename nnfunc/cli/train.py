@@ -20,17 +20,21 @@ import attrs
 import click
 import numpy as np
 
+from nnfunc.activations import ACTIVATIONS, OUTPUT_ONLY
 from nnfunc.cli.common import (
     CSV_LIMIT,
     FRACTION,
     NON_NEGATIVE,
     POSITIVE,
     ActivationName,
+    BadInput,
     Command,
+    Diverged,
     Layers,
     OutputPath,
     check_output,
     cli_errors,
+    counted,
     creation_time,
     echo_json,
     human_bytes,
@@ -40,7 +44,7 @@ from nnfunc.cli.common import (
     ordered_splits,
     read_input,
 )
-from nnfunc.csvdata import parse_csv
+from nnfunc.csvdata import load_csv, parse_csv
 from nnfunc.datasets import dataset_names
 from nnfunc.losses import LOSSES
 from nnfunc.model import Model
@@ -50,13 +54,14 @@ from nnfunc.optim import OPTIMIZERS
 from nnfunc.params import ALIASES, INITIALIZERS
 from nnfunc.pipeline import (
     OverparameterizedWarning,
+    TrainConfig,
     check_training,
     default_config,
     load_training_data,
     train_model,
 )
 from nnfunc.schedules import SCHEDULES
-from nnfunc.training import EpochReport
+from nnfunc.training import EpochReport, TrainingDiverged
 
 # CLI option name -> TrainConfig field, for the options that override the recipe.
 OVERRIDES = {
@@ -79,6 +84,29 @@ OVERRIDES = {
     "patience": "patience",
     "dtype": "dtype",
 }
+
+# An L2 penalty from here up is far above the usual 1e-5..1e-2; a run it diverges says so.
+LARGE_L2 = 1.0
+
+
+def _activation_help(hidden: bool) -> str:
+    """The --activation / --output-activation help: the names, and the NAME:PARAM syntax."""
+    names = sorted(n for n in ACTIVATIONS if not (hidden and n in OUTPUT_ONLY))
+    takes = sorted(n for n, act in ACTIVATIONS.items() if act.parametric)
+    return (
+        f"{'Hidden' if hidden else 'Output'} activation: {', '.join(names)}; NAME:PARAM sets the "
+        f"parameter of {', '.join(takes)} (e.g. leaky_relu:0.1)."
+    )
+
+
+def _names(option: str, value: str | None) -> list[str] | None:
+    """A comma-separated list of column names, or None; an empty name is a usage error."""
+    if value is None:
+        return None
+    names = [name.strip() for name in value.split(",")]
+    if not all(names):
+        raise click.UsageError(f"{option} {value!r}: give column names separated by commas")
+    return names
 
 
 class Progress:
@@ -129,13 +157,30 @@ def _architecture(model: Model) -> str:
     help="Inferred if omitted: text, or whole numbers with at most 20 values, are classified.",
 )
 @click.option("--layers", type=Layers(), help="Hidden layer sizes, e.g. 16,16 (or 'none').")
-@click.option("--activation", type=ActivationName(hidden=True), help="Hidden activation.")
-@click.option("--output-activation", type=ActivationName(hidden=False), help="Output activation.")
-@click.option("--loss", type=click.Choice(list(LOSSES)), help="Loss (matched to the output).")
+@click.option(
+    "--features",
+    metavar="COLUMNS",
+    help="Feature columns of the CSV, comma-separated (default: every column but the targets).",
+)
+@click.option("--activation", type=ActivationName(hidden=True), help=_activation_help(True))
+@click.option(
+    "--output-activation", type=ActivationName(hidden=False), help=_activation_help(False)
+)
+@click.option(
+    "--loss",
+    type=click.Choice(list(LOSSES)),
+    help="Loss (default: the recipe's; with --output-activation, the one that output calls for).",
+)
 @click.option("--init", type=click.Choice([*INITIALIZERS, *ALIASES]), help="Weight initialiser.")
 @click.option("--optimizer", type=click.Choice(OPTIMIZERS), help="Optimizer.")
 @click.option("--lr", type=POSITIVE, help="Learning rate (> 0).")
-@click.option("--schedule", type=click.Choice(list(SCHEDULES)), help="Learning-rate schedule.")
+@click.option(
+    "--schedule",
+    type=click.Choice(list(SCHEDULES)),
+    help="Learning-rate schedule over the run: cosine decays to 0 by the last step, step halves "
+    "the rate every quarter of the run, exponential brings it to a tenth, invscaling is "
+    "lr / sqrt(step + 1).",
+)
 @click.option("--batch-size", type=click.IntRange(min=1), help="Minibatch size.")
 @click.option("--epochs", type=click.IntRange(1, 1_000_000), help="Number of epochs.")
 @click.option("--l2", type=NON_NEGATIVE, help="L2 penalty on the weights (>= 0).")
@@ -144,21 +189,30 @@ def _architecture(model: Model) -> str:
 @click.option("--val-split", type=FRACTION, help="Fraction of training rows for validation.")
 @click.option("--test-split", type=FRACTION, help="Fraction of rows held out for testing.")
 @click.option(
-    "--early-stopping/--no-early-stopping", default=None, help="Stop when validation stalls."
+    "--early-stopping/--no-early-stopping",
+    default=None,
+    help="Stop when the validation loss stops improving for --patience epochs (without "
+    "--val-split there are no validation rows, and the training loss is watched).",
 )
-@click.option("--patience", type=click.IntRange(min=1), help="Epochs without improvement.")
+@click.option(
+    "--patience",
+    type=click.IntRange(min=1),
+    help="Epochs without improvement before --early-stopping stops training.",
+)
 @click.option("--dtype", type=click.Choice(["float32", "float64"]), help="Float type.")
 @click.option(
     "--out",
     metavar="PATH",
     type=OutputPath(),
-    help="Model file (default: models/<data name>.msgpack).",
+    help="Model file (default: models/<data name>.msgpack). An existing file is replaced; if "
+    "anything fails, it is left intact.",
 )
 @click.option(
     "--plot",
-    metavar="PNG",
+    metavar="FILE",
     type=OutputPath(),
-    help="Draw training curves to this PNG (matplotlib).",
+    help="Draw training curves to this file (matplotlib); its suffix picks the format: .png, "
+    ".svg, .pdf.",
 )
 @click.option(
     "--timestamp",
@@ -172,6 +226,7 @@ def train(
     data: str | None,
     dataset: str | None,
     target: str | None,
+    features: str | None,
     task: str | None,
     out: str | None,
     plot: str | None,
@@ -189,6 +244,8 @@ def train(
         raise click.UsageError("give --data or --dataset, not both")
     if target is not None and data is None:
         raise click.UsageError("--target selects a column of a --data CSV file")
+    if features is not None and data is None:
+        raise click.UsageError("--features selects columns of a --data CSV file")
     if data is None and dataset is None:
         dataset = "iris"
     name = dataset or ("stdin" if data == "-" else dataset_name(data))  # printable, as stored
@@ -204,24 +261,40 @@ def train(
     # the last check: it may make models/
     check_output(out, others={"--data": data}, create_folder=out == default_out)
 
-    overrides = {OVERRIDES[k]: v for k, v in options.items() if v is not None}
+    config = _config(dataset, options)
     with cli_errors():
-        config = attrs.evolve(default_config(dataset), **overrides)
-        targets = [t.strip() for t in target.split(",")] if target is not None else None
+        columns = {"target": _names("--target", target), "features": _names("--features", features)}
         if data == "-":
             raw, source = read_input(data)
-            table = parse_csv(raw, source=source, name=name, target=targets, task=task)
+            table = parse_csv(raw, source=source, name=name, task=task, **columns)
+        elif data is not None:
+            table = load_csv(data, task=task, **columns)
         else:
-            table = load_training_data(data=data, dataset=dataset, target=targets, task=task)
+            table = load_training_data(dataset=dataset)
         with np.errstate(all="ignore"):
             check_training(table, config, task=task)  # before the progress bar and any epoch
+    if config.early_stopping and not config.val_split:
+        click.echo(
+            "Warning: --early-stopping has no validation rows to watch (no --val-split), so it "
+            "watches the training loss; give --val-split 0.2, say, to stop on held-out rows",
+            err=True,
+        )
     progress = Progress(config.epochs, name) if is_terminal() and not quiet else None
     started = time.perf_counter()
     try:
         # Divergence is detected from the loss; numpy's overflow warnings would only add noise.
         with cli_errors(), np.errstate(all="ignore"), warnings.catch_warnings(record=True) as seen:
             warnings.simplefilter("always", OverparameterizedWarning)
-            model = train_model(table, config, task=task, on_epoch=progress, created=created)
+            try:
+                model = train_model(table, config, task=task, on_epoch=progress, created=created)
+            except TrainingDiverged as exc:
+                if config.l2 < LARGE_L2:
+                    raise
+                raise Diverged(
+                    f"training diverged at epoch {exc.epoch}: the loss became {exc.value}; "
+                    f"--l2 {config.l2:g} is large (1e-5 to 1e-2 is usual): try a smaller --l2; "
+                    "no model file was written"
+                ) from None
         for warning in seen:
             click.echo(f"Warning: {warning.message}", err=True)
     finally:
@@ -240,6 +313,23 @@ def train(
         if image is not None:
             write_atomic(plot, image)
     _report(model, name, out, blob, plot, seconds, as_json=as_json, quiet=quiet)
+
+
+def _config(dataset: str | None, options: dict[str, Any]) -> TrainConfig:
+    """The recipe with the options given on top. An output activation given without a loss gets
+    the loss that output calls for (not the recipe's, which fits the recipe's output);
+    --patience without early stopping is refused, since it would do nothing."""
+    overrides = {OVERRIDES[k]: v for k, v in options.items() if v is not None}
+    if "output_activation" in overrides and "loss" not in overrides:
+        overrides["loss"] = None  # `prepare_run` matches it to the output
+    with cli_errors():
+        config = attrs.evolve(default_config(dataset), **overrides)
+    if "patience" in overrides and not config.early_stopping:
+        raise BadInput(
+            "--patience needs --early-stopping: it counts the epochs without improvement "
+            "before early stopping ends training"
+        )
+    return config
 
 
 def _report(
@@ -278,7 +368,8 @@ def _report(
     epochs = model.config["epochs_run"]
     stopped = " (stopped early)" if model.config["stopped_early"] else ""
     click.echo(
-        f"{name}: trained a {_architecture(model)} for {epochs} epochs{stopped} in {seconds:.1f} s"
+        f"{name}: trained a {_architecture(model)} for {counted(epochs, 'epoch')}{stopped} in "
+        f"{seconds:.1f} s"
     )
     for split, report in ordered_splits(model.metrics):
         click.echo(metric_line(split, report))
