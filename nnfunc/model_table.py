@@ -9,7 +9,7 @@ line in the file when `lines` (from `csvdata.numbered_table`) is given, else cou
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -22,6 +22,32 @@ from nnfunc.csvdata import (
     row_name,
 )
 from nnfunc.model import Model
+from nnfunc.names import spelled_as
+from nnfunc.plain_csv import plain_header, plain_table
+
+
+def model_table(
+    model: Model, data: bytes, source: str
+) -> tuple[list[str], list[list[str]], list[int]]:
+    """The header, rows and their lines of CSV bytes, with the header's column names spelled as
+    the model spells them when they match only after Unicode normalisation (NFC and NFD)."""
+    header, body, lines = numbered_table(data, source)
+    return spelled_as(header, (*model.feature_names, *model.target_names)), body, lines
+
+
+def table_inputs(model: Model, data: bytes, source: str) -> tuple[np.ndarray, Callable[[int], int]]:
+    """The model's feature columns of CSV bytes as float64, and a function giving the line of a
+    row (counted from 0) for messages. A plain file goes through numpy's C reader (`plain_csv`),
+    anything else through the careful reader, which names what is wrong."""
+    header = plain_header(data)
+    if header is not None:
+        header = spelled_as(header, model.feature_names)
+        if all(header.count(name) == 1 for name in model.feature_names):
+            table = plain_table(data, header, model.feature_names)
+            if table is not None:  # lines are only needed for a message: found then
+                return table.numbers, lambda row: numbered_table(data, source)[2][row]
+    header, body, lines = model_table(model, data, source)
+    return model_inputs(model, header, body, source, lines), lines.__getitem__
 
 
 def read_table(data: bytes, source: str) -> tuple[list[str], list[list[str]]]:

@@ -21,7 +21,8 @@ from nnfunc.cli.common import (
     load_model_arg,
     read_input,
 )
-from nnfunc.cli.predict import model_rows, rows_by_line
+from nnfunc.cli.predict import rows_by_line
+from nnfunc.model_table import model_table
 from nnfunc.names import shown_path
 from nnfunc.pipeline import evaluate as evaluate_model
 from nnfunc.pipeline import model_inputs, model_targets
@@ -80,10 +81,10 @@ def evaluate(model_path: str, data: str, as_json: bool) -> None:
     model = load_model_arg(model_path)
     raw, source = read_input(data)
     with cli_errors():
-        header, body, lines = model_rows(model, raw, source)
+        header, body, lines = model_table(model, raw, source)
         X = model_inputs(model, header, body, source, lines)
         y = model_targets(model, header, body, source, lines)
-        with rows_by_line(source, lines):
+        with rows_by_line(source, lines.__getitem__):
             report = evaluate_model(model, X, y)
     if as_json:
         echo_json({"model": model_path, "data": source, "task": model.task, "metrics": report})

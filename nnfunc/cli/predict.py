@@ -12,9 +12,10 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 
 import click
+import numpy as np
 from click.core import ParameterSource
 
 from nnfunc.cli.common import (
@@ -26,29 +27,18 @@ from nnfunc.cli.common import (
     load_model_arg,
     read_input,
 )
-from nnfunc.csvdata import numbered_table
-from nnfunc.model import InputRangeError, Model, predict_codes, predict_proba, predict_values
-from nnfunc.names import spelled_as
-from nnfunc.pipeline import model_inputs
-
-
-def model_rows(
-    model: Model, raw: bytes, source: str
-) -> tuple[list[str], list[list[str]], list[int]]:
-    """The header, rows and their lines of CSV bytes, with the header's column names spelled as
-    the model spells them when they match only after Unicode normalisation (NFC and NFD)."""
-    header, body, lines = numbered_table(raw, source)
-    return spelled_as(header, (*model.feature_names, *model.target_names)), body, lines
+from nnfunc.model import InputRangeError, predict_codes, predict_proba, predict_values
+from nnfunc.model_table import table_inputs
 
 
 @contextlib.contextmanager
-def rows_by_line(source: str, lines: Sequence[int]) -> Iterator[None]:
+def rows_by_line(source: str, line_of: Callable[[int], int]) -> Iterator[None]:
     """Name the row of an InputRangeError by its line in the file, as the CSV messages do."""
     try:
         yield
     except InputRangeError as exc:
         raise BadInput(
-            f"{source}: inputs out of range: line {lines[exc.row]}, {exc.detail}"
+            f"{source}: inputs out of range: line {line_of(exc.row)}, {exc.detail}"
         ) from None
 
 
@@ -79,29 +69,51 @@ def predict(model_path: str, data: str, fmt: str, as_json: bool) -> None:
     model = load_model_arg(model_path)
     raw, source = read_input(data)
     with cli_errors():
-        header, body, lines = model_rows(model, raw, source)
-        X = model_inputs(model, header, body, source, lines)
-        with rows_by_line(source, lines):
+        X, line_of = table_inputs(model, raw, source)
+        with rows_by_line(source, line_of):
             if model.task == "classify":
-                labels = [model.classes[k] for k in predict_codes(model, X).tolist()]
-                values = predict_proba(model, X).tolist()
+                codes = predict_codes(model, X)
+                values = predict_proba(model, X)
                 columns = [f"p_{c}" for c in model.classes]
             else:
-                labels = None
-                values = predict_values(model, X).tolist()
+                codes = None
+                values = predict_values(model, X)
                 columns = list(model.target_names)
+    classes = list(model.classes)
     if fmt == "json":
-        if labels is not None:
-            echo_json(
-                {"classes": list(model.classes), "labels": labels, "probabilities": values},
-                indent=None,
-            )
+        if codes is not None:
+            labels = [classes[k] for k in codes.tolist()]
+            body = {"classes": classes, "labels": labels, "probabilities": values.tolist()}
+            echo_json(body, indent=None)
         else:
-            echo_json({"targets": columns, "values": values}, indent=None)
+            echo_json({"targets": columns, "values": values.tolist()}, indent=None)
         return
+    header = ["label", *columns] if codes is not None else columns
+    for text in _csv_chunks(header, classes, codes, values):
+        click.echo(text, nl=False)
+
+
+# Rows formatted per chunk: a million rows never sit in memory as Python lists and text at once.
+CHUNK_ROWS = 10_000
+
+
+def _csv_chunks(
+    header: list[str], classes: list, codes: np.ndarray | None, values: np.ndarray
+) -> Iterator[str]:
+    """The CSV output, a chunk of rows at a time: the label (classifiers) and each value as its
+    shortest exact spelling (`repr`)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["label", *columns] if labels is not None else columns)
-    for i, row in enumerate(values):
-        writer.writerow([labels[i], *map(repr, row)] if labels is not None else map(repr, row))
-    click.echo(out.getvalue(), nl=False)
+    writer.writerow(header)
+    for start in range(0, len(values), CHUNK_ROWS):
+        rows = values[start : start + CHUNK_ROWS].tolist()
+        if codes is None:
+            writer.writerows([map(repr, row) for row in rows])
+        else:
+            labels = codes[start : start + CHUNK_ROWS].tolist()
+            writer.writerows([[classes[k], *map(repr, row)] for k, row in zip(labels, rows)])
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+    if not len(values):
+        yield out.getvalue()
