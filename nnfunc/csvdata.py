@@ -1,7 +1,7 @@
 """Load a CSV file with a header row as a `Dataset`, with readable one-line errors.
 
 Cells are separated by commas. A plain file (ASCII numbers, header on the first line) is read by
-numpy's C parser (`plain_csv`), six times faster and in a sixth of the memory; anything else by
+numpy's C parser (`plain_csv`), five times faster and in a quarter of the memory; anything else by
 the stdlib `csv` module, to the same values. Feature columns must be numeric;
 the target column(s) are the last column unless named. Every problem a user can make in a file (a
 bad cell, a ragged row, an unknown column) raises `DataError` naming the file's line, the column

@@ -1,6 +1,6 @@
 """A fast reader for plain CSV files: numpy's C parser (`np.loadtxt`) instead of the csv module.
 
-A million rows of twenty numbers take about 4 s this way, in little more memory than the file
+A million rows of twenty numbers take about 5 s this way, in little more memory than the file
 and its numbers; through the csv module's lists of strings they took 24 s and 14 times the file's
 size. The fast reader takes only what the careful reader in `csvdata` reads to the very same
 values: a header on the first line, ASCII rows, every converted cell a plain finite number (no
