@@ -58,6 +58,15 @@ def _openapi() -> Response:
 CONSTANT = b'{"model_name":"constant","model_version":"1","outputs":[]}'
 
 
+def _options_no_content(response: Response) -> Response:
+    """Flask's automatic OPTIONS answer is an empty text/html 200; an API answers 204 with the
+    Allow header and no body."""
+    if request.method == "OPTIONS" and response.status_code == 200 and not response.data:
+        response.status_code = 204
+        del response.headers["Content-Type"]
+    return response
+
+
 def _constant() -> Response:
     """The benchmarks' ceiling: read the body, answer fixed bytes, no model and no parsing."""
     read_limited(request, max_bytes=state().config.max_body_bytes)
@@ -90,6 +99,7 @@ def create_app(
     if config.bench_route:
         app.add_url_rule("/bench/constant", "bench_constant", _constant, methods=["POST"])
     app.before_request(_start_timer)
+    app.after_request(_options_no_content)
     app.after_request(_record)
     registry.start()
     return app

@@ -730,3 +730,10 @@ def test_tf_serving_versions_are_int64_numbers_with_version_routes(client, iris)
     assert_error(client.get("/v1/models/iris/labels/stable"), 404, "no version labels")
     assert_error(client.post("/v1/models/iris/labels/stable:predict", json=body), 404, "labels")
     assert_error(client.get("/v1/models/ghost/labels/stable"), 404, "unknown model")
+
+
+def test_options_answers_204_with_the_allowed_methods(client):
+    # Flask's automatic answer was an empty 200 labelled text/html
+    answer = client.options("/v2/models/iris/infer")
+    assert answer.status_code == 204 and answer.data == b""
+    assert "POST" in answer.headers["Allow"] and "Content-Type" not in answer.headers
