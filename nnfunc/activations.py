@@ -105,8 +105,13 @@ def _elu(z: np.ndarray, alpha: float) -> np.ndarray:
 
 
 def _elu_grad(z: np.ndarray, a: np.ndarray, alpha: float) -> np.ndarray:
-    # alpha * e^z itself: a + alpha (= alpha * expm1(z) + alpha) cancels to 0 below z = -37
-    return np.where(z > 0, 1.0, alpha * np.exp(np.minimum(z, 0))).astype(z.dtype, copy=False)
+    grad = np.where(z > 0, 1.0, a + alpha).astype(z.dtype, copy=False)
+    # a + alpha (= alpha * expm1(z) + alpha) loses digits as e^z vanishes (0 below z = -37):
+    # there, alpha * e^z itself, computed only where needed (rare, so the common case is as fast)
+    far = z < -5  # e^z < 0.007: float32 keeps 1e-5 of relative precision above that
+    if far.any():
+        grad[far] = alpha * np.exp(z[far])
+    return grad
 
 
 def _leaky_relu(z: np.ndarray, alpha: float) -> np.ndarray:

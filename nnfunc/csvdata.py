@@ -33,7 +33,7 @@ import numpy as np
 from nnfunc.arrays import freeze
 from nnfunc.datasets import TASKS, Dataset
 from nnfunc.names import counted, dataset_name, listed, name_problem, nfc, quoted, shown_path
-from nnfunc.plain_csv import plain_header, plain_table
+from nnfunc.plain_csv import plain_first_row, plain_header, plain_table
 
 MAX_INTEGER_CLASSES = 20
 # The largest CSV input read (a file or stdin): generous for a numpy MLP, and a bound on memory.
@@ -173,9 +173,21 @@ def _plain_arrays(
     data: bytes, header: list[str], features: list[str], targets: list[str], task: str | None
 ) -> tuple[np.ndarray, np.ndarray, str] | None:
     """X, y and the task as the careful reader would make them, through `plain_csv`; None when
-    the file is not plain or the careful reader would refuse it (it then says why)."""
-    table = plain_table(data, header, [*features, *targets])
-    if table is not None:
+    the file is not plain or the careful reader would refuse it (it then says why).
+
+    The first row picks the one read worth trying (numbers throughout, or a text target), so a
+    file that is not plain costs at most one fast read before the careful one.
+    """
+    first = plain_first_row(data)
+    if first is None or len(first) != len(header):
+        return None
+    first_cells = dict(zip(header, first))
+    if not all(is_number(first_cells[column]) for column in features):
+        return None
+    if is_number(first_cells[targets[0]]) or len(targets) > 1:
+        table = plain_table(data, header, [*features, *targets])
+        if table is None:
+            return None
         X = np.ascontiguousarray(table.numbers[:, : len(features)])
         y = np.ascontiguousarray(table.numbers[:, len(features) :])
         labels = _whole_labels(y[:, 0]) if len(targets) == 1 else None
@@ -187,7 +199,7 @@ def _plain_arrays(
         if labels is None or len(np.unique(labels)) < 2:
             return None
         return X, labels, task
-    if len(targets) > 1 or task == "regress":
+    if task == "regress":
         return None
     table = plain_table(data, header, features, text=targets)
     if table is None:
@@ -271,7 +283,7 @@ def _text(data: bytes, source: str) -> str:
     fix = "save it as UTF-8 (in Excel: CSV UTF-8)"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DataError(f"{source}: looks like UTF-16 text (it starts with a UTF-16 mark); {fix}")
-    if b"\x00" in data[:4096]:
+    if b"\x00" in data:
         raise DataError(f"{source}: holds NUL bytes, as UTF-16 text or a binary file does; {fix}")
     try:
         return data.decode("utf-8-sig")

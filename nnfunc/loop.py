@@ -153,6 +153,7 @@ class Metric:
     def __init__(self, spec: MLPSpec):
         self.loss = spec.loss
         self.sums: list[Any] = [0.0, 0.0, 0.0, 0.0]
+        self.shift: np.ndarray | None = None
 
     def add(self, z: np.ndarray, y: np.ndarray) -> None:
         if self.loss == "softmax_cross_entropy":
@@ -163,28 +164,23 @@ class Metric:
             self.sums[0] += int(np.count_nonzero((z >= 0) == (y.reshape(z.shape) >= 0.5)))
             self.sums[1] += z.size
         else:
-            # R2 from the residual sum of squares and the targets' running count, mean and sum of
-            # squared deviations, merged batch by batch (Chan et al.): a sum of y**2 minus n mean**2
-            # would lose every digit for targets far from zero (1e8 + noise).
-            with np.errstate(over="ignore", invalid="ignore"):  # diverging runs: inf, no warning
-                self.sums[0] += np.sum((z - y) ** 2, axis=0, dtype=np.float64)
-                n_b = y.shape[0]
-                mean_b = np.mean(y, axis=0, dtype=np.float64)
-                m2_b = np.sum(np.square(y - mean_b, dtype=np.float64), axis=0)
-                n, mean, m2 = self.sums[1], self.sums[2], self.sums[3]
-                total = n + n_b
-                delta = mean_b - mean
-                self.sums[1:] = [
-                    total,
-                    mean + delta * (n_b / total),
-                    m2 + m2_b + delta * delta * (n * n_b / total),
-                ]
+            # R2 from running sums: the residual sum of squares, and the targets' sums shifted
+            # by the first batch's mean K (sum(y - K), sum((y - K)**2)): unshifted sums of y and
+            # y**2 would lose every digit for targets far from zero (1e8 + noise).
+            if self.shift is None:
+                self.shift = np.mean(y, axis=0, dtype=np.float64)
+            d = y - self.shift
+            self.sums[0] += np.sum((z - y) ** 2, axis=0, dtype=np.float64)
+            self.sums[1] += y.shape[0]
+            self.sums[2] += np.sum(d, axis=0, dtype=np.float64)
+            self.sums[3] += np.sum(np.square(d, dtype=np.float64), axis=0)
 
     def value(self) -> float:
         if self.loss != "mse":
             return self.sums[0] / max(self.sums[1], 1)
-        sse, _, _, sst = self.sums
-        with np.errstate(over="ignore", invalid="ignore"):
+        sse, n, s, ss = self.sums
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverged run's inf: no warning
+            sst = ss - s * s / n
             r2 = np.where(sst > 0, 1.0 - sse / np.where(sst > 0, sst, 1.0), (sse == 0) * 1.0)
         return float(np.mean(r2))
 

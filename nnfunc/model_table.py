@@ -23,7 +23,7 @@ from nnfunc.csvdata import (
 )
 from nnfunc.model import Model
 from nnfunc.names import spelled_as
-from nnfunc.plain_csv import plain_header, plain_table
+from nnfunc.plain_csv import plain_header, plain_table, row_line
 
 
 def model_table(
@@ -45,7 +45,7 @@ def table_inputs(model: Model, data: bytes, source: str) -> tuple[np.ndarray, Ca
         if all(header.count(name) == 1 for name in model.feature_names):
             table = plain_table(data, header, model.feature_names)
             if table is not None:  # lines are only needed for a message: found then
-                return table.numbers, lambda row: numbered_table(data, source)[2][row]
+                return table.numbers, lambda row: row_line(data, row)
     header, body, lines = model_table(model, data, source)
     return model_inputs(model, header, body, source, lines), lines.__getitem__
 

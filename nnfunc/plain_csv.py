@@ -38,14 +38,50 @@ def plain_header(data: bytes) -> list[str] | None:
     """The header's cells (stripped) when it is the file's first line, all of it on that line
     (no CR-only line endings, no quoted line break); else None."""
     first = data[: _first_line_end(data)].removeprefix(BOM).removesuffix(b"\r")
-    if b"\r" in first or first.count(b'"') % 2:
+    if b"\r" in first or b"\x00" in first:
         return None
     try:
         text = first.decode("utf-8")
-    except UnicodeDecodeError:
+        # strict: a quote left open (`x"y,"t`, which the csv module would carry on into the
+        # next line) is an error here rather than the end of the header
+        row = next(csv.reader([text], skipinitialspace=True, strict=True), [])
+    except (UnicodeDecodeError, csv.Error):
         return None
-    cells = [cell.strip() for cell in next(csv.reader([text], skipinitialspace=True), [])]
+    cells = [cell.strip() for cell in row]
     return cells if any(cells) else None
+
+
+def plain_first_row(data: bytes) -> list[str] | None:
+    """The stripped cells of the first line after the header that holds any, or None when there
+    is none or it is not plain (a quote left open, not ASCII): a cheap look before a whole read."""
+    lines = data[_first_line_end(data) + 1 :].split(b"\n", 64)[:64]
+    for line in lines:
+        line = line.removesuffix(b"\r")
+        if not line.strip():
+            continue
+        if not line.isascii():
+            return None
+        try:
+            row = next(csv.reader([line.decode("ascii")], skipinitialspace=True, strict=True))
+        except csv.Error:
+            return None
+        return [cell.strip() for cell in row]
+    return None
+
+
+def row_line(data: bytes, row: int) -> int:
+    """The line of the file on which data row `row` (from 0; blank lines are not rows) starts,
+    counted as the careful reader counts it, without keeping any cell: for messages."""
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    reader = csv.reader(text, skipinitialspace=True)
+    start, index = 1, -1  # the first row that holds anything is the header, row -1
+    for cells in reader:
+        line, start = start, reader.line_num + 1
+        if any(cell.strip() for cell in cells):
+            if index == row:
+                return line
+            index += 1
+    raise IndexError(f"no data row {row}")
 
 
 def plain_table(
@@ -56,7 +92,7 @@ def plain_table(
     `header` is `plain_header(data)` (names unique); `numeric` and `text` name its columns.
     """
     body = data[_first_line_end(data) + 1 :]
-    if not body.isascii() or b"_" in body:
+    if not body.isascii() or b"_" in body or b"\x00" in body:  # NUL: the careful reader refuses
         return None
     index = {name: i for i, name in enumerate(header)}
     columns = [index[name] for name in numeric]

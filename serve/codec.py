@@ -9,6 +9,7 @@ capped lengths and depth).
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import msgpack
@@ -34,11 +35,15 @@ def _refuse_constant(token: str) -> float:
     raise ValueError(f"{token} is not valid JSON")
 
 
-def body_format(request: Request) -> str:
-    """'json' or 'msgpack' from the Content-Type (none, or curl's default form type, means
-    JSON); anything else is a 415."""
+def body_format(request: Request, *, form_is_json: bool = False) -> str:
+    """'json' or 'msgpack' from the Content-Type (none means JSON); anything else is a 415.
+
+    `form_is_json` reads curl's default form type as JSON, as TF Serving does, for its
+    `:predict` route only: a web page may send that type to any origin without asking first,
+    so elsewhere it stays refused.
+    """
     mimetype = request.mimetype
-    if mimetype in ("", JSON, FORM) or mimetype.endswith("+json"):
+    if mimetype in ("", JSON) or mimetype.endswith("+json") or (form_is_json and mimetype == FORM):
         return "json"
     if mimetype in MSGPACK_TYPES:
         return "msgpack"
@@ -106,10 +111,10 @@ def _check_coding(request: Request) -> None:
         )
 
 
-def read_body(request: Request, *, max_bytes: int) -> tuple[Any, str]:
+def read_body(request: Request, *, max_bytes: int, form_is_json: bool = False) -> tuple[Any, str]:
     """The decoded body and its format; malformed 400, wrong type or coding 415, oversized 413."""
     _check_coding(request)
-    fmt = body_format(request)
+    fmt = body_format(request, form_is_json=form_is_json)
     data = read_limited(request, max_bytes=max_bytes)
     if not data:
         raise ApiError(400, "malformed body: the request body is empty")
@@ -124,16 +129,17 @@ def read_infer_body(request: Request, *, max_bytes: int) -> tuple[Any, str, byte
     if header is None:
         return (*read_body(request, max_bytes=max_bytes), None)
     _check_coding(request)
-    if request.mimetype != OCTET_STREAM:
-        body_format(request)  # the JSON types (or a 415); the JSON part is read as JSON anyway
+    if request.mimetype != OCTET_STREAM and body_format(request) != "json":
+        raise ApiError(415, f"binary tensor data comes with a JSON header: send {JSON}")
     data = read_limited(request, max_bytes=max_bytes)
-    if not header.strip().isdigit() or int(header) > len(data):
+    digits = re.fullmatch(r"[0-9]{1,12}", header.strip())  # isdigit() takes '²'; int() 5000 digits
+    if digits is None or int(digits.group()) > len(data):
         raise ApiError(
             400,
             f"malformed body: {BINARY_HEADER} must be the length of the JSON part, at most the "
             f"body's {len(data)} bytes, got {header!r}",
         )
-    length = int(header)
+    length = int(digits.group())
     if length == 0:
         raise ApiError(400, "malformed body: the JSON part is empty")
     return _decode(data[:length], "json", max_bytes), "json", data[length:]

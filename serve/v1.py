@@ -130,7 +130,7 @@ def predict(name: str, version: str | None = None) -> Response:
     model = entry.model
     assert model is not None
     config = settings()
-    body, fmt = read_body(request, max_bytes=config.max_body_bytes)
+    body, fmt = read_body(request, max_bytes=config.max_body_bytes, form_is_json=True)
     if not isinstance(body, dict) or ("instances" in body) == ("inputs" in body):
         raise ApiError(400, "the body must be an object with either 'instances' or 'inputs'")
     if body.get("signature_name") not in (None, "", "serving_default"):

@@ -214,6 +214,8 @@ def unload(name: str) -> Response:
     processes an unload would reach only the one that took the request."""
     require_token()
     find_entry(name)
+    if state().registry.folder is None:  # an app made with in-memory models
+        raise ApiError(400, "unloading is not supported: this server's models are fixed")
     raise ApiError(
         400,
         f"unloading is not supported: the server serves every file in its models folder; "

@@ -622,15 +622,16 @@ def test_a_chunked_repository_index_body_is_read(client):
 # --- what existing clients send: curl -d, Triton's binary tensors, nulls, TF Serving versions ----
 
 
-def test_a_curl_form_typed_json_body_is_read_as_json(client, iris):
+def test_a_curl_form_typed_json_body_is_read_as_json_by_tf_serving_predict(client, iris):
     # `curl -d` labels its body application/x-www-form-urlencoded; TF Serving's own examples do
     body = json.dumps({"instances": IRIS_ROWS})
     typed = "application/x-www-form-urlencoded"
     v1 = client.post("/v1/models/iris:predict", data=body, content_type=typed)
     assert [p["label"] for p in v1.get_json()["predictions"]] == list(predict(iris, IRIS_ROWS))
+    # only there: a web page can send a form-typed body anywhere without a CORS preflight
     v2_body = json.dumps(tensor(IRIS_ROWS))
     v2 = client.post("/v2/models/iris/infer", data=v2_body, content_type=typed)
-    assert outputs(v2)["label"]["data"] == list(predict(iris, IRIS_ROWS))
+    assert_error(v2, 415, "x-www-form-urlencoded")
     form = client.post("/v1/models/iris:predict", data="a=1", content_type=typed)
     assert_error(form, 400, "invalid JSON")
 
@@ -667,6 +668,13 @@ def test_triton_binary_tensor_errors_are_400s(client):
     assert_error(post(body[:-4], headers), 400, "add up to 48 bytes", "44 follow")
     assert_error(post(body, {"Inference-Header-Content-Length": "9999"}), 400, "at most")
     assert_error(post(body, {"Inference-Header-Content-Length": "-3"}), 400, "length of the JSON")
+    for odd in ("\u00b2", "9" * 5000):  # isdigit() took the first, int() refuses 5000 digits: 500s
+        refused = post(body, {"Inference-Header-Content-Length": odd})
+        assert_error(refused, 400, "length of the JSON")
+    msgpack_typed = client.post(
+        "/v2/models/iris/infer", data=body, headers=headers, content_type="application/msgpack"
+    )
+    assert_error(msgpack_typed, 415, "JSON header")
     body, headers = binary_request(IRIS_ROWS, data=[1.0])
     assert_error(post(body, headers), 400, "either data or binary_data_size")
     body, headers = binary_request(IRIS_ROWS, datatype="FP64")  # 48 bytes, FP64 needs 96
@@ -706,7 +714,7 @@ def test_unload_is_refused_with_the_reason(iris):
     assert_error(client.post("/v2/repository/models/iris/unload"), 401)
     auth = {"Authorization": "Bearer t"}
     refused = client.post("/v2/repository/models/iris/unload", headers=auth)
-    assert_error(refused, 400, "unloading is not supported", "iris.msgpack")
+    assert_error(refused, 400, "unloading is not supported", "models are fixed")  # in memory
     assert_error(client.post("/v2/repository/models/ghost/unload", headers=auth), 404)
     assert client.post("/v2/models/iris/infer", json=tensor(IRIS_ROWS)).status_code == 200
 

@@ -255,3 +255,9 @@ def test_a_file_removed_between_the_scan_and_the_read_counts_as_removed(folder, 
 
     monkeypatch.setattr(registry_module, "read_model_file", remove_then_read)
     assert registry._load_if_changed("iris", str(folder / "iris.msgpack"), None) is None
+
+
+def test_unload_says_how_to_unload_a_model_of_the_folder(folder):
+    refused = make_app(folder).test_client().post("/v2/repository/models/iris/unload")
+    assert refused.status_code == 400
+    assert "move iris.msgpack out of it" in refused.get_json()["error"]

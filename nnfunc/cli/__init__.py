@@ -5,9 +5,9 @@ and `nnfunc serve` never pays for matplotlib.
 
 Besides the commands' own exit codes (0; 1 for a diverged run; 2 for bad input), every command
 ends on Ctrl-C with the line `interrupted` and code 130, on SIGTERM with `terminated` and 143
-(after the cleanups have run: no temporary file is left), and silently with 141 when its reader
-closes stdout (`| head -1`): 128 plus the signal's number, what a shell shows for a program
-that the signal ended.
+(after the cleanups have run: no temporary file is left; `serve` installs its own handler and
+shuts down with 0), and silently with 141 when its reader closes stdout (`| head -1`): 128 plus
+the signal's number, what a shell shows for a program that the signal ended.
 """
 
 from __future__ import annotations

@@ -312,6 +312,17 @@ def echo_json(value: Any, *, indent: int | None = 2) -> None:
     click.echo(json.dumps(_finite(value), indent=indent, allow_nan=False))
 
 
+def column_names(option: str, value: str | None) -> list[str] | None:
+    """A comma-separated list of column names (--target, --features), or None; an empty name
+    is a usage error."""
+    if value is None:
+        return None
+    names = [name.strip() for name in value.split(",")]
+    if not all(names):
+        raise click.UsageError(f"{option} {value!r}: give column names separated by commas")
+    return names
+
+
 def ordered_splits(metrics: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """The metric reports as train, validation, test (then any others), skipping non-reports."""
     order = {"train": 0, "validation": 1, "test": 2}

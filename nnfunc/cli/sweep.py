@@ -27,6 +27,7 @@ from nnfunc.cli.common import (
     OutputPath,
     check_output,
     cli_errors,
+    column_names,
     counted,
 )
 from nnfunc.csvdata import load_csv
@@ -38,19 +39,14 @@ from nnfunc.sweep_results import load_results, paths
 from nnfunc.sweep_space import fixed_settings, parse_values, read_space_file
 
 
-def _columns(value: str | None) -> list[str] | None:
-    """Comma-separated column names (--target, --features), or None."""
-    return [name.strip() for name in value.split(",")] if value is not None else None
-
-
 def _dataset(name: str, options: dict[str, Any]) -> Dataset:
     """The bundled dataset, or the CSV file read as `nnfunc train --data` reads it."""
     if options["csv_path"] is None:
         return load_dataset(name, seed=options["data_seed"])
     return load_csv(
         options["csv_path"],
-        target=_columns(options["target"]),
-        features=_columns(options["features"]),
+        target=column_names("--target", options["target"]),
+        features=column_names("--features", options["features"]),
         task=options["task"],
     )
 

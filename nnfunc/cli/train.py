@@ -34,6 +34,7 @@ from nnfunc.cli.common import (
     OutputPath,
     check_output,
     cli_errors,
+    column_names,
     counted,
     creation_time,
     echo_json,
@@ -97,16 +98,6 @@ def _activation_help(hidden: bool) -> str:
         f"{'Hidden' if hidden else 'Output'} activation: {', '.join(names)}; NAME:PARAM sets the "
         f"parameter of {', '.join(takes)} (e.g. leaky_relu:0.1)."
     )
-
-
-def _names(option: str, value: str | None) -> list[str] | None:
-    """A comma-separated list of column names, or None; an empty name is a usage error."""
-    if value is None:
-        return None
-    names = [name.strip() for name in value.split(",")]
-    if not all(names):
-        raise click.UsageError(f"{option} {value!r}: give column names separated by commas")
-    return names
 
 
 class Progress:
@@ -263,7 +254,10 @@ def train(
 
     config = _config(dataset, options)
     with cli_errors():
-        columns = {"target": _names("--target", target), "features": _names("--features", features)}
+        columns = {
+            "target": column_names("--target", target),
+            "features": column_names("--features", features),
+        }
         if data == "-":
             raw, source = read_input(data)
             table = parse_csv(raw, source=source, name=name, task=task, **columns)
