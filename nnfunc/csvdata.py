@@ -538,8 +538,8 @@ def _labels(cells: list[str], column: str, source: str, lines: Sequence[int] | N
             if problem is not None:
                 raise DataError(
                     f"{source}: {row_name(cells.index(label), lines)}, column {column!r}: class "
-                    f"label "
-                    f"{quoted(label)} {problem}: a model file cannot store it; rename the class"
+                    f"label {quoted(label)} {problem}: a model file cannot store it; rename the "
+                    "class"
                 )
     labels = integral if integral is not None else np.array(cells, dtype=str)
     classes = np.unique(labels)
