@@ -283,6 +283,8 @@ def _text(data: bytes, source: str) -> str:
     fix = "save it as UTF-8 (in Excel: CSV UTF-8)"
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise DataError(f"{source}: looks like UTF-16 text (it starts with a UTF-16 mark); {fix}")
+    if b"nnfunc-model" in data[:64]:  # a model file's envelope names its format at the start
+        raise DataError(f"{source}: is an nnfunc model file, not a CSV file")
     if b"\x00" in data:
         raise DataError(f"{source}: holds NUL bytes, as UTF-16 text or a binary file does; {fix}")
     try:

@@ -6,6 +6,7 @@ import time
 from collections.abc import Mapping
 
 from flask import Flask, Response, g, request
+from werkzeug.exceptions import NotFound
 from werkzeug.routing import BaseConverter
 
 from nnfunc.extras import missing_extra
@@ -22,6 +23,13 @@ class ModelNameConverter(BaseConverter):
     """URL part for model names and versions: `[A-Za-z0-9_.-]`, not starting with a dot."""
 
     regex = NAME_RE.pattern
+
+
+def _refuse_doubled_leading_slash() -> None:
+    """`//v2/models/x` is no route, as `/v2//models/x` is not (werkzeug would strip the first
+    slash and match it): a JSON 404, as the docs say."""
+    if request.environ.get("PATH_INFO", "").startswith("//"):
+        raise NotFound()
 
 
 def _start_timer() -> None:
@@ -98,6 +106,7 @@ def create_app(
     app.add_url_rule("/openapi.json", "openapi", _openapi, methods=["GET"])
     if config.bench_route:
         app.add_url_rule("/bench/constant", "bench_constant", _constant, methods=["POST"])
+    app.before_request(_refuse_doubled_leading_slash)
     app.before_request(_start_timer)
     app.after_request(_options_no_content)
     app.after_request(_record)

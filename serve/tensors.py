@@ -77,6 +77,8 @@ def numeric_array(data: Any, *, what: str) -> np.ndarray:
 
 
 def _shape(tensor: dict[str, Any]) -> list[int]:
+    if "shape" not in tensor:
+        raise ApiError(400, "the input has no 'shape': give [rows, features]")
     shape = tensor.get("shape")
     if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
         raise ApiError(400, f"input shape must be a list of non-negative integers, got {shape!r}")

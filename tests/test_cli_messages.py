@@ -304,3 +304,9 @@ def test_a_text_file_given_as_a_model_is_named_as_text(tmp_path):
     assert_fails(run("inspect", csv), 2, "not a readable model file", "the file holds text")
     odd = tmp_path / "no\x1bsuch.msgpack"
     assert_fails(run("inspect", odd), 2, "no\\x1bsuch.msgpack': no such file")
+
+
+def test_a_model_file_given_as_training_data_is_named_as_such(iris, tmp_path):
+    # it was called binary or UTF-16 text, with advice about saving from Excel
+    result = run("train", "--data", iris, "--out", tmp_path / "m.msgpack")
+    assert_fails(result, 2, "is an nnfunc model file, not a CSV file")

@@ -745,3 +745,16 @@ def test_options_answers_204_with_the_allowed_methods(client):
     answer = client.options("/v2/models/iris/infer")
     assert answer.status_code == 204 and answer.data == b""
     assert "POST" in answer.headers["Allow"] and "Content-Type" not in answer.headers
+
+
+def test_an_input_without_a_shape_is_named_so(client):
+    body = tensor(IRIS_ROWS)
+    del body["inputs"][0]["shape"]
+    assert_error(client.post("/v2/models/iris/infer", json=body), 400, "the input has no 'shape'")
+
+
+def test_a_doubled_leading_slash_is_no_route(client):
+    # werkzeug strips the first slash of //v2/models/iris and matched it (curl --path-as-is)
+    doubled = client.get("/", environ_overrides={"PATH_INFO": "//v2/models/iris"})
+    assert_error(doubled, 404, "no such route")
+    assert client.get("/", environ_overrides={"PATH_INFO": "/v2/models/iris"}).status_code == 200

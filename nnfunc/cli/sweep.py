@@ -328,7 +328,9 @@ def sweep(config_file: str | None, **options: Any) -> None:
     progress = _Progress()
     start = time.perf_counter()
     try:
-        with _entered(backend_context) as backend:
+        # joblib warns, on Ctrl-C, of the trials it cancels; the line below says what was kept
+        with warnings.catch_warnings(), _entered(backend_context) as backend:
+            warnings.filterwarnings("ignore", message=r".*tasks which were still being processed")
             result = run_sweep(
                 dataset,
                 configs,
