@@ -199,7 +199,13 @@ def _activation(name: str, path: str, *, hidden: bool) -> None:
     try:
         act, _ = parse_activation(name)
     except ValueError as exc:
-        raise SchemaError(f"{path}: {exc}") from None
+        hint = ""
+        if str(exc).startswith("unknown activation"):
+            hint = (
+                " (a model made with a custom activation loads where "
+                "nnfunc.register_activation has registered it)"
+            )
+        raise SchemaError(f"{path}: {exc}{hint}") from None
     if hidden and act.name in OUTPUT_ONLY:
         raise SchemaError(f"{path}: {act.name} can only be the output activation")
 

@@ -20,7 +20,13 @@ class GradCheck:
     name: str
     index: tuple[int, ...]
 
-    def ok(self, tol: float = 1e-6) -> bool:
+    @property
+    def ok(self) -> bool:
+        """True when the worst relative error is below 1e-6 (a property, so that `assert
+        result.ok` tests it; as a method it was always truthy)."""
+        return self.passes()
+
+    def passes(self, tol: float = 1e-6) -> bool:
         """True when the worst relative error is below `tol`."""
         return self.max_rel_error < tol
 

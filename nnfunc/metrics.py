@@ -75,15 +75,21 @@ def precision_recall_f1(y_true: Any, y_pred: Any, n_classes: int) -> PrecisionRe
 
 
 def _targets(y_true: Any, y_pred: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Two equal-shape float arrays as (n, n_outputs); a 1-D target is one output."""
+    """Two float arrays as (n, n_outputs); a 1-D target is one output, so (n,) and (n, 1)
+    compare (as a regressor's predictions of one target are (n, 1))."""
     t, p = np.asarray(y_true, np.float64), np.asarray(y_pred, np.float64)
-    if t.shape != p.shape or t.ndim not in (1, 2):
+    if t.ndim not in (1, 2) or p.ndim not in (1, 2) or len(t) != len(p):
         raise ValueError(
-            f"y_true and y_pred must have one equal 1-D or 2-D shape: {t.shape}, {p.shape}"
+            f"y_true and y_pred must be 1-D or 2-D of one length: {t.shape}, {p.shape}"
         )
     if t.shape[0] == 0:
         raise ValueError("metrics need at least one sample")
-    return t.reshape(len(t), -1), p.reshape(len(p), -1)
+    t, p = t.reshape(len(t), -1), p.reshape(len(p), -1)
+    if t.shape != p.shape:
+        raise ValueError(
+            f"y_true and y_pred have different numbers of outputs: {t.shape}, {p.shape}"
+        )
+    return t, p
 
 
 def _reduce(per_output: np.ndarray, keep: bool) -> float | np.ndarray:

@@ -380,36 +380,37 @@ def make_optimizer(
 
 
 def sgd(learning_rate: float | Schedule = 0.01, **kw: Any) -> GradientTransformation:
-    """Plain stochastic gradient descent."""
+    """Plain stochastic gradient descent. Keyword: clip_norm (global-norm clip, default none)."""
     return make_optimizer("sgd", learning_rate, **kw)
 
 
 def momentum(
     learning_rate: float | Schedule = 0.01, beta: float = 0.9, **kw: Any
 ) -> GradientTransformation:
-    """SGD with heavy-ball momentum."""
+    """SGD with heavy-ball momentum. Keyword: clip_norm."""
     return make_optimizer("momentum", learning_rate, beta=beta, **kw)
 
 
 def nesterov(
     learning_rate: float | Schedule = 0.01, beta: float = 0.9, **kw: Any
 ) -> GradientTransformation:
-    """SGD with Nesterov momentum."""
+    """SGD with Nesterov momentum. Keyword: clip_norm."""
     return make_optimizer("nesterov", learning_rate, beta=beta, **kw)
 
 
 def adam(learning_rate: float | Schedule = 1e-3, **kw: Any) -> GradientTransformation:
-    """Adam (Kingma and Ba)."""
+    """Adam (Kingma and Ba). Keywords: b1=0.9, b2=0.999, eps=1e-8, clip_norm (default none)."""
     return make_optimizer("adam", learning_rate, **kw)
 
 
 def adamw(learning_rate: float | Schedule = 1e-3, **kw: Any) -> GradientTransformation:
-    """Adam with decoupled weight decay (Loshchilov and Hutter)."""
+    """Adam with decoupled weight decay (Loshchilov and Hutter). Keywords: weight_decay=0.01,
+    b1=0.9, b2=0.999, eps=1e-8, clip_norm (default none)."""
     return make_optimizer("adamw", learning_rate, **kw)
 
 
 def rmsprop(learning_rate: float | Schedule = 1e-3, **kw: Any) -> GradientTransformation:
-    """RMSprop (Hinton)."""
+    """RMSprop (Hinton). Keywords: decay=0.9, eps=1e-8, clip_norm (default none)."""
     return make_optimizer("rmsprop", learning_rate, **kw)
 
 

@@ -33,7 +33,7 @@ from nnfunc.model_table import model_inputs, model_targets, read_table
 from nnfunc.optim import default_lr, make_optimizer
 from nnfunc.params import init_params
 from nnfunc.prepare import TASKS, check_training, infer_task, prepare_run, run_generators
-from nnfunc.preprocessing import scale
+from nnfunc.preprocessing import encode_labels, scale
 from nnfunc.run_record import decode_provenance
 from nnfunc.schedules import run_schedule
 from nnfunc.schema import SchemaError
@@ -85,8 +85,13 @@ def _check_created(created: str) -> None:
 
 
 def evaluate(model: Model, X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
-    """The metrics report of `model` on raw features and targets (class codes for classifiers)."""
+    """The metrics report of `model` on raw features and targets: for a classifier, its class
+    codes (`encode_labels(model.labels, labels)`), or the labels themselves when they are not
+    integers (strings, booleans), which are encoded here."""
     if model.task == "classify":
+        y = np.asarray(y)
+        if y.dtype.kind not in "iu" and model.labels is not None:
+            y = encode_labels(model.labels, y)
         return classification_report(y, predict_codes(model, X), model.classes)
     return regression_report(y, predict_values(model, X), model.target_names)
 

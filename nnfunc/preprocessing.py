@@ -138,17 +138,30 @@ class LabelEncoder:
 
 def fit_labels(y: Any) -> LabelEncoder:
     """Collect the sorted distinct labels of a 1-D array (python str or int values)."""
-    y = np.asarray(y)
+    y = _label_array(y)
     if y.ndim != 1 or y.size == 0:
         raise ValueError(f"labels must be a non-empty 1-D array, got shape {y.shape}")
-    if y.dtype.kind not in "iuUSb":
-        raise ValueError(f"labels must be strings or integers, got dtype {y.dtype}")
+    if y.dtype.kind not in "iuUb":  # bytes (S) would not fit a model file's labels
+        raise ValueError(f"labels must be strings, integers or booleans, got dtype {y.dtype}")
     return LabelEncoder(tuple(np.unique(y).tolist()))
+
+
+def _label_array(y: Any) -> np.ndarray:
+    """Labels as a numpy array; an object array of all-str (or all-int) values, as pandas
+    gives, becomes a str (or int64) array."""
+    y = np.asarray(y)
+    if y.dtype == object and y.ndim == 1 and y.size:
+        kinds = {type(value) for value in y.tolist()}
+        if kinds == {str}:
+            return y.astype(str)
+        if kinds == {int}:
+            return y.astype(np.int64)
+    return y
 
 
 def encode_labels(encoder: LabelEncoder, y: Any) -> np.ndarray:
     """Map labels to int64 codes; unknown labels raise a ValueError naming them."""
-    y = np.asarray(y)
+    y = _label_array(y)
     if y.ndim != 1:
         raise ValueError(f"labels must be 1-D, got shape {y.shape}")
     classes = np.asarray(encoder.classes)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import attrs
 import numpy as np
@@ -39,6 +39,11 @@ def _activation_names(names: object) -> tuple[str, ...]:
 
 
 def _to_ints(sizes: Sequence[int]) -> tuple[int, ...]:
+    if isinstance(sizes, str) or not isinstance(sizes, Iterable):
+        raise TypeError(
+            f"sizes are a sequence of layer widths, inputs first, outputs last, such as "
+            f"[4, 16, 3]; got {sizes!r}"
+        )
     return tuple(int(s) if hasattr(s, "__index__") else s for s in sizes)
 
 

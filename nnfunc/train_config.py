@@ -9,7 +9,7 @@ setting costs no training run. A wrong type raises TypeError, a value out of ran
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import attrs
@@ -80,6 +80,16 @@ def _boolean(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
         raise TypeError(f"{attribute.name} must be True or False, got {value!r}")
 
 
+def _hidden(value: Any) -> tuple[Any, ...]:
+    """Hidden layer sizes as a tuple; one int is one layer (scikit-learn's
+    hidden_layer_sizes=32), and a string is refused rather than read as its characters."""
+    if is_integer(value):
+        return (value,)
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise TypeError(f"hidden must be a sequence of layer sizes such as (16, 16), got {value!r}")
+    return tuple(value)
+
+
 def _layer_sizes(instance: Any, attribute: attrs.Attribute, value: tuple[Any, ...]) -> None:
     for size in value:
         if not is_integer(size):
@@ -90,7 +100,7 @@ def _layer_sizes(instance: Any, attribute: attrs.Attribute, value: tuple[Any, ..
 class TrainConfig:
     """Everything that decides a training run besides the data (stored in the model file)."""
 
-    hidden: tuple[int, ...] = attrs.field(default=(16,), converter=tuple, validator=_layer_sizes)
+    hidden: tuple[int, ...] = attrs.field(default=(16,), converter=_hidden, validator=_layer_sizes)
     activation: str = "relu"
     output_activation: str | None = None
     loss: str | None = None

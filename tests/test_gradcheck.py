@@ -54,7 +54,8 @@ def test_a_wrong_derivative_is_caught(scratch_activations):
     rng = np.random.default_rng(0)
     result = check_grads(spec, init_params(spec, 0), rng.normal(size=(5, 3)), rng.integers(0, 2, 5))
     assert result.max_rel_error > 1e-3
-    assert result.layer == 0 and not result.ok()
+    assert result.layer == 0 and not result.ok and not result.passes(1e-3)
+    assert result.passes(1.5)  # a looser bound of the caller's own
 
 
 @pytest.mark.parametrize("activation", ["tanh", "relu", "sigmoid"])

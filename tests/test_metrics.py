@@ -153,3 +153,12 @@ def test_metrics_at_extremes_and_unsigned_codes():
         assert r2_score(t, p) == pytest.approx(0.99)
         # values near 1e-300 square to 0 unscaled
         assert r2_score(t / 1e200 * 1e-300, p / 1e200 * 1e-300) == pytest.approx(0.99)
+
+
+def test_one_target_as_n_or_n_by_1_compares():
+    # a regressor predicts (n, 1) for one target; (n,) against it was refused
+    y, p = np.array([1.0, 2.0, 3.0]), np.array([[1.0], [2.5], [2.5]])
+    assert r2_score(y, p) == r2_score(y, p[:, 0])
+    assert mean_squared_error(p, y) == pytest.approx(1 / 6)
+    with pytest.raises(ValueError, match="different numbers of outputs"):
+        r2_score(np.ones((3, 2)), np.ones(3))

@@ -305,6 +305,7 @@ def _layer_w(payload, **changes):
         (_set(["task"], 7), "task: expected a string, got an integer"),
         (_set(["spec", "loss"], "hinge"), "spec.loss: unknown loss 'hinge'"),
         (_set(["spec", "activations", 0], "swoosh"), "spec.activations[0]: unknown activation"),
+        (_set(["spec", "activations", 0], "swoosh"), "where nnfunc.register_activation has"),
         (_set(["spec", "activations", 0], "softmax"), "can only be the output activation"),
         # float() would take these; a reader in another language would not
         (_set(["spec", "activations", 0], "elu: 0.5"), "is not NAME or NAME:NUMBER"),

@@ -469,3 +469,20 @@ def test_a_schedule_spans_the_whole_run(lr):
     stepped = train_model(load_dataset("iris"), attrs.evolve(config, schedule="step"))
     step = schedule_from_dict(stepped.config["optimizer_config"]["schedule"])
     assert step(steps - 1) == start / 8  # halved every quarter of the run
+
+
+def test_evaluate_takes_a_classifier_s_own_text_labels(iris):
+    data = load_dataset("iris")
+    by_labels = evaluate(iris, data.X, data.y)  # strings: encoded through model.labels
+    by_codes = evaluate(iris, data.X, np.searchsorted(iris.classes, data.y))
+    assert by_labels == by_codes and by_labels["accuracy"] > 0.8
+
+
+def test_sizes_given_as_one_number():
+    import nnfunc as nf
+
+    assert TrainConfig(hidden=32).hidden == (32,)  # scikit-learn's hidden_layer_sizes=32
+    with pytest.raises(TypeError, match="sequence of layer sizes"):
+        TrainConfig(hidden="16")
+    with pytest.raises(TypeError, match=r"such as \[4, 16, 3\]"):
+        nf.mlp_spec(4)

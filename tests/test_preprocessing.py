@@ -207,3 +207,13 @@ def test_split_validation():
         train_test_split(X[:1], y[:1], test_size=0.5, rng=0)
     with pytest.raises(ValueError, match="rows"):
         train_test_split(X, y[:5], test_size=0.5, rng=0)
+
+
+def test_labels_from_object_arrays_and_bytes():
+    # pandas gives object arrays of str; they were called "not strings or integers"
+    encoder = fit_labels(np.array(["b", "a", "b"], dtype=object))
+    assert encoder.classes == ("a", "b")
+    assert encode_labels(encoder, np.array(["a", "b"], dtype=object)).tolist() == [0, 1]
+    assert fit_labels(np.array([3, 1], dtype=object)).classes == (1, 3)
+    with pytest.raises(ValueError, match="strings, integers or booleans"):
+        fit_labels(np.array([b"no", b"yes"]))  # a model file could not store bytes labels
