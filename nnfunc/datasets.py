@@ -54,6 +54,42 @@ class Dataset:
         ):
             raise ValueError("a regression dataset needs float64 y of shape (n, len(target_names))")
 
+    @classmethod
+    def from_arrays(
+        cls,
+        X: Any,
+        y: Any,
+        *,
+        task: str | None = None,
+        feature_names: Any = None,
+        target_names: Any = None,
+        name: str = "arrays",
+    ) -> Dataset:
+        """A dataset from your own arrays, for `pipeline.train_model`: X as float64 rows, y as
+        labels (classify) or float64 columns (regress). Without `task`, text or boolean labels,
+        or one column of at most 20 distinct whole numbers, are classified (as for a CSV file);
+        names default to x0, x1, ... and y (or y0, y1, ...)."""
+        X = np.asarray(X, dtype=np.float64)
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D (rows, features), got shape {X.shape}")
+        y = np.asarray(y)
+        if y.dtype == object:
+            y = y.astype(str) if all(type(v) is str for v in y.ravel().tolist()) else y
+        if task is None:
+            task = _label_task(y)
+        if task == "classify":
+            y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
+            if y.dtype.kind == "f" and np.array_equal(y, np.round(y)):
+                y = y.astype(np.int64)
+        else:
+            y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        if feature_names is None:
+            feature_names = [f"x{i}" for i in range(X.shape[1])]
+        if target_names is None:
+            width = 1 if y.ndim == 1 else y.shape[1]
+            target_names = ["y"] if width == 1 else [f"y{i}" for i in range(width)]
+        return cls(X, y, feature_names, target_names, task, name, array_digest(X, y))
+
     @property
     def n_samples(self) -> int:
         """Number of rows."""
@@ -63,6 +99,18 @@ class Dataset:
     def n_features(self) -> int:
         """Number of feature columns."""
         return int(self.X.shape[1])
+
+
+def _label_task(y: np.ndarray) -> str:
+    """'classify' for text or boolean labels, or one column of at most 20 distinct whole
+    numbers; else 'regress' (the rule a CSV file's target column follows)."""
+    if y.dtype.kind in "USOb":
+        return "classify"
+    column = y.reshape(-1) if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1) else None
+    if column is None or not np.isfinite(column).all():
+        return "regress"
+    whole = np.array_equal(column, np.round(column))
+    return "classify" if whole and len(np.unique(column)) <= 20 else "regress"
 
 
 def array_digest(X: np.ndarray, y: np.ndarray) -> str:

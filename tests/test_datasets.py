@@ -136,3 +136,21 @@ def test_dataset_record_refuses_inconsistent_fields():
         Dataset(X, np.zeros(3, np.int64), ("a",), ("y",), "classify", "d", "0")
     with pytest.raises(ValueError, match="regression"):
         Dataset(X, np.zeros(3), ("a", "b"), ("y",), "regress", "d", "0")
+
+
+def test_a_dataset_from_your_own_arrays():
+    from nnfunc.datasets import Dataset
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3)).astype(np.float32)
+    labels = Dataset.from_arrays(X, np.array(["b", "a"] * 20, dtype=object))
+    assert labels.task == "classify" and labels.y.dtype.kind == "U"
+    assert labels.X.dtype == np.float64 and labels.feature_names == ("x0", "x1", "x2")
+    assert Dataset.from_arrays(X, np.arange(40) % 3 * 1.0).y.dtype == np.int64  # whole: labels
+    values = Dataset.from_arrays(X, rng.normal(size=40))
+    assert values.task == "regress" and values.y.shape == (40, 1) and values.target_names == ("y",)
+    two = Dataset.from_arrays(X, rng.normal(size=(40, 2)), feature_names=["a", "b", "c"])
+    assert two.target_names == ("y0", "y1") and two.feature_names == ("a", "b", "c")
+    assert two.sha256 == Dataset.from_arrays(X, two.y, feature_names=["a", "b", "c"]).sha256
+    with pytest.raises(ValueError, match="X must be 2-D"):
+        Dataset.from_arrays(X[:, 0], values.y)

@@ -4,6 +4,8 @@ serving guide's example answers are the shipped model's."""
 import pathlib
 import re
 
+import numpy as np
+
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 
@@ -33,3 +35,24 @@ def test_the_serving_guide_shows_the_shipped_iris_models_version():
     shown = set(re.findall(r'"(?:versions":\["|model_version":")([0-9a-f]{16})"', guide))
     client = create_app(ServeConfig(models_dir=str(ROOT / "models"))).test_client()
     assert shown == set(client.get("/v2/models/iris").get_json()["versions"])
+
+
+def test_the_library_guide_s_snippets_run(monkeypatch, tmp_path, scratch_activations):
+    import nnfunc as nf
+    from nnfunc.datasets import load_dataset
+
+    monkeypatch.chdir(tmp_path)  # snippets that save a file write it here
+    guide = (ROOT / "docs" / "library.md").read_text()
+    snippets = re.findall(r"```python\n(.*?)```", guide, flags=re.S)
+    assert len(snippets) >= 4
+    data = load_dataset("iris")
+    spec = nf.mlp_spec([4, 6, 3])
+    given = {  # what the guide's fragments take as given: Iris rows and labels, a network
+        "nf": nf,
+        "X": (data.X - data.X.mean(0)) / data.X.std(0),
+        "y": np.unique(data.y, return_inverse=True)[1],
+        "spec": spec,
+        "params": nf.init_params(spec, 0),
+    }
+    for snippet in snippets:
+        exec(compile(snippet, "docs/library.md", "exec"), dict(given))  # noqa: S102 - our docs
