@@ -310,3 +310,22 @@ def test_a_model_file_given_as_training_data_is_named_as_such(iris, tmp_path):
     # it was called binary or UTF-16 text, with advice about saving from Excel
     result = run("train", "--data", iris, "--out", tmp_path / "m.msgpack")
     assert_fails(result, 2, "is an nnfunc model file, not a CSV file")
+
+
+def test_evaluate_tables_align_wide_class_names_on_screen():
+    # len() counts a CJK character as one column; a terminal shows it as two
+    from nnfunc.cli.evaluate import _table
+
+    lines = _table([["", "猫", "dog"], ["猫", "12", "3"], ["dog", "1", "40"]])
+
+    def shown(line):
+        return sum(2 if unicodedata.east_asian_width(c) == "W" else 1 for c in line)
+
+    assert [shown(line) for line in lines] == [shown(lines[0])] * 3  # rows end in one column
+
+
+def test_sweep_quiet_prints_nothing_but_writes_its_table(tmp_path):
+    out = tmp_path / "q.csv"
+    result = run("sweep", "--dataset", "xor", "--hidden", "2,3", "--trials", 1, "--out", out, "-q")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "" and out.exists() and out.with_suffix(".json").exists()

@@ -7,6 +7,7 @@ get MSE, RMSE, MAE and R² per target. Columns are matched by the names the mode
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 import click
@@ -28,12 +29,18 @@ from nnfunc.pipeline import evaluate as evaluate_model
 from nnfunc.pipeline import model_inputs, model_targets
 
 
+def _width(text: str) -> int:
+    """Terminal columns `text` takes: East Asian wide and fullwidth characters take two."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
 def _table(rows: list[list[str]]) -> list[str]:
-    """Rows of cells as left-aligned first column and right-aligned others."""
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    """Rows of cells as left-aligned first column and right-aligned others (aligned on screen,
+    also for class names in Chinese or Japanese)."""
+    widths = [max(_width(row[i]) for row in rows) for i in range(len(rows[0]))]
     return [
         "  ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
+            cell + " " * (w - _width(cell)) if i == 0 else " " * (w - _width(cell)) + cell
             for i, (cell, w) in enumerate(zip(row, widths))
         ).rstrip()
         for row in rows

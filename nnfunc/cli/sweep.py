@@ -299,6 +299,7 @@ def _space_options(command):
     metavar="PATH",
     help="Retrain the best configuration (its best seed) and save the model file.",
 )
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no summary (as train).")
 def sweep(config_file: str | None, **options: Any) -> None:
     """Train every configuration K times with seeds from one base seed; tabulate mean and std.
 
@@ -325,7 +326,7 @@ def sweep(config_file: str | None, **options: Any) -> None:
     backend_context = _backend(
         options["jobs"], options["scheduler"], options["dask_local"], len(configs) * trials
     )
-    progress = _Progress()
+    progress = _Progress(quiet=options["quiet"])
     start = time.perf_counter()
     try:
         # joblib warns, on Ctrl-C, of the trials it cancels; the line below says what was kept
@@ -397,11 +398,12 @@ def _plan(settings: dict[str, Any], options: dict[str, Any]):
 class _Progress:
     """A progress bar over trials on stderr, drawn only when stderr is a terminal."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, quiet: bool = False) -> None:
         self.bar: Any = None
+        self.quiet = quiet
 
     def start(self, total: int) -> None:
-        if total and sys.stderr.isatty():
+        if total and sys.stderr.isatty() and not self.quiet:
             self.bar = click.progressbar(length=total, label="trials", file=sys.stderr)
             self.bar.__enter__()
 
@@ -436,11 +438,13 @@ def _warn_trials(result: SweepResult, names: list[str]) -> None:
 
 
 def _finish(result: SweepResult, dataset: Dataset, options: dict[str, Any], seconds: float):
-    """Report, then draw the figure and save the best model if asked."""
-    _report(result, options["swept"], seconds)
+    """Report (unless quiet), then draw the figure and save the best model if asked."""
+    say = (lambda text: None) if options["quiet"] else click.echo
+    if not options["quiet"]:
+        _report(result, options["swept"], seconds)
     _warn_trials(result, options["swept"])
     csv_path, json_path = paths(options["out"])
-    click.echo(f"wrote {shown_path(csv_path)} and {shown_path(json_path)}")
+    say(f"wrote {shown_path(csv_path)} and {shown_path(json_path)}")
     if result.best is None:
         first = next((e for r in result.rows for e in r["errors"]), "no trial ran")
         first = " ".join(str(first).split())
@@ -450,7 +454,7 @@ def _finish(result: SweepResult, dataset: Dataset, options: dict[str, Any], seco
 
         with cli_errors():
             x = plot_sweep(result, options["plot_path"], x=options["plot_x"])
-        click.echo(f"plot of {result.meta['metric']} against {x}: {options['plot_path']}")
+        say(f"plot of {result.meta['metric']} against {x}: {options['plot_path']}")
     if options["save_best"]:
         from nnfunc.modelfile import save_model
         from nnfunc.sweep import train_best
@@ -463,4 +467,4 @@ def _finish(result: SweepResult, dataset: Dataset, options: dict[str, Any], seco
             if not issubclass(warning.category, OverparameterizedWarning):
                 click.echo(f"Warning: {' '.join(str(warning.message).split())}", err=True)
         where = shown_path(options["save_best"])
-        click.echo(f"best model (seed {model.config['seed']}) saved to {where}")
+        say(f"best model (seed {model.config['seed']}) saved to {where}")
