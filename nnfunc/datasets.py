@@ -67,28 +67,33 @@ class Dataset:
     ) -> Dataset:
         """A dataset from your own arrays, for `pipeline.train_model`: X as float64 rows, y as
         labels (classify) or float64 columns (regress). Without `task`, text or boolean labels,
-        or one column of at most 20 distinct whole numbers, are classified (as for a CSV file);
-        names default to x0, x1, ... and y (or y0, y1, ...)."""
+        or one column of at most 20 distinct whole numbers (below 2**53), are classified, as a
+        CSV file's target is; names default to x0, x1, ... and y (or y0, y1, ...)."""
         X = np.asarray(X, dtype=np.float64)
         if X.ndim != 2:
             raise ValueError(f"X must be 2-D (rows, features), got shape {X.shape}")
-        y = np.asarray(y)
-        if y.dtype == object:
-            y = y.astype(str) if all(type(v) is str for v in y.ravel().tolist()) else y
-        if task is None:
-            task = _label_task(y)
+        y = _plain_labels(np.asarray(y))
+        task = _label_task(y) if task is None else task
         if task == "classify":
-            y = y.reshape(-1) if y.ndim == 2 and y.shape[1] == 1 else y
-            if y.dtype.kind == "f" and np.array_equal(y, np.round(y)):
-                y = y.astype(np.int64)
+            y = _class_labels(y[:, 0] if y.ndim == 2 and y.shape[1] == 1 else y)
+        elif y.dtype.kind not in "iuf":
+            raise ValueError(f"a regression target must hold numbers, got dtype {y.dtype}")
         else:
-            y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
-        if feature_names is None:
-            feature_names = [f"x{i}" for i in range(X.shape[1])]
-        if target_names is None:
-            width = 1 if y.ndim == 1 else y.shape[1]
-            target_names = ["y"] if width == 1 else [f"y{i}" for i in range(width)]
-        return cls(X, y, feature_names, target_names, task, name, array_digest(X, y))
+            y = y.astype(np.float64).reshape(len(y), -1)
+        width = 1 if y.ndim == 1 else y.shape[1]
+        features = _names(feature_names, "feature_names", [f"x{i}" for i in range(X.shape[1])])
+        default_targets = ["y"] if width == 1 else [f"y{i}" for i in range(width)]
+        targets = _names(target_names, "target_names", default_targets)
+        both = sorted(set(features) & set(targets))
+        if both:
+            raise ValueError(f"{both[0]!r} is both a feature and a target name")
+        for values, what in ((X, features), (y if y.dtype.kind == "f" else None, targets)):
+            if values is not None and not np.isfinite(values).all():
+                column = int(np.argwhere(~np.isfinite(values))[0][-1]) if values.ndim == 2 else 0
+                raise ValueError(f"column {what[column]!r} holds NaN or infinite values")
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a string, got {name!r}")
+        return cls(X, y, features, targets, task, name, array_digest(X, y))
 
     @property
     def n_samples(self) -> int:
@@ -101,16 +106,64 @@ class Dataset:
         return int(self.X.shape[1])
 
 
+def _plain_labels(y: np.ndarray) -> np.ndarray:
+    """An object array (as pandas gives) of all-str, all-bool or all-number values as a str,
+    bool or number array; anything else as it is."""
+    if y.dtype != object or not y.size:
+        return y
+    kinds = {type(value) for value in y.ravel().tolist()}
+    if kinds == {str}:
+        return y.astype(str)
+    if kinds == {bool}:
+        return y.astype(bool)
+    if kinds <= {int, float}:
+        return y.astype(np.float64 if float in kinds else np.int64)
+    return y
+
+
+def _whole(y: np.ndarray) -> bool:
+    """Every value finite, whole and below 2**53 (where float64 still tells integers apart)."""
+    finite = bool(np.isfinite(y).all())
+    return finite and bool((np.abs(y) < 2.0**53).all()) and bool(np.array_equal(y, np.round(y)))
+
+
 def _label_task(y: np.ndarray) -> str:
     """'classify' for text or boolean labels, or one column of at most 20 distinct whole
-    numbers; else 'regress' (the rule a CSV file's target column follows)."""
-    if y.dtype.kind in "USOb":
+    numbers below 2**53; else 'regress' (the rule a CSV file's target column follows)."""
+    if y.dtype.kind in "USb":
         return "classify"
-    column = y.reshape(-1) if y.ndim == 1 or (y.ndim == 2 and y.shape[1] == 1) else None
-    if column is None or not np.isfinite(column).all():
+    if y.dtype.kind not in "iuf" or y.ndim != 1 and not (y.ndim == 2 and y.shape[1] == 1):
         return "regress"
-    whole = np.array_equal(column, np.round(column))
-    return "classify" if whole and len(np.unique(column)) <= 20 else "regress"
+    return "classify" if _whole(y) and len(np.unique(y)) <= 20 else "regress"
+
+
+def _class_labels(y: np.ndarray) -> np.ndarray:
+    """1-D class labels: text, booleans, or whole numbers as int64."""
+    if y.ndim != 1:
+        raise ValueError(f"class labels must be one column, got shape {y.shape}")
+    if y.dtype.kind in "USb":
+        return y
+    if y.dtype.kind in "iuf" and _whole(y):
+        return y.astype(np.int64)
+    raise ValueError(
+        "class labels must be text, booleans or whole numbers below 2**53 (for other numbers, "
+        "task='regress')"
+    )
+
+
+def _names(given: Any, what: str, default: list[str]) -> list[str]:
+    """Column names: the default, or a list of distinct strings (not one string)."""
+    if given is None:
+        return default
+    if isinstance(given, str):
+        raise TypeError(f"{what} is a list of names, got the string {given!r}")
+    names = list(given)
+    if not all(isinstance(n, str) for n in names):
+        raise TypeError(f"{what} must be strings, got {names!r}")
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"{what}: {repeated[0]!r} appears more than once")
+    return names
 
 
 def array_digest(X: np.ndarray, y: np.ndarray) -> str:

@@ -95,9 +95,11 @@ def optional_object(value: dict[str, Any], key: str, what: str) -> dict[str, Any
     return field
 
 
-def attach_binary(inputs: list, tail: bytes) -> list:
+def attach_binary(inputs: list, tail: bytes | None) -> list:
     """The inputs with Triton's binary tensor data filled in: each input whose parameters give
-    `binary_data_size` takes that many bytes of `tail` in turn, as its raw little-endian data."""
+    `binary_data_size` takes that many bytes of `tail` in turn, as its raw little-endian data.
+    `tail` is None for a request without the Inference-Header-Content-Length header, where a
+    `binary_data_size` has no bytes to name."""
     attached, offset = [], 0
     for i, tensor in enumerate(inputs):
         if not isinstance(tensor, dict):
@@ -107,13 +109,19 @@ def attach_binary(inputs: list, tail: bytes) -> list:
         if size is None:
             attached.append(tensor)
             continue
+        if tail is None:
+            raise ApiError(
+                400,
+                f"inputs[{i}]: binary_data_size needs the binary extension's "
+                "Inference-Header-Content-Length header (the length of the JSON part)",
+            )
         if type(size) is not int or size < 0:
             raise ApiError(400, f"inputs[{i}]: binary_data_size must be a whole number of bytes")
         if tensor.get("data") is not None:
             raise ApiError(400, f"inputs[{i}]: give either data or binary_data_size, not both")
         attached.append({**tensor, "data": tail[offset : offset + size]})
         offset += size
-    if offset != len(tail):
+    if tail is not None and offset != len(tail):
         raise ApiError(
             400,
             f"binary data: the inputs' binary_data_size add up to {offset} bytes, but "

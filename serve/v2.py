@@ -160,7 +160,7 @@ def infer(name: str, version: str | None = None) -> Response:
             ) from None
     optional_object(body, "parameters", "parameters")  # accepted, keys ignored
     inputs = body.get("inputs")
-    if isinstance(inputs, list) and binary is not None:
+    if isinstance(inputs, list):
         inputs = attach_binary(inputs, binary)
     if not isinstance(inputs, list) or len(inputs) != 1:
         got = len(inputs) if isinstance(inputs, list) else type(inputs).__name__

@@ -154,3 +154,29 @@ def test_a_dataset_from_your_own_arrays():
     assert two.sha256 == Dataset.from_arrays(X, two.y, feature_names=["a", "b", "c"]).sha256
     with pytest.raises(ValueError, match="X must be 2-D"):
         Dataset.from_arrays(X[:, 0], values.y)
+
+
+def test_from_arrays_reads_labels_and_names_as_a_csv_file_would():
+    from nnfunc.datasets import Dataset
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(40, 2))
+    # whole numbers past 2**53 are values, not labels (1e19 overflowed int64 as a label)
+    assert Dataset.from_arrays(X, np.array([0.0, 1e19] * 20)).task == "regress"
+    assert Dataset.from_arrays(X, np.arange(40).astype(object)).task == "regress"  # 40 values
+    assert Dataset.from_arrays(X, (np.arange(40) % 2).reshape(-1, 1)).y.shape == (40,)
+    refusals = [
+        ({"feature_names": ["a", "a"]}, "'a' appears more than once"),
+        ({"feature_names": "ab"}, "a list of names"),
+        ({"feature_names": [1, 2]}, "must be strings"),
+        ({"feature_names": ["a", "b"], "target_names": ["a"]}, "both a feature and a target"),
+    ]
+    for options, message in refusals:
+        with pytest.raises((TypeError, ValueError), match=message):
+            Dataset.from_arrays(X, np.arange(40) % 2, **options)
+    holed = X.copy()
+    holed[3, 1] = np.nan
+    with pytest.raises(ValueError, match="column 'x1' holds NaN"):
+        Dataset.from_arrays(holed, np.arange(40) % 2)
+    with pytest.raises(ValueError, match="whole numbers below 2"):
+        Dataset.from_arrays(X, np.full(40, 0.5), task="classify")

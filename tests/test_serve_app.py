@@ -681,6 +681,16 @@ def test_triton_binary_tensor_errors_are_400s(client):
     assert_error(post(body, headers), 400, "raw data has 48 bytes")
 
 
+def test_binary_data_size_without_the_header_is_named(client):
+    # with data it was silently ignored (200); without data the 400 blamed the data
+    body = tensor(IRIS_ROWS)
+    body["inputs"][0]["parameters"] = {"binary_data_size": 96}
+    answer = client.post("/v2/models/iris/infer", json=body)
+    assert_error(answer, 400, "needs the binary extension's Inference-Header-Content-Length")
+    del body["inputs"][0]["data"]
+    assert_error(client.post("/v2/models/iris/infer", json=body), 400, "Inference-Header")
+
+
 def test_null_optional_fields_count_as_absent(client, iris):
     body = tensor(IRIS_ROWS)
     body["inputs"][0]["parameters"] = None
