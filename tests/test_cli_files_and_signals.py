@@ -301,3 +301,33 @@ def test_source_date_epoch_in_digits_or_empty(tmp_path, monkeypatch):
     result = run(*XOR, "--timestamp", "--out", out, env={"SOURCE_DATE_EPOCH": ""})
     assert result.exit_code == 0, result.output
     assert load_model(out).provenance["created"] > "2024"
+
+
+def sticky_folder_with_file(tmp_path):
+    folder = tmp_path / "shared"
+    folder.mkdir()
+    folder.chmod(0o1777)  # as /tmp: anyone may create, only owners may replace or delete
+    path = folder / "m.msgpack"
+    path.write_bytes(b"another user's model")
+    path.chmod(0o666)
+    return path
+
+
+def test_a_file_of_another_user_in_a_sticky_folder_is_refused_before_training(
+    tmp_path, monkeypatch
+):
+    path = sticky_folder_with_file(tmp_path)
+    stranger = os.stat(path).st_uid + 1000  # owns neither the file nor the folder
+    monkeypatch.setattr(os, "geteuid", lambda: stranger)
+    never_trains(monkeypatch)
+    assert_fails(run(*XOR, "--out", path), 2, "belongs to another user")
+    assert path.read_bytes() == b"another user's model"
+
+
+def test_a_file_of_ones_own_in_a_sticky_folder_is_replaced(tmp_path, monkeypatch):
+    path = sticky_folder_with_file(tmp_path)
+    if os.geteuid() == 0:  # act as an ordinary user who owns the file (root skips the check)
+        os.chown(path, 4242, -1)
+        monkeypatch.setattr(os, "geteuid", lambda: 4242)
+    assert run(*XOR, "--out", path).exit_code == 0
+    assert load_model(path).spec.sizes[0] == 2

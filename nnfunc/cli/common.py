@@ -218,6 +218,11 @@ def check_output(
         )
     if mode is not None and not os.access(path, os.W_OK):
         raise BadInput(f"{path}: is read-only; make it writable or give another path")
+    if mode is not None and _sticky_owner_only(real):
+        raise BadInput(
+            f"{path}: belongs to another user in a folder where only a file's owner may replace "
+            "it (sticky bit, as /tmp); give another path"
+        )
     for label, other in (others or {}).items():
         if other and other != "-" and same_file(path, other):
             raise BadInput(f"{path}: is also the {label} file; give another path")
@@ -235,6 +240,23 @@ def check_output(
         if exc.errno == errno.ENAMETOOLONG:
             raise BadInput(f"{path}: file name too long") from None
         raise BadInput(f"{path}: cannot write in folder {shown}: {exc.strerror or exc}") from None
+
+
+def _sticky_owner_only(path: str) -> bool:
+    """True when the existing file `path` sits in a sticky folder (as /tmp) that lets only its
+    owner, the folder's owner or root replace it, and this process is none of them: the atomic
+    write's rename would fail there after all the work, however writable the file is."""
+    geteuid = getattr(os, "geteuid", None)
+    if geteuid is None or geteuid() == 0:
+        return False
+    try:
+        folder, target = os.stat(os.path.dirname(path) or "."), os.stat(path)
+    except OSError:
+        return False
+    return bool(folder.st_mode & stat.S_ISVTX) and geteuid() not in (
+        folder.st_uid,
+        target.st_uid,
+    )
 
 
 def _probe_folder(path: str) -> None:
