@@ -11,11 +11,17 @@ from __future__ import annotations
 
 import functools
 import math
+import weakref
 from collections.abc import Iterable
 from typing import Any
 
 import attrs
 import numpy as np
+
+# The buffers `_locked` made read-only, by id: an array is "ours" (safe to share without a copy)
+# only when its owner is one of them. A caller's own read-only array is not: its owner can be
+# made writable again, and the record would change with it.
+_OWNERS: weakref.WeakValueDictionary[int, np.ndarray] = weakref.WeakValueDictionary()
 
 
 def _locked(array: np.ndarray) -> np.ndarray:
@@ -25,16 +31,17 @@ def _locked(array: np.ndarray) -> np.ndarray:
     read-only base, so records hand out views: `setflags(write=True)` on them raises.
     """
     array.flags.writeable = False
+    _OWNERS[id(array)] = array
     return array.view()
 
 
 def _is_locked(value: Any) -> bool:
-    """True for an array `_locked` made: read-only, over a read-only owner."""
+    """True for an array `_locked` made: read-only, over a read-only owner that it locked."""
     base = value.base
     return (
         not value.flags.writeable
         and isinstance(base, np.ndarray)
-        and base.base is None
+        and _OWNERS.get(id(base)) is base
         and not base.flags.writeable
     )
 
@@ -51,7 +58,9 @@ def frozen_array(value: Any) -> np.ndarray:
 
 
 def freeze(array: np.ndarray) -> np.ndarray:
-    """Make a freshly computed array, owned by the caller, read-only (no copy of an owner)."""
+    """Make an array the library has just computed read-only, without copying it when it owns
+    its buffer. Only for fresh arrays: one a caller holds would be locked under them (use
+    `frozen_array` for anything that may be theirs)."""
     if _is_locked(array):
         return array
     return _locked(array.copy() if array.base is not None else array)

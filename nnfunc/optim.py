@@ -16,7 +16,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from nnfunc.arrays import array_tuple_field, freeze, rebuilt_by_constructor
+from nnfunc.arrays import array_tuple_field, freeze, frozen_array, rebuilt_by_constructor
 from nnfunc.checks import real
 from nnfunc.frozen_data import frozen_data
 from nnfunc.params import Params
@@ -280,8 +280,10 @@ def add_decayed_weights(weight_decay: float) -> GradientTransformation:
         raise ValueError(f"weight decay must be a non-negative finite number, got {weight_decay}")
 
     def update(grads: Leaves, state: EmptyState, params: Leaves) -> tuple[Updates, EmptyState]:
-        return _frozen(
-            g + weight_decay * p if p.ndim == 2 else g for g, p in zip(grads, params)
+        # the biases' updates pass through: copied if they are the caller's, never locked
+        return tuple(
+            freeze(g + weight_decay * p) if p.ndim == 2 else frozen_array(g)
+            for g, p in zip(grads, params)
         ), state
 
     transform = GradientTransformation(lambda leaves: EmptyState(), update)
@@ -441,7 +443,10 @@ def as_dtypes(arrays: Leaves, like: Leaves) -> Leaves:
     """`arrays`, each cast to the dtype of its partner in `like` (as they are when all match)."""
     if all(a.dtype == p.dtype for a, p in zip(arrays, like)):
         return arrays
-    return _frozen(a.astype(p.dtype, copy=False) for a, p in zip(arrays, like))
+    return tuple(
+        freeze(a.astype(p.dtype)) if a.dtype != p.dtype else frozen_array(a)
+        for a, p in zip(arrays, like)
+    )
 
 
 def check_updates(updates: Leaves, leaves: Leaves, what: str = "updates") -> None:

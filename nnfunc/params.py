@@ -11,7 +11,7 @@ import attrs
 import numpy as np
 
 from nnfunc.activations import parse_activation
-from nnfunc.arrays import array_field, freeze, rebuilt_by_constructor
+from nnfunc.arrays import array_field, freeze, frozen_array, rebuilt_by_constructor
 from nnfunc.spec import MLPSpec
 
 RngOrSeed = np.random.Generator | int  # None is refused: there is no global generator
@@ -80,7 +80,7 @@ def tree_map(fn: Callable[..., np.ndarray], *trees: Params) -> Params:
             raise ValueError(
                 f"tree_map: fn turned leaf {k} of shape {arrays[0].shape} into shape {leaf.shape}"
             )
-        leaves.append(freeze(leaf))
+        leaves.append(frozen_array(leaf))  # fn may hand back an array of the caller's
     return Params.from_leaves(leaves)
 
 

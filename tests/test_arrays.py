@@ -16,7 +16,7 @@ from nnfunc.arrays import (
     frozen_array,
     numeric_array,
 )
-from nnfunc.params import Dense, Params
+from nnfunc.params import Dense, Params, tree_map
 
 
 @attrs.frozen
@@ -46,6 +46,29 @@ def test_read_only_view_of_writable_memory_is_copied():
     held = Holder(view)
     base[0] = 1.0
     assert held.a[0] == 0.0
+
+
+def test_a_callers_read_only_view_of_their_read_only_array_is_copied():
+    # it looks like one of ours, but its owner is the caller's, who may unlock it again
+    base = np.ones((2, 3))
+    base.flags.writeable = False
+    held = Dense(base.view(), np.zeros(3))
+    base.flags.writeable = True
+    base[0, 0] = 42.0
+    assert held.w[0, 0] == 1.0
+
+
+def test_transforms_leave_the_callers_arrays_writable_and_unshared():
+    weights, biases = np.ones((2, 2)), np.ones(2)
+    grad_w, grad_b = np.ones((2, 2)), np.ones(2)
+    decay = nf.add_decayed_weights(0.1)
+    updates, _ = decay.update((grad_w, grad_b), decay.init((weights, biases)), (weights, biases))
+    mapped = nf.Params.from_leaves([weights, biases])
+    mapped = tree_map(lambda a: grad_b if a.ndim == 1 else a, mapped)
+    assert grad_b.flags.writeable and grad_w.flags.writeable
+    grad_b[0] = 77.0
+    assert updates[1][0] == 1.0 and mapped.layers[0].b[0] == 1.0
+    assert not updates[1].flags.writeable and not mapped.layers[0].b.flags.writeable
 
 
 def test_equality_checks_dtype_shape_and_values():
