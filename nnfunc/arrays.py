@@ -161,3 +161,19 @@ def all_finite(array: np.ndarray) -> bool:
     if array.dtype.kind != "f":
         return True
     return math.isfinite(np.vdot(array, array)) or bool(np.isfinite(array).all())
+
+
+def finite_as(values: np.ndarray, dtype: np.dtype, what: str) -> np.ndarray:
+    """`values` cast to `dtype`, refused (ValueError naming `what`) when any is NaN or infinite,
+    or beyond what `dtype` holds: a float64 1e39 would turn into float32 infinity."""
+    if not all_finite(values):
+        raise ValueError(f"{what} contain NaN or infinity")
+    with np.errstate(over="ignore"):
+        cast = values.astype(dtype, copy=False)
+    if cast is not values and not all_finite(cast):
+        name, limit = np.dtype(dtype).name, float(np.finfo(dtype).max)
+        raise ValueError(
+            f"{what} hold values beyond what {name}, the network's dtype, can hold "
+            f"(magnitudes up to {limit:.4g})"
+        )
+    return cast

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import attrs
 import numpy as np
 
+from nnfunc.checks import real
 from nnfunc.network import grads as analytic_grads
 from nnfunc.network import loss as loss_value
 from nnfunc.params import Params
-from nnfunc.spec import MLPSpec
+from nnfunc.spec import MLPSpec, require_spec
 
 
 @attrs.frozen
@@ -46,7 +49,10 @@ def check_grads(
     are judged on their absolute error. A float32 spec is checked in float64 (float32 cannot
     resolve eps, and the formulas are the same): its parameters and rows are widened first.
     """
-    if spec.dtype != "float64":
+    eps = real(eps, "eps")
+    if not (math.isfinite(eps) and eps > 0):
+        raise ValueError(f"eps must be a positive finite step, got {eps!r}")
+    if require_spec(spec).dtype != "float64":
         spec = attrs.evolve(spec, dtype="float64")
         params = Params.from_leaves([np.asarray(a, np.float64) for a in params.leaves()])
         X = np.asarray(X, np.float64) if np.asarray(X).dtype.kind == "f" else X

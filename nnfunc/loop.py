@@ -21,9 +21,7 @@ from nnfunc.network import Workspace, _logits, _value_and_grads, plan
 from nnfunc.optim import (
     GradientTransformation,
     apply_updates,
-    as_dtypes,
     check_state,
-    check_updates,
 )
 from nnfunc.params import Params
 from nnfunc.spec import MLPSpec
@@ -82,9 +80,8 @@ class TrainLoop:
         else:
             fresh = tuple(freeze(g.copy()) for g in grads)
             updates, self.state = self.optimizer.update(fresh, self.state, self.leaves)
-            check_updates(updates, self.leaves)
-            # as `nf.step`: a transform's float64 updates do not turn float32 parameters float64
-            self.leaves = as_dtypes(apply_updates(self.leaves, updates), self.leaves)
+            # as `nf.step`: shapes checked, and float64 updates keep float32 parameters float32
+            self.leaves = apply_updates(self.leaves, updates)
         return value, z
 
     def release(self) -> None:

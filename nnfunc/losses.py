@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from nnfunc.activations import Activation, sigmoid
-from nnfunc.arrays import all_finite, numeric_array, ones, row_max
+from nnfunc.arrays import all_finite, finite_as, numeric_array, ones, row_max
 
 LossAndDelta = tuple[float, np.ndarray]
 
@@ -65,10 +65,7 @@ def target_rows(y: np.ndarray, n_outputs: int, dtype: np.dtype) -> np.ndarray:
             f"targets of shape {y.shape} do not fit {n_outputs} output(s): "
             f"pass shape (rows, {n_outputs})" + (" or (rows,)" if n_outputs == 1 else "")
         )
-    y = y.astype(dtype, copy=False)
-    if not all_finite(y):
-        raise ValueError("targets contain NaN or infinity")
-    return y
+    return finite_as(y, dtype, "targets")
 
 
 def class_labels(y: np.ndarray, n_classes: int) -> np.ndarray:
@@ -85,21 +82,27 @@ def class_labels(y: np.ndarray, n_classes: int) -> np.ndarray:
     return y
 
 
+ROW_SUM_TOLERANCE = float(np.sqrt(np.finfo(np.float32).eps))
+
+
 def probability_rows(y: np.ndarray, n_classes: int, dtype: np.dtype) -> np.ndarray:
     """Rows of class probabilities: finite, non-negative, each summing to 1.
 
     The sum matters: the gradient `softmax(z) - y` is that of the loss only when every row sums
     to 1 (in general it is `softmax(z) * sum(y) - y`), so rows that do not are refused rather than
     trained on with a gradient that does not match the loss. The tolerance is the square root of
-    the dtype's epsilon, which lets rounded float32 rows through.
+    float32's epsilon (3.5e-4) whatever the network's dtype: rows rounded to float32 pass (they
+    may be float64 by the time a loss sees them), rows that are not probabilities do not.
     """
     rows = target_rows(y, n_classes, dtype)
     if rows.size and rows.min() < 0:
         raise ValueError("probability rows must not be negative")
     sums = rows.sum(axis=1, dtype=np.float64)
-    bad = np.flatnonzero(np.abs(sums - 1.0) > np.sqrt(np.finfo(dtype).eps))
+    bad = np.flatnonzero(np.abs(sums - 1.0) > ROW_SUM_TOLERANCE)
     if bad.size:
-        raise ValueError(f"probability rows must sum to 1; row {bad[0]} sums to {sums[bad[0]]:.6g}")
+        raise ValueError(
+            f"probability rows must sum to 1; row {bad[0]} sums to {float(sums[bad[0]])!r}"
+        )
     return rows
 
 

@@ -17,11 +17,11 @@ import attrs
 import numpy as np
 
 from nnfunc.activations import Activation, parse_activation
-from nnfunc.arrays import all_finite, freeze, numeric_array, ones
+from nnfunc.arrays import finite_as, freeze, numeric_array, ones
 from nnfunc.checks import non_negative
 from nnfunc.losses import LOSSES, LossFn, check_targets, softmax_targets, softmax_xent
 from nnfunc.params import Params
-from nnfunc.spec import MLPSpec
+from nnfunc.spec import MLPSpec, require_spec
 
 
 @attrs.frozen
@@ -40,6 +40,7 @@ class Plan:
 @functools.lru_cache(maxsize=256)
 def plan(spec: MLPSpec) -> Plan:
     """Resolve the activation names and loss of `spec` into functions."""
+    require_spec(spec)
     return Plan(
         hidden=tuple(parse_activation(name) for name in spec.activations),
         output=parse_activation(spec.output_activation),
@@ -88,7 +89,7 @@ def as_inputs(spec: MLPSpec, X: np.ndarray) -> np.ndarray:
 
     NaN or infinity would give a confident-looking answer, so it is refused here.
     """
-    X = numeric_array(X, "inputs").astype(spec.dtype, copy=False)
+    X = numeric_array(X, "inputs")
     given = X.shape
     if X.ndim == 1:
         X = X.reshape(1, -1)  # one row
@@ -99,9 +100,7 @@ def as_inputs(spec: MLPSpec, X: np.ndarray) -> np.ndarray:
         raise ValueError(
             f"expected inputs with {spec.n_inputs} feature(s), got shape {given}{hint}"
         )
-    if not all_finite(X):
-        raise ValueError("inputs contain NaN or infinity")
-    return X
+    return finite_as(X, np.dtype(spec.dtype), "inputs")
 
 
 def as_targets(spec: MLPSpec, y: np.ndarray) -> np.ndarray:
@@ -149,14 +148,7 @@ def _leaves(pl: Plan, params: Params) -> tuple[np.ndarray, ...]:
     leaves = params.leaves()
     if all(a.dtype == pl.dtype for a in leaves):
         return leaves
-    return tuple(_cast_leaf(a, pl.dtype, k // 2) for k, a in enumerate(leaves))
-
-
-def _cast_leaf(a: np.ndarray, dtype: np.dtype, layer: int) -> np.ndarray:
-    """One params array in the network's dtype (complex weights are refused, not truncated)."""
-    if a.dtype.kind not in "fiub":
-        raise TypeError(f"layer {layer}: params must be real numbers, got {a.dtype}")
-    return a.astype(dtype, copy=False)
+    return tuple(a.astype(pl.dtype) for a in leaves)  # records hold floats only (see `Dense`)
 
 
 def _check_rows(X: np.ndarray, y: np.ndarray) -> None:

@@ -38,6 +38,13 @@ class GradientTransformation:
     config: dict[str, Any] = attrs.field(factory=dict, converter=frozen_data, eq=False, hash=False)
 
 
+def _step_count(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    """A state's count of updates so far: a whole number >= 0 (a schedule and Adam's bias
+    corrections divide by what it drives, so -1 or 2.5 would fail, or run wrong, later)."""
+    if not isinstance(value, int | np.integer) or isinstance(value, bool | np.bool_) or value < 0:
+        raise ValueError(f"an optimizer state's count must be a whole number >= 0, got {value!r}")
+
+
 @attrs.frozen
 class EmptyState:
     """State of a transform that keeps none."""
@@ -47,7 +54,7 @@ class EmptyState:
 class CountState:
     """Number of updates applied so far (drives learning-rate schedules)."""
 
-    count: int
+    count: int = attrs.field(validator=_step_count)
 
 
 @attrs.frozen
@@ -70,7 +77,7 @@ class ScaleByAdamState:
 
     __reduce__ = rebuilt_by_constructor
 
-    count: int
+    count: int = attrs.field(validator=_step_count)
     mu: tuple[np.ndarray, ...] = array_tuple_field()
     nu: tuple[np.ndarray, ...] = array_tuple_field()
 
@@ -307,6 +314,8 @@ def chain(
     *transforms: GradientTransformation, config: dict | None = None
 ) -> GradientTransformation:
     """Run transforms one after another, each on the previous one's updates."""
+    for k, transform in enumerate(transforms):
+        require_transform(transform, f"chain's transform {k}")
 
     def init(leaves: Leaves) -> ChainState:
         return ChainState(tuple(t.init(leaves) for t in transforms))
@@ -406,8 +415,8 @@ def adam(learning_rate: float | Schedule = 1e-3, **kw: Any) -> GradientTransform
 
 
 def adamw(learning_rate: float | Schedule = 1e-3, **kw: Any) -> GradientTransformation:
-    """Adam with decoupled weight decay (Loshchilov and Hutter). Keywords: weight_decay=0.01,
-    b1=0.9, b2=0.999, eps=1e-8, clip_norm (default none)."""
+    """Adam with decoupled weight decay (Loshchilov and Hutter) on the weight matrices, not the
+    biases. Keywords: weight_decay=0.01, b1=0.9, b2=0.999, eps=1e-8, clip_norm (default none)."""
     return make_optimizer("adamw", learning_rate, **kw)
 
 
@@ -429,14 +438,37 @@ def optimizer_from_config(config: dict[str, Any]) -> GradientTransformation:
     return make_optimizer(name, schedule, **options)
 
 
+def require_transform(value: Any, what: str = "optimizer") -> GradientTransformation:
+    """`value` if it is a GradientTransformation, else a TypeError saying what it is instead."""
+    if isinstance(value, GradientTransformation):
+        return value
+    hint = ""
+    if callable(value) and getattr(value, "__module__", "") == __name__:
+        hint = f": {value.__name__} makes one, call it (nf.{value.__name__}(0.01), say)"
+    raise TypeError(
+        f"{what} must be a GradientTransformation such as nf.adam(0.01), got "
+        f"{type(value).__name__}{hint}"
+    )
+
+
+def _require_params(value: Any, what: str) -> Params:
+    if isinstance(value, Params):
+        return value
+    hint = " (Params.from_leaves(arrays) makes one)" if isinstance(value, tuple | list) else ""
+    raise TypeError(f"{what} must be a Params record, got {type(value).__name__}{hint}")
+
+
 def init_optimizer(optimizer: GradientTransformation, params: Params) -> Any:
     """The optimizer's initial state for these parameters."""
-    return optimizer.init(params.leaves())
+    require_transform(optimizer)
+    return optimizer.init(_require_params(params, "params").leaves())
 
 
 def apply_updates(leaves: Leaves, updates: Leaves) -> tuple[np.ndarray, ...]:
-    """New parameters `p + u`, each a fresh read-only array."""
-    return _frozen(p + u for p, u in zip(leaves, updates))
+    """New parameters `p + u`, each a fresh read-only array in its parameter's dtype (as
+    Optax's: float64 updates do not turn float32 parameters float64). The shapes must match."""
+    check_updates(updates, leaves)
+    return _frozen((p + u).astype(p.dtype, copy=False) for p, u in zip(leaves, updates))
 
 
 def as_dtypes(arrays: Leaves, like: Leaves) -> Leaves:
@@ -472,10 +504,9 @@ def step(
     parameters (and the optimizer state) stay float32 even with float64 gradients. Gradients
     (and a transform's updates) must have the parameters' shapes.
     """
-    leaves = params.leaves()
+    require_transform(optimizer)
+    leaves = _require_params(params, "params").leaves()
     check_state(optimizer, opt_state, leaves)
-    check_updates(grads.leaves(), leaves, "gradients")
+    check_updates(_require_params(grads, "grads").leaves(), leaves, "gradients")
     updates, new_state = optimizer.update(as_dtypes(grads.leaves(), leaves), opt_state, leaves)
-    check_updates(updates, leaves)
-    new = as_dtypes(apply_updates(leaves, updates), leaves)  # a state of another dtype
-    return Params.from_leaves(new), new_state
+    return Params.from_leaves(apply_updates(leaves, updates)), new_state

@@ -12,7 +12,7 @@ import numpy as np
 
 from nnfunc.activations import parse_activation
 from nnfunc.arrays import array_field, freeze, frozen_array, rebuilt_by_constructor
-from nnfunc.spec import MLPSpec
+from nnfunc.spec import MLPSpec, require_spec
 
 RngOrSeed = np.random.Generator | int  # None is refused: there is no global generator
 
@@ -27,6 +27,12 @@ class Dense:
     b: np.ndarray = array_field()
 
     def __attrs_post_init__(self) -> None:
+        for name, array in (("w", self.w), ("b", self.b)):
+            if array.dtype.kind != "f":  # an int weight would take int updates: it never trains
+                raise TypeError(
+                    f"a dense layer's {name} must hold floating-point numbers, got {array.dtype}"
+                    " (cast it with .astype(float))"
+                )
         if self.w.ndim != 2 or self.b.shape != (self.w.shape[1],):
             raise ValueError(
                 f"a dense layer needs w of shape (in, out) and b of shape (out,), "
@@ -39,6 +45,17 @@ class Params:
     """The parameters (or gradients) of an MLP: one `Dense` per layer, input to output."""
 
     layers: tuple[Dense, ...] = attrs.field(converter=tuple)
+
+    @layers.validator
+    def _check_layers(self, attribute: attrs.Attribute, layers: tuple[Dense, ...]) -> None:
+        if not layers:
+            raise ValueError("params need at least one layer")
+        for k, layer in enumerate(layers):
+            if not isinstance(layer, Dense):
+                raise TypeError(
+                    f"layer {k} must be a Dense(w, b), got {type(layer).__name__} "
+                    "(Params.from_leaves([w0, b0, w1, b1, ...]) takes bare arrays)"
+                )
 
     def leaves(self) -> tuple[np.ndarray, ...]:
         """The arrays in a fixed order (w0, b0, w1, b1, ...), as optimizers see them."""
@@ -172,6 +189,7 @@ def init_params(
     Values are drawn in float64 and then cast, so a float32 network starts from the rounded
     float64 weights of the same seed.
     """
+    require_spec(spec)
     rng = as_rng(rng_or_seed)
     follow = (*spec.activations, spec.output_activation)
     layers = []

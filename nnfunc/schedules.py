@@ -128,8 +128,9 @@ def make_schedule(name: str, lr: float, **options: Any) -> Schedule:
 
 def run_schedule(name: str, lr: float, total_steps: int) -> Schedule:
     """A schedule by its name, fitted to a run of `total_steps` optimizer steps (the command
-    line's `--schedule`): cosine decays to 0 by the last step, step halves the rate every
-    quarter of the run, exponential brings it down to a tenth; constant and invscaling are as
+    line's `--schedule`): cosine decays to 0 over the run (as Optax's, it reaches 0 right after
+    the last step, which runs at a sliver of lr), step halves the rate every quarter of the run,
+    exponential brings it down to a tenth by the end; constant and invscaling are as
     `make_schedule` builds them."""
     total = max(int(total_steps), 1)
     options: dict[str, dict[str, Any]] = {
@@ -149,4 +150,9 @@ def schedule_to_dict(schedule: Schedule) -> dict[str, Any]:
 def schedule_from_dict(data: dict[str, Any]) -> Schedule:
     """Rebuild a schedule from `schedule_to_dict` output."""
     options = dict(data)
+    missing = [key for key in ("name", "lr") if key not in options]
+    if missing:
+        raise ValueError(
+            f"a schedule needs a name and an lr, this one has no {' or '.join(missing)}"
+        )
     return make_schedule(options.pop("name"), options.pop("lr"), **options)

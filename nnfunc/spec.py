@@ -21,6 +21,19 @@ def _check_sizes(spec: MLPSpec, attribute: attrs.Attribute, sizes: tuple[int, ..
             raise ValueError(f"layer sizes must be positive integers, got {sizes}")
 
 
+def require_spec(value: object) -> MLPSpec:
+    """`value` if it is an MLPSpec, else a TypeError that says what was given (often the
+    arguments in the wrong order: every function takes the spec first, then the params)."""
+    if isinstance(value, MLPSpec):
+        return value
+    given = type(value).__name__
+    hint = " (the arguments go spec first, then params: f(spec, params, X, ...))"
+    raise TypeError(
+        f"spec must be an MLPSpec, as nf.mlp_spec([4, 8, 3]) makes, got {given}"
+        + (hint if given == "Params" else "")
+    )
+
+
 def dtype_name(dtype: object) -> str:
     """ "float32" or "float64" from that name or any numpy spelling of it (np.float32, "f4")."""
     try:

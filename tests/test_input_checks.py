@@ -102,11 +102,13 @@ def test_params_must_have_the_spec_layers():
         nf.forward(spec, narrower.leaves(), X4)
 
 
-def test_complex_params_are_refused():
-    spec = nf.mlp_spec([2, 3])
-    params = Params([Dense(np.ones((2, 3)) + 1j, np.zeros(3))])
-    with pytest.raises(TypeError, match="real numbers, got complex"):
-        nf.forward(spec, params, X4)
+@pytest.mark.parametrize("dtype", [np.complex128, np.int64, np.bool_, np.dtype("<U3")])
+def test_params_that_are_not_floats_are_refused(dtype):
+    # complex weights would be truncated, int ones would take int updates and never train
+    with pytest.raises(TypeError, match=f"floating-point numbers, got {np.dtype(dtype)}"):
+        Dense(np.ones((2, 3)).astype(dtype), np.zeros(3))
+    with pytest.raises(TypeError, match="b must hold floating-point numbers"):
+        Params.from_leaves([np.ones((2, 3)), np.zeros(3, dtype)])
 
 
 def test_public_functions_compute_in_the_spec_dtype():
@@ -240,3 +242,84 @@ def test_an_optimizers_config_is_read_only_and_a_hand_made_chain_has_none():
     assert optimizer_from_config(adam.config).config == adam.config
     with pytest.raises(ValueError, match="names no built-in optimizer"):
         optimizer_from_config(nf.chain(nf.scale_by_adam()).config)
+
+
+# --- misused public functions: a TypeError that names what was given, before any work ----------
+
+PARAMS = nf.init_params(CLASSIFIER, 0)
+OPTIMIZER = nf.sgd(0.1)
+STATE = nf.init_optimizer(OPTIMIZER, PARAMS)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: nf.forward(PARAMS, CLASSIFIER, X4), "spec first, then params"),
+        (lambda: nf.loss(PARAMS, CLASSIFIER, X4, [0] * 4), "spec first, then params"),
+        (lambda: nf.check_grads(PARAMS, CLASSIFIER, X4, [0] * 4), "got Params"),
+        (lambda: nf.init_params([2, 4, 3], 0), "spec must be an MLPSpec, .* got list"),
+        (lambda: nf.step(OPTIMIZER, PARAMS, STATE, PARAMS.leaves()), "Params.from_leaves"),
+        (lambda: nf.step(PARAMS, PARAMS, STATE, PARAMS), "GradientTransformation .* got Params"),
+        (lambda: nf.init_optimizer(PARAMS, OPTIMIZER), "GradientTransformation .* got Params"),
+        (lambda: nf.chain(nf.adam), "adam makes one, call it"),
+        (lambda: nf.chain(nf.sgd(0.1), "adam"), "transform 1 must be a GradientTransformation"),
+        (lambda: Params([np.ones((2, 3))]), "layer 0 must be a Dense"),
+    ],
+)
+def test_misuse_is_a_type_error_that_says_what_was_given(call, message):
+    with pytest.raises(TypeError, match=message):
+        call()
+
+
+def test_malformed_values_are_refused_where_they_are_given():
+    with pytest.raises(ValueError, match="at least one layer"):
+        Params.from_leaves([])
+    for eps in (0, -1.0, float("nan")):
+        with pytest.raises(ValueError, match="eps must be a positive finite step"):
+            nf.check_grads(CLASSIFIER, PARAMS, X4, [0] * 4, eps=eps)
+    for count in (-1, 2.5, "3", True):
+        with pytest.raises(ValueError, match="count must be a whole number >= 0"):
+            nf.optim.ScaleByAdamState(count, (), ())
+        with pytest.raises(ValueError, match="count must be a whole number >= 0"):
+            nf.optim.CountState(count)
+    with pytest.raises(ValueError, match="this one has no lr"):
+        nf.optimizer_from_config({"name": "sgd", "schedule": {"name": "cosine"}})
+
+
+def test_apply_updates_keeps_dtypes_and_refuses_mismatched_updates():
+    leaves = nf.init_params(nf.mlp_spec([2, 4, 3], dtype="float32"), 0).leaves()
+    updates = [np.full(a.shape, 0.5) for a in leaves]  # float64
+    new = nf.apply_updates(leaves, updates)
+    assert [a.dtype for a in new] == [np.float32] * 4
+    np.testing.assert_array_equal(new[0], leaves[0] + np.float32(0.5))
+    with pytest.raises(ValueError, match="2 updates arrays for 4 parameter arrays"):
+        nf.apply_updates(leaves, updates[:2])
+    with pytest.raises(ValueError, match=r"layer 0: updates for w have shape \(1, 1\)"):
+        nf.apply_updates(leaves, [np.ones((1, 1))] * 4)
+
+
+def test_values_beyond_float32_are_named_as_such_without_a_warning():
+    spec = nf.mlp_spec([2, 1], loss="mse", dtype="float32")
+    params = nf.init_params(spec, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(ValueError, match="inputs hold values beyond what float32"):
+            nf.forward(spec, params, np.full((1, 2), 1e39))
+        with pytest.raises(ValueError, match="targets hold values beyond what float32"):
+            nf.loss(spec, params, np.ones((1, 2)), [1e39])
+        with pytest.raises(ValueError, match="inputs contain NaN or infinity"):
+            nf.forward(spec, params, np.full((1, 2), np.inf))
+
+
+CLASSIFIER3 = nf.mlp_spec([3, 4, 3])
+
+
+def test_probability_rows_rounded_to_float32_train_a_float64_network():
+    rows = np.random.default_rng(0).dirichlet(np.ones(3), 20).astype(np.float32)
+    X = np.ones((20, 3))
+    for dtype in ("float64", "float32"):
+        spec = nf.mlp_spec([3, 4, 3], dtype=dtype)
+        assert np.isfinite(nf.loss(spec, nf.init_params(spec, 0), X, rows))
+        assert nf.check_grads(spec, nf.init_params(spec, 0), X, rows).ok
+    with pytest.raises(ValueError, match="row 0 sums to 0.8999999999999999"):
+        nf.loss(CLASSIFIER3, nf.init_params(CLASSIFIER3, 0), X, np.full((20, 3), 0.3))

@@ -168,8 +168,8 @@ def _architecture(model: Model) -> str:
 @click.option(
     "--schedule",
     type=click.Choice(list(SCHEDULES)),
-    help="Learning-rate schedule over the run: cosine decays to 0 by the last step, step halves "
-    "the rate every quarter of the run, exponential brings it to a tenth, invscaling is "
+    help="Learning-rate schedule over the run: cosine decays to 0 over the run, step halves "
+    "the rate every quarter of the run, exponential brings it to a tenth by the end, invscaling is "
     "lr / sqrt(step + 1).",
 )
 @click.option("--batch-size", type=click.IntRange(min=1), help="Minibatch size.")
