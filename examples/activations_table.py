@@ -8,7 +8,8 @@ import numpy as np
 import nnfunc as nf
 from nnfunc.activations import ACTIVATIONS, parse_activation
 
-POINTS = np.array([-1000.0, -2.0, -0.5, 0.5, 2.0, 1000.0])
+# 0 is where binary step, ReLU and PReLU have their kink: each takes its derivative from the left
+POINTS = np.array([-1000.0, -2.0, -0.5, 0.0, 0.5, 2.0, 1000.0])
 
 
 def main() -> dict[str, float]:
@@ -23,8 +24,8 @@ def main() -> dict[str, float]:
         act, alpha = parse_activation(name)
         values = act.fn(POINTS, alpha)
         slopes = act.grad(POINTS, values, alpha)
-        print(f"{name:>12s} " + " ".join(f"{v:>9.4g}" for v in values))
-        print(f"{'d/dz':>12s} " + " ".join(f"{d:>9.4g}" for d in slopes))
+        print(f"{name:>12s} " + " ".join(f"{v + 0.0:>9.4g}" for v in values))  # no "-0"
+        print(f"{'d/dz':>12s} " + " ".join(f"{d + 0.0:>9.4g}" for d in slopes))
         spec = nf.mlp_spec([3, 5, 2], activation=name)
         errors[name] = nf.check_grads(spec, nf.init_params(spec, 0), X, y).max_rel_error
     print("worst relative gradient error:", max(errors.values()))

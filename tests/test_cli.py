@@ -78,7 +78,7 @@ def test_train_json_summary_matches_the_file(tmp_path):
     assert summary["bytes"] == len(blob) and summary["model"] == str(out)
     assert summary["sha256"] == hashlib.sha256(blob).hexdigest()
     model = loads_model(blob)
-    assert summary["metrics"] == model.metrics and summary["sizes"] == [2, 4, 1]
+    assert summary["metrics"] == model.metrics and summary["sizes"] == [2, 8, 1]
     assert model.provenance["created"] == "1970-01-01T00:00:00Z"
     again = tmp_path / "again.msgpack"
     args = ["--dataset", "xor", "--out", again, "-q", "--timestamp"]

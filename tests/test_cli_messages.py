@@ -3,6 +3,8 @@ Unicode normalisation, file names escaped, help texts that say what the options 
 
 import json
 import shutil
+import subprocess
+import sys
 import unicodedata
 
 import pytest
@@ -329,3 +331,18 @@ def test_sweep_quiet_prints_nothing_but_writes_its_table(tmp_path):
     result = run("sweep", "--dataset", "xor", "--hidden", "2,3", "--trials", 1, "--out", out, "-q")
     assert result.exit_code == 0, result.output
     assert result.stdout == "" and out.exists() and out.with_suffix(".json").exists()
+
+
+def test_warnings_stay_one_line_warnings_under_python_w_error(tmp_path):
+    # -W error turns warnings into exceptions; the command still reports them as it always does
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-m", "nnfunc", "train", "--dataset", "xor", "-q"]
+        + ["--activation", "binary_step", "--epochs", "3", "--out", str(tmp_path / "m.msgpack")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("Warning: binary_step after dense layer 1 has a zero deriv")
+    assert "Traceback" not in result.stderr and (tmp_path / "m.msgpack").exists()

@@ -38,7 +38,9 @@ def models():
     """One model of each kind: softmax, sigmoid with integer classes, regressor, float32."""
     return {
         "iris": train_model(load_dataset("iris"), attrs.evolve(RECIPES["iris"], epochs=20)),
-        "xor": train_model(load_dataset("xor"), attrs.evolve(RECIPES["xor"], epochs=30)),
+        "xor": train_model(
+            load_dataset("xor"), attrs.evolve(RECIPES["xor"], epochs=30, hidden=(4,))
+        ),
         "arithmetic": train_model(
             load_dataset("arithmetic"), attrs.evolve(RECIPES["arithmetic"], epochs=3)
         ),

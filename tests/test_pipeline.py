@@ -218,7 +218,7 @@ def test_more_parameters_than_training_rows_can_be_left_unwarned():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model = train_model(load_dataset("xor"), attrs.evolve(RECIPES["xor"], epochs=2), warn=False)
-    assert model.n_params == 17
+    assert model.n_params == 33  # 2-8-1
 
 
 def _csv(tmp_path, text):

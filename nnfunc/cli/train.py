@@ -54,7 +54,6 @@ from nnfunc.names import dataset_name, shown_path
 from nnfunc.optim import OPTIMIZERS
 from nnfunc.params import ALIASES, INITIALIZERS
 from nnfunc.pipeline import (
-    OverparameterizedWarning,
     TrainConfig,
     check_training,
     default_config,
@@ -278,7 +277,7 @@ def train(
     try:
         # Divergence is detected from the loss; numpy's overflow warnings would only add noise.
         with cli_errors(), np.errstate(all="ignore"), warnings.catch_warnings(record=True) as seen:
-            warnings.simplefilter("always", OverparameterizedWarning)
+            warnings.simplefilter("always")  # each shown once as a line below, even under -W error
             try:
                 model = train_model(table, config, task=task, on_epoch=progress, created=created)
             except TrainingDiverged as exc:
@@ -290,7 +289,7 @@ def train(
                     "no model file was written"
                 ) from None
         for warning in seen:
-            click.echo(f"Warning: {warning.message}", err=True)
+            click.echo(f"Warning: {' '.join(str(warning.message).split())}", err=True)
     finally:
         if progress is not None:
             progress.close()
