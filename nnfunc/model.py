@@ -17,7 +17,7 @@ import numpy as np
 
 from nnfunc.arrays import all_finite, numeric_array
 from nnfunc.frozen_data import frozen_data
-from nnfunc.network import Plan, _logits, plan
+from nnfunc.network import Plan, _forward, _logits, plan
 from nnfunc.params import Params
 from nnfunc.preprocessing import LabelEncoder, StandardScaler, input_limit, output_limit
 from nnfunc.spec import MLPSpec
@@ -174,6 +174,8 @@ def _overflow_free(pl: Plan, leaves: tuple[np.ndarray, ...], dtype: np.dtype) ->
     for k in range(len(leaves) // 2):
         w, b = (np.asarray(a, np.float64) for a in leaves[2 * k : 2 * k + 2])
         bound = bound * math.sqrt(np.vdot(w, w)) + math.sqrt(np.vdot(b, b))
+        if not bound < limit:  # the product itself, before a bounded activation hides it
+            return False
         if k < len(pl.hidden):
             act, alpha = pl.hidden[k]
             growth = _growth(act.name, alpha)
@@ -286,23 +288,41 @@ def _unscale(c: _Compiled, Z: np.ndarray) -> np.ndarray:
     return Y
 
 
+# Rows go through the network in chunks of at most this many values in its widest layer, so a
+# model with very wide layers (a file may declare 2^24 units) answers many rows in bounded memory.
+CHUNK_VALUES = 1 << 22
+
+
 def _model_logits(model: Model, X: Any) -> np.ndarray:
-    """The logits of raw rows; rows whose logits overflow (far outside the training data, or a
-    network with huge weights) raise InputRangeError rather than answer NaN or a made-up label.
-    """
+    """The logits of raw rows; rows that overflow anywhere in the network (far outside the
+    training data, or a network with huge weights) raise InputRangeError rather than answer NaN
+    or a made-up label."""
     c = _compiled(model)
     X, ordinary = _prepare(c, X)
-    if ordinary and c.overflow_free:
-        z = _logits(c.plan, c.leaves, X)
-    else:
-        with np.errstate(over="ignore", invalid="ignore"):
-            z = _logits(c.plan, c.leaves, X)
-    if not np.vdot(z, z) < np.inf and not np.isfinite(z).all():
-        row = int(np.argwhere(~np.isfinite(z))[0][0])
-        raise InputRangeError(
-            row, "the network overflows on it (feature values far outside the training data)"
-        )
+    rows = max(1, CHUNK_VALUES // max(c.plan.widths))
+    if len(X) <= rows:
+        return _chunk_logits(c, X, ordinary, 0)
+    z = np.empty((len(X), c.plan.widths[-1]), c.dtype)
+    for start in range(0, len(X), rows):
+        z[start : start + rows] = _chunk_logits(c, X[start : start + rows], ordinary, start)
     return z
+
+
+def _chunk_logits(c: _Compiled, X: np.ndarray, ordinary: bool, first_row: int) -> np.ndarray:
+    """`_model_logits` of scaled rows numbered from `first_row`. Unless the rows are ordinary and
+    the network provably cannot overflow on them, every layer's pre-activations are checked: a
+    bounded activation (tanh, a step) would turn an overflow into a finite, wrong answer."""
+    if ordinary and c.overflow_free:
+        return _logits(c.plan, c.leaves, X)
+    with np.errstate(over="ignore", invalid="ignore"):
+        zs = _forward(c.plan, c.leaves, X)[1]
+    for z in zs:
+        if not all_finite(z):
+            row = first_row + int(np.argwhere(~np.isfinite(z))[0][0])
+            raise InputRangeError(
+                row, "the network overflows on it (feature values far outside the training data)"
+            )
+    return zs[-1]
 
 
 def predict_proba(model: Model, X: Any) -> np.ndarray:

@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import stat
+from typing import Any
 
 from nnfunc.codec import decode_model, encode_model
 from nnfunc.model import Model
@@ -70,17 +71,21 @@ def _envelope_payload(data: bytes, max_bytes: int) -> bytes:
             max_objects=2 * 64 + 1,  # four keys and their values, or a map that is refused
         )
     except MsgpackError as exc:
+        newer = _newer_version(data, max_bytes)
+        if newer is not None:
+            raise _newer(newer) from None
         raise ModelFileError(f"not a readable model file: {exc}{_text_hint(data)}") from None
-    if not isinstance(envelope, dict) or envelope.get("format") != FORMAT_NAME:
+    if not isinstance(envelope, dict) or "format" not in envelope:
         raise ModelFileError(f"not an nnfunc model file (no format {FORMAT_NAME!r} key)")
+    if envelope["format"] != FORMAT_NAME:
+        raise ModelFileError(
+            f"not an nnfunc model file (format {_brief(envelope['format'])}, not {FORMAT_NAME!r})"
+        )
     version = envelope.get("version")
     if type(version) is not int or version < 1:
-        raise ModelFileError(f"version: expected a positive integer, got {version!r}")
+        raise ModelFileError(f"version: expected a positive integer, got {_brief(version)}")
     if version > FORMAT_VERSION:
-        raise ModelFileError(
-            f"version: the file uses model format version {version}, newer than version "
-            f"{FORMAT_VERSION} that this nnfunc reads; upgrade nnfunc to load it"
-        )
+        raise _newer(version)
     unknown = sorted(set(envelope) - set(ENVELOPE_KEYS))
     if unknown:
         raise ModelFileError(f"unknown top-level key(s): {', '.join(map(repr, unknown))}")
@@ -94,6 +99,41 @@ def _envelope_payload(data: bytes, max_bytes: int) -> bytes:
     if hashlib.sha256(payload).hexdigest() != digest:
         raise ModelFileError("sha256: checksum mismatch, the payload is corrupt or was altered")
     return payload
+
+
+def _brief(value: Any) -> str:
+    """A file's value for a message: short whatever its size (a 200 MB bin is named, not shown)."""
+    if isinstance(value, bytes | str) and len(value) > 40:
+        return f"{type(value).__name__} of length {len(value)}"
+    return repr(value)[:60]
+
+
+def _newer(version: int) -> ModelFileError:
+    return ModelFileError(
+        f"version: the file uses model format version {version}, newer than version "
+        f"{FORMAT_VERSION} that this nnfunc reads; upgrade nnfunc to load it"
+    )
+
+
+def _newer_version(data: bytes, max_bytes: int) -> int | None:
+    """The version of an envelope that this reader's limits refuse but that a newer format may
+    allow (a longer string, more keys), when it names a newer version; else None. The looser
+    parse is still bounded: as many values as the file's bytes allow, nesting 16 deep."""
+    try:
+        envelope = unpackb_limited(
+            data,
+            max_bytes=max_bytes,
+            max_depth=16,
+            max_str_len=max_bytes,
+            max_map_len=1 << 16,
+            max_objects=1 << 16,
+        )
+    except MsgpackError:
+        return None
+    if not isinstance(envelope, dict) or envelope.get("format") != FORMAT_NAME:
+        return None
+    version = envelope.get("version")
+    return version if type(version) is int and version > FORMAT_VERSION else None
 
 
 def loads_model(data: bytes, *, max_bytes: int = MAX_FILE_BYTES) -> Model:
@@ -144,6 +184,8 @@ def read_model_file(path: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[bytes, 
         raise ModelFileError(f"{shown}: no such file") from None
     except OSError as exc:
         raise ModelFileError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+    except ValueError as exc:  # a NUL byte in the path
+        raise ModelFileError(f"{shown}: not a usable path ({exc})") from None
     try:
         info = os.fstat(fd)
         _check_regular(shown, info)

@@ -8,6 +8,7 @@ their field-by-field validation from. Every message starts with the path of the 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -121,16 +122,18 @@ def sequence(value: Any, path: str, max_len: int) -> list[Any]:
 
 
 def distinct_names(value: Any, path: str, expected: int | None) -> tuple[str, ...]:
-    """Distinct printable names, `count` of them."""
+    """Printable names, `expected` of them (None: any number), distinct even in Unicode NFC form,
+    which is how nnfunc matches them to a file's columns."""
     items = enumerate(sequence(value, path, MAX_UNITS))
     names = tuple(column_name(v, f"{path}[{i}]") for i, v in items)
     if expected is not None and len(names) != expected:
         raise SchemaError(f"{path}: expected {expected} name(s), got {len(names)}")
     seen: set[str] = set()
     for i, name in enumerate(names):
-        if name in seen:
+        form = unicodedata.normalize("NFC", name)  # as `names.nfc`, which imports this module
+        if form in seen:
             raise SchemaError(f"{path}[{i}]: {name[:40]!r} appears more than once")
-        seen.add(name)
+        seen.add(form)
     return names
 
 

@@ -213,3 +213,48 @@ def test_a_models_config_metrics_and_provenance_are_read_only(iris):
             change()
     changed = attrs.evolve(iris, config={**iris.config, "epochs": 1})  # the way to change one
     assert changed.config["epochs"] == 1 and iris.config["epochs"] == 300
+
+
+def _one_unit_classifier(hidden: str, w0, b1: float, dtype: str = "float64") -> Model:
+    """x -> one hidden unit `hidden` -> a sigmoid unit, with first-layer weights `w0`."""
+    n = len(w0)
+    return Model(
+        spec=mlp_spec((n, 1, 1), activation=hidden, loss="binary_cross_entropy", dtype=dtype),
+        params=Params(
+            (
+                Dense(np.array(w0, dtype).reshape(n, 1), np.zeros(1, dtype)),
+                Dense(np.ones((1, 1), dtype), np.full(1, b1, dtype)),
+            )
+        ),
+        task="classify",
+        feature_names=tuple(f"x{i}" for i in range(n)),
+        target_names=("label",),
+        labels=LabelEncoder(("neg", "pos")),
+    )
+
+
+def test_a_bounded_activation_does_not_hide_an_overflow_inside_the_network(no_warnings):
+    # 1e10 * 1e300 - 1e10 * 2e300 is negative, but the float sum overflows to inf, and the step
+    # turned inf into a confident 'pos'; now the hidden layer's overflow is seen and refused
+    model = _one_unit_classifier("binary_step", [1e300, -2e300], -0.5)
+    assert predict(model, [[1.0, 0.0]])[0] == "pos"
+    with pytest.raises(InputRangeError, match="row 0, the network overflows"):
+        predict(model, [[1e10, 1e10]])
+
+
+def test_a_float32_overflow_before_tanh_is_refused_without_warnings(no_warnings):
+    model = _one_unit_classifier("tanh", [1e30], 0.0, dtype="float32")
+    with np.errstate(all="raise"):  # the caller's own error state must not matter either
+        with pytest.raises(InputRangeError, match="row 0, the network overflows"):
+            predict(model, [[1e9]])
+        assert predict(model, [[1e-31]]).shape == (1,)
+
+
+def test_wide_networks_answer_many_rows_in_chunks(iris, monkeypatch, no_warnings):
+    rows = np.tile([[5.1, 3.5, 1.4, 0.2], [6.7, 3.0, 5.2, 2.3]], (50, 1))
+    whole = predict_proba(iris, rows)
+    monkeypatch.setattr("nnfunc.model.CHUNK_VALUES", 7)  # one row at a time through 6 units
+    np.testing.assert_array_equal(predict_proba(iris, rows), whole)
+    rows[73, 0] = 1e308  # scales finitely, overflows in the network: named by its own row
+    with pytest.raises(InputRangeError, match="row 73, the network overflows"):
+        predict(iris, rows)

@@ -1092,3 +1092,38 @@ def test_fuzz_field_mutations(blob, data):
         else:
             parent[path[-1]] = data.draw(_values)
     _only_model_file_error(with_payload(payload))
+
+
+# --- envelope messages stay short, and name what they can -----------------------------------------
+
+
+def test_a_huge_version_value_is_named_not_echoed():
+    data = msgpack.packb({"format": "nnfunc-model", "version": b"\0" * 5_000_000})
+    with pytest.raises(ModelFileError) as info:
+        loads_model(data)
+    assert str(info.value) == "version: expected a positive integer, got bytes of length 5000000"
+
+
+def test_a_wrong_format_value_is_named():
+    with pytest.raises(ModelFileError, match=r"format 'NNFUNC-MODEL', not 'nnfunc-model'"):
+        loads_model(msgpack.packb({"format": "NNFUNC-MODEL", "version": 1}))
+
+
+def test_a_newer_envelope_beyond_this_readers_limits_says_it_is_newer(blob):
+    newer = rewrap(envelope_of(blob)["payload"], version=FORMAT_VERSION + 1, notes="x" * 2000)
+    with pytest.raises(ModelFileError, match="newer than version 1 .* upgrade nnfunc"):
+        loads_model(newer)
+    with pytest.raises(ModelFileError, match="malformed msgpack"):  # same limits, version 1
+        loads_model(rewrap(envelope_of(blob)["payload"], notes="x" * 2000))
+
+
+def test_a_path_with_a_nul_byte_is_a_model_file_error():
+    with pytest.raises(ModelFileError, match="not a usable path"):
+        load_model("a\0b.msgpack")
+
+
+def test_names_equal_in_unicode_nfc_form_are_duplicates(models):
+    # nnfunc matches column names in NFC form: two spellings of one name would be one column
+    model = attrs.evolve(models["arithmetic"], feature_names=("caf\u00e9", "cafe\u0301"))
+    with pytest.raises(ModelFileError, match=r"feature_names\[1\]: .* appears more than once"):
+        loads_model(dumps_model(model))
