@@ -54,12 +54,6 @@ def softmax(z: np.ndarray) -> np.ndarray:
     return e
 
 
-def log_softmax(z: np.ndarray) -> np.ndarray:
-    """Row-wise log of the softmax, computed without forming the softmax."""
-    shifted = z - row_max(z)
-    return shifted - np.log(np.exp(shifted) @ ones(z.shape[1], z.dtype))[:, None]
-
-
 def softplus(z: np.ndarray) -> np.ndarray:
     """log(1 + e^z) through logaddexp: exact for large |z|, no overflow."""
     return np.logaddexp(0.0, z).astype(z.dtype, copy=False)

@@ -3,8 +3,9 @@
 `attrs.frozen` is shallow: a record would still let `rec.w[0, 0] = 5` through. The helpers here
 copy incoming arrays once and mark them read-only, and define equality on purpose (shape, dtype
 and values), so records holding arrays behave like values. Two small helpers make row-wise
-reductions over a few columns fast (numpy's own are slow there), and two at the end turn what a
-user passes in into real numbers, or say clearly why they cannot.
+reductions over a few columns fast (numpy's own are slow there); the last ones turn what a user
+passes in into real numbers or say clearly why they cannot (`numeric_array`), and check that
+arrays are finite (`all_finite`, `finite_as`).
 """
 
 from __future__ import annotations

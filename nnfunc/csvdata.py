@@ -240,11 +240,6 @@ def numbered_table(
     return rows[0], rows[1:], lines[1:]
 
 
-def csv_rows(data: bytes, source: str, *, skip_empty: bool = False) -> list[list[str]]:
-    """The rows of CSV bytes, as `numbered_rows` reads them, without their line numbers."""
-    return numbered_rows(data, source, skip_empty=skip_empty)[0]
-
-
 def numbered_rows(
     data: bytes, source: str, *, skip_empty: bool = False
 ) -> tuple[list[list[str]], list[int]]:

@@ -224,18 +224,11 @@ class InputRangeError(ValueError):
         return f"inputs out of range: row {shown_row}, {self.detail}"
 
 
-def prepare_inputs(model: Model, X: Any) -> np.ndarray:
-    """Raw feature rows scaled for the network, in its dtype.
-
-    A wrong width raises ValueError; NaN, infinity and finite values that overflow once converted
-    and scaled raise InputRangeError naming the row and feature.
-    """
-    return _prepare(_compiled(model), X)[0]
-
-
 def _prepare(c: _Compiled, X: Any) -> tuple[np.ndarray, bool]:
-    """`prepare_inputs`, and whether the rows are ordinary (one `np.vdot` against `in_sq`, a BLAS
-    call that never warns, decides; only other rows are checked entry by entry)."""
+    """Raw feature rows scaled for the network, in its dtype, and whether they are ordinary (one
+    `np.vdot` against `in_sq`, a BLAS call that never warns, decides; only other rows are checked
+    entry by entry). A wrong width raises ValueError; NaN, infinity and finite values that
+    overflow once converted and scaled raise InputRangeError naming the row and feature."""
     X = np.asarray(X)
     if X.dtype.kind != "f":
         X = numeric_array(X, "inputs").astype(c.dtype)  # ints, bools; text, complex refused
@@ -251,7 +244,7 @@ def _prepare(c: _Compiled, X: Any) -> tuple[np.ndarray, bool]:
 
 
 def _scale_checked(c: _Compiled, X: np.ndarray) -> np.ndarray:
-    """`prepare_inputs` for rows the quick bound did not clear: the first bad entry named."""
+    """`_prepare` for rows the quick bound did not clear: the first bad entry named."""
     with np.errstate(over="ignore", invalid="ignore"):
         Z = X.astype(c.dtype, copy=False)
         if c.mean is not None:
@@ -272,7 +265,7 @@ def _scale_checked(c: _Compiled, X: np.ndarray) -> np.ndarray:
 
 
 def _unscale(c: _Compiled, Z: np.ndarray) -> np.ndarray:
-    """Outputs in the targets' units (as `unscale`); overflow refused as in `prepare_inputs`."""
+    """Outputs in the targets' units (as `unscale`); overflow refused as in `_prepare`."""
     if np.vdot(Z, Z) <= c.out_sq:
         return Z * c.target_scale + c.target_mean
     with np.errstate(over="ignore"):

@@ -3,7 +3,9 @@
 A transform's `init(leaves)` makes its state and `update(grads, state, params)` returns
 `(updates, new_state)`, where leaves, grads and updates are tuples of arrays in `Params.leaves()`
 order. Nothing is mutated: every update returns new arrays and a new state record. `step` applies an
-optimizer to `Params` records; the training loop calls the same transforms on leaves directly.
+optimizer to `Params` records. The training loop runs the built-in transforms as fused in-place
+kernels with the same arithmetic (`nnfunc.fused`, found through `DESCRIPTIONS`), and any other
+transform as it is.
 """
 
 from __future__ import annotations

@@ -12,6 +12,8 @@ import attrs
 import numpy as np
 
 from nnfunc.arrays import array_field, freeze, rebuilt_by_constructor
+from nnfunc.checks import real
+from nnfunc.params import as_rng
 
 
 @attrs.frozen
@@ -235,9 +237,9 @@ def train_test_split(
     X, y = np.asarray(X), np.asarray(y)
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
-    if isinstance(test_size, bool) or not 0.0 < float(test_size) < 1.0:
+    if not 0.0 < real(test_size, "test_size") < 1.0:
         raise ValueError(f"test_size must be a fraction in (0, 1), got {test_size!r}")
-    rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
+    rng = as_rng(rng)  # None is refused: there is no global generator
     n = len(X)
     n_test = int(np.ceil(test_size * n))
     if stratify:

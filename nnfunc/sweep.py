@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 import numpy as np
 
-from nnfunc.datasets import Dataset
+from nnfunc.datasets import DATASETS, Dataset, load_dataset
 from nnfunc.model import Model
 from nnfunc.pipeline import (
     CSV_DEFAULTS,
@@ -315,6 +315,19 @@ def check_sweep(
             raise ValueError(f"{_describe(params)}: {exc}") from None
 
 
+def _default_base(dataset: Dataset) -> TrainConfig:
+    """A bundled dataset's recipe for that dataset (any seed or size of it); `CSV_DEFAULTS` for
+    other data, even a user's file that happens to be called iris.csv."""
+    bundled = dataset.name in RECIPES and dataset.name in DATASETS
+    if bundled and _columns(load_dataset(dataset.name)) == _columns(dataset):
+        return RECIPES[dataset.name]
+    return CSV_DEFAULTS
+
+
+def _columns(dataset: Dataset) -> tuple[Any, ...]:
+    return dataset.feature_names, dataset.target_names, dataset.task
+
+
 def run_sweep(
     dataset: Dataset,
     configs: Sequence[Mapping[str, Any]],
@@ -341,7 +354,7 @@ def run_sweep(
 
     if trials < 1:
         raise ValueError(f"trials must be at least 1, got {trials}")
-    base = base if base is not None else RECIPES.get(dataset.name, CSV_DEFAULTS)
+    base = base if base is not None else _default_base(dataset)
     task_name = infer_task(dataset, task)
     metric = "accuracy" if task_name == "classify" else "r2"
     fixed = {k: v for k, v in base.to_dict().items() if k not in (*SWEEPABLE, "seed")}

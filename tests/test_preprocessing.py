@@ -217,3 +217,11 @@ def test_labels_from_object_arrays_and_bytes():
     assert fit_labels(np.array([3, 1], dtype=object)).classes == (1, 3)
     with pytest.raises(ValueError, match="strings, integers or booleans"):
         fit_labels(np.array([b"no", b"yes"]))  # a model file could not store bytes labels
+
+
+def test_train_test_split_takes_no_global_generator_and_a_number_for_test_size():
+    X, y = np.ones((10, 2)), np.zeros(10)
+    with pytest.raises(TypeError, match="there is no global RNG"):
+        train_test_split(X, y, test_size=0.2, rng=None)
+    with pytest.raises(TypeError, match="test_size must be a number, got str"):
+        train_test_split(X, y, test_size="0.2", rng=0)

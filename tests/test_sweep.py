@@ -386,6 +386,16 @@ def test_run_sweep_on_other_data_starts_from_the_csv_defaults():
     assert result.meta["fixed"]["test_split"] == pipeline.CSV_DEFAULTS.test_split
 
 
+def test_run_sweep_keeps_a_recipe_for_its_own_dataset_only():
+    # a user's table called 'sum' (other columns) is other data; the bundled sum, any size, not
+    data = load_dataset("iris")
+    mine = attrs.evolve(data, name="sum", feature_names=("a", "b", "c", "d"))
+    result = run_sweep(mine, [{"epochs": 1}], trials=1)
+    assert result.rows[0]["config"]["hidden"] == list(pipeline.CSV_DEFAULTS.hidden)
+    bundled = run_sweep(load_dataset("sum", n_samples=40), [{"epochs": 1}], trials=1)
+    assert bundled.rows[0]["config"]["hidden"] == list(pipeline.RECIPES["sum"].hidden)
+
+
 def test_error_bars_stop_at_what_the_metric_can_reach():
     # accuracy 0.955 +- 0.07 was drawn up to 1.025
     below, above = _clipped_bars([0.955, 0.5, None], [0.07, 0.1, None or 0.0], "accuracy")

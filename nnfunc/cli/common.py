@@ -277,11 +277,6 @@ def load_model_arg(path: str) -> Any:
         return load_model(path)
 
 
-def check_writable(path: str, *, create_folder: bool = False) -> None:
-    """`check_output` with no other files to compare against."""
-    check_output(path, create_folder=create_folder)
-
-
 def read_input(path: str) -> tuple[bytes, str]:
     """The bytes of a CSV file, or of stdin for `-`, with the name to use in messages.
 

@@ -27,7 +27,7 @@ from nnfunc.cli.common import (
     load_model_arg,
     read_input,
 )
-from nnfunc.model import InputRangeError, predict_codes, predict_proba, predict_values
+from nnfunc.model import InputRangeError, predict_values, predict_with_proba
 from nnfunc.model_table import table_inputs
 
 
@@ -72,24 +72,25 @@ def predict(model_path: str, data: str, fmt: str, as_json: bool) -> None:
         X, line_of = table_inputs(model, raw, source)
         with rows_by_line(source, line_of):
             if model.task == "classify":
-                codes = predict_codes(model, X)
-                values = predict_proba(model, X)
+                labels, values = predict_with_proba(model, X)  # one forward pass for both
                 columns = [f"p_{c}" for c in model.classes]
             else:
-                codes = None
+                labels = None
                 values = predict_values(model, X)
                 columns = list(model.target_names)
-    classes = list(model.classes)
     if fmt == "json":
-        if codes is not None:
-            labels = [classes[k] for k in codes.tolist()]
-            body = {"classes": classes, "labels": labels, "probabilities": values.tolist()}
+        if labels is not None:
+            body = {
+                "classes": list(model.classes),
+                "labels": labels.tolist(),
+                "probabilities": values.tolist(),
+            }
             echo_json(body, indent=None)
         else:
             echo_json({"targets": columns, "values": values.tolist()}, indent=None)
         return
-    header = ["label", *columns] if codes is not None else columns
-    for text in _csv_chunks(header, classes, codes, values):
+    header = ["label", *columns] if labels is not None else columns
+    for text in _csv_chunks(header, labels, values):
         click.echo(text, nl=False)
 
 
@@ -97,9 +98,7 @@ def predict(model_path: str, data: str, fmt: str, as_json: bool) -> None:
 CHUNK_ROWS = 10_000
 
 
-def _csv_chunks(
-    header: list[str], classes: list, codes: np.ndarray | None, values: np.ndarray
-) -> Iterator[str]:
+def _csv_chunks(header: list[str], labels: np.ndarray | None, values: np.ndarray) -> Iterator[str]:
     """The CSV output, a chunk of rows at a time: the label (classifiers) and each value as its
     shortest exact spelling (`repr`)."""
     out = io.StringIO()
@@ -107,11 +106,11 @@ def _csv_chunks(
     writer.writerow(header)
     for start in range(0, len(values), CHUNK_ROWS):
         rows = values[start : start + CHUNK_ROWS].tolist()
-        if codes is None:
+        if labels is None:
             writer.writerows([map(repr, row) for row in rows])
         else:
-            labels = codes[start : start + CHUNK_ROWS].tolist()
-            writer.writerows([[classes[k], *map(repr, row)] for k, row in zip(labels, rows)])
+            chunk = labels[start : start + CHUNK_ROWS].tolist()
+            writer.writerows([[label, *map(repr, row)] for label, row in zip(chunk, rows)])
         yield out.getvalue()
         out.seek(0)
         out.truncate()
