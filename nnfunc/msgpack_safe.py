@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -173,16 +174,30 @@ def unpackb_limited(
         return _unpack(data, max_depth, limits)
 
 
+# The collector is one switch for the whole process, and a server decodes in several threads at
+# once: it is switched off by the first block to enter and back on by the last to leave, and only
+# if it was on before the first.
+_pause_lock = threading.Lock()
+_pausing = 0
+_was_enabled = False
+
+
 @contextlib.contextmanager
 def without_gc() -> Iterator[None]:
     """Pause the cyclic garbage collector: for building or walking big acyclic data."""
-    collecting = gc.isenabled()
-    gc.disable()
+    global _pausing, _was_enabled
+    with _pause_lock:
+        if _pausing == 0:
+            _was_enabled = gc.isenabled()
+            gc.disable()
+        _pausing += 1
     try:
         yield
     finally:
-        if collecting:
-            gc.enable()
+        with _pause_lock:
+            _pausing -= 1
+            if _pausing == 0 and _was_enabled:
+                gc.enable()
 
 
 def _unpack(data: bytes, max_depth: int, limits: dict[str, int]) -> Any:

@@ -1,9 +1,11 @@
 """Model files: bit-exact round trips, stable bytes, atomic saves, and hostile input refused."""
 
 import copy
+import gc
 import hashlib
 import json
 import os
+import threading
 
 import attrs
 import msgpack
@@ -23,7 +25,7 @@ from nnfunc.modelfile import (
     loads_model,
     save_model,
 )
-from nnfunc.msgpack_safe import MsgpackError, unpackb_limited
+from nnfunc.msgpack_safe import MsgpackError, unpackb_limited, without_gc
 from nnfunc.pipeline import RECIPES, train_model
 from nnfunc.preprocessing import LabelEncoder
 from nnfunc.schema import unprintable
@@ -1127,3 +1129,25 @@ def test_names_equal_in_unicode_nfc_form_are_duplicates(models):
     model = attrs.evolve(models["arithmetic"], feature_names=("caf\u00e9", "cafe\u0301"))
     with pytest.raises(ModelFileError, match=r"feature_names\[1\]: .* appears more than once"):
         loads_model(dumps_model(model))
+
+
+def test_pausing_the_collector_in_overlapping_threads_restores_it_once_all_are_done():
+    # one thread leaving its block used to switch the collector back on under another's feet
+    inside, leave = threading.Barrier(2), threading.Event()
+    states = []
+
+    def decode():
+        with without_gc():
+            inside.wait()
+            leave.wait()
+
+    assert gc.isenabled()
+    other = threading.Thread(target=decode)
+    other.start()
+    with without_gc():
+        inside.wait()
+        leave.set()
+        other.join()
+        states.append(gc.isenabled())  # the other thread has left; this block has not
+    states.append(gc.isenabled())
+    assert states == [False, True]
