@@ -5,7 +5,7 @@ The five functions people compose: `init_params`, `forward`, `loss`, `grads` and
 `check_grads` (finite-difference verification).
 """
 
-from nnfunc.activations import ACTIVATIONS, register_activation
+from nnfunc.activations import ACTIVATIONS, register_activation, unregister_activation
 from nnfunc.gradcheck import GradCheck, check_grads
 from nnfunc.network import forward, grads, logits, loss, predict, value_and_grads
 from nnfunc.optim import (
@@ -78,6 +78,7 @@ __all__ = [
     "optimizer_from_config",
     "predict",
     "register_activation",
+    "unregister_activation",
     "rmsprop",
     "scale_by_adam",
     "scale_by_learning_rate",

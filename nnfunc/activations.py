@@ -9,7 +9,8 @@ entry's default is used. A parameter on any other activation is refused (a likel
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -153,7 +154,10 @@ _BUILTIN = (
     Activation("softmax", lambda z, alpha: softmax(z), _softmax_grad),
 )
 
-ACTIVATIONS: dict[str, Activation] = {act.name: act for act in _BUILTIN}
+_TABLE: dict[str, Activation] = {act.name: act for act in _BUILTIN}
+# Read-only: activations are added through `register_activation`, which checks the name and keeps
+# the function's results in z's dtype, and removed through `unregister_activation`.
+ACTIVATIONS: Mapping[str, Activation] = MappingProxyType(_TABLE)
 ALIASES = {"identity": "linear", "swish": "silu", "logistic": "sigmoid", "step": "binary_step"}
 
 # The largest parameter a parametrised activation takes (in size). Slopes and offsets in use are
@@ -195,8 +199,21 @@ def register_activation(
         relu_like=relu_like,
         parametric=parametric,
     )
-    ACTIVATIONS[name] = act
+    _TABLE[name] = act
     return act
+
+
+def unregister_activation(name: str) -> None:
+    """Remove an activation `register_activation` added (built-ins stay), and forget the networks
+    resolved with it, so that a later registration under the same name is the one used."""
+    if any(act.name == name for act in _BUILTIN):
+        raise ValueError(f"{name!r} is a built-in activation; only registered ones can be removed")
+    if name not in _TABLE:
+        raise ValueError(f"no registered activation {name!r}")
+    del _TABLE[name]
+    from nnfunc.network import plan  # imported here: the network module imports this one
+
+    plan.cache_clear()
 
 
 def _in_dtype_of_z(f: Callable[..., Any]) -> Callable[..., np.ndarray]:

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 
-from nnfunc.activations import ACTIVATIONS
+from nnfunc.activations import ACTIVATIONS, unregister_activation
 
 
 @pytest.fixture
@@ -13,7 +13,7 @@ def scratch_activations():
     before = set(ACTIVATIONS)
     yield
     for name in set(ACTIVATIONS) - before:
-        del ACTIVATIONS[name]
+        unregister_activation(name)
 
 
 def _finishes(fn, seconds=10.0):

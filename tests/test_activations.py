@@ -5,6 +5,7 @@ import warnings
 import numpy as np
 import pytest
 
+import nnfunc as nf
 from nnfunc.activations import (
     ACTIVATIONS,
     parse_activation,
@@ -12,6 +13,7 @@ from nnfunc.activations import (
     sigmoid,
     softmax,
     softplus,
+    unregister_activation,
 )
 
 ELEMENTWISE = sorted(name for name in ACTIVATIONS if name != "softmax")
@@ -86,6 +88,22 @@ def test_users_can_register_their_own(scratch_activations):
     assert act.fn(np.array([2.0]), 0)[0] == 8.0
     with pytest.raises(ValueError, match="already exists"):
         register_activation("relu", lambda z, alpha: z, lambda z, a, alpha: z)
+
+
+def test_the_table_changes_only_through_register_and_unregister(scratch_activations):
+    with pytest.raises(TypeError):
+        ACTIVATIONS["relu"] = ACTIVATIONS["linear"]  # would skip the checks register makes
+    with pytest.raises(ValueError, match="built-in"):
+        unregister_activation("relu")
+    register_activation("twice_test_only", lambda z, alpha: 2 * z, lambda z, a, alpha: 2 + 0 * z)
+    spec = nf.mlp_spec([1, 1, 1], activation="twice_test_only", loss="mse")
+    params = nf.init_params(spec, 0)
+    first = nf.forward(spec, params, [[1.0]])
+    unregister_activation("twice_test_only")
+    register_activation("twice_test_only", lambda z, alpha: 3 * z, lambda z, a, alpha: 3 + 0 * z)
+    again = nf.forward(spec, params, [[1.0]])  # the new function, not a network cached with the old
+    w0, w1 = params.layers[0].w[0, 0], params.layers[1].w[0, 0]
+    assert (first[0, 0], again[0, 0]) == (2 * w0 * w1, 3 * w0 * w1)
 
 
 @pytest.mark.parametrize(
