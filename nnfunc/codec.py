@@ -18,6 +18,7 @@ import numpy as np
 
 from nnfunc.activations import OUTPUT_ONLY, parse_activation
 from nnfunc.arrays import freeze
+from nnfunc.datasets import TASKS
 from nnfunc.losses import LOSSES
 from nnfunc.model import METRIC_NAMES, Model
 from nnfunc.msgpack_safe import to_plain
@@ -41,7 +42,6 @@ from nnfunc.training import History
 
 ARRAY_DTYPES = {"<f4": np.dtype(np.float32), "<f8": np.dtype(np.float64)}
 SPEC_DTYPE_CODES = {"float32": "<f4", "float64": "<f8"}
-TASKS = ("classify", "regress")
 PAYLOAD_KEYS = (
     "config",
     "feature_names",

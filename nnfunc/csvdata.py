@@ -31,11 +31,10 @@ from typing import BinaryIO
 import numpy as np
 
 from nnfunc.arrays import freeze
-from nnfunc.datasets import TASKS, Dataset
+from nnfunc.datasets import MAX_INTEGER_CLASSES, TASKS, Dataset
 from nnfunc.names import counted, dataset_name, listed, name_problem, nfc, quoted, shown_path
 from nnfunc.plain_csv import plain_first_row, plain_header, plain_table
 
-MAX_INTEGER_CLASSES = 20
 # The largest CSV input read (a file or stdin): generous for a numpy MLP, and a bound on memory.
 MAX_CSV_BYTES = 256 * 1024 * 1024
 

@@ -19,6 +19,9 @@ import numpy as np
 from nnfunc.arrays import array_field, freeze
 
 TASKS = ("classify", "regress")
+# A target column of at most this many distinct whole numbers is classified (more: regressed),
+# for a CSV file and for your own arrays alike.
+MAX_INTEGER_CLASSES = 20
 
 
 @attrs.frozen
@@ -134,7 +137,7 @@ def _label_task(y: np.ndarray) -> str:
         return "classify"
     if y.dtype.kind not in "iuf" or y.ndim != 1 and not (y.ndim == 2 and y.shape[1] == 1):
         return "regress"
-    return "classify" if _whole(y) and len(np.unique(y)) <= 20 else "regress"
+    return "classify" if _whole(y) and len(np.unique(y)) <= MAX_INTEGER_CLASSES else "regress"
 
 
 def _class_labels(y: np.ndarray) -> np.ndarray:

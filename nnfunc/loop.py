@@ -17,7 +17,7 @@ import numpy as np
 
 from nnfunc.arrays import all_finite, freeze
 from nnfunc.fused import Flat, compile_optimizer
-from nnfunc.network import Workspace, _logits, _value_and_grads, plan
+from nnfunc.network import Workspace, _l2_penalty, _logits, _value_and_grads, plan
 from nnfunc.optim import (
     GradientTransformation,
     apply_updates,
@@ -197,7 +197,7 @@ def loss_and_logits(
     act, alpha = pl.output
     value, _ = pl.loss(z, y, act, alpha)
     if l2:
-        value += 0.5 * l2 * sum(float(np.vdot(w, w)) for w in leaves[::2])
+        value += _l2_penalty(leaves, l2)
     return value, z
 
 

@@ -16,6 +16,7 @@ import attrs
 import numpy as np
 
 from nnfunc.arrays import all_finite, numeric_array
+from nnfunc.datasets import TASKS
 from nnfunc.frozen_data import frozen_data
 from nnfunc.network import Plan, _forward, _logits, plan
 from nnfunc.params import Params
@@ -45,7 +46,7 @@ class Model:
     provenance: dict[str, Any] = attrs.field(factory=dict, converter=frozen_data, hash=False)
 
     def __attrs_post_init__(self) -> None:
-        if self.task not in ("classify", "regress"):
+        if self.task not in TASKS:
             raise ValueError(f"task must be classify or regress, got {self.task!r}")
         if len(self.feature_names) != self.spec.n_inputs:
             raise ValueError(

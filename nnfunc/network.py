@@ -241,16 +241,14 @@ def _value_and_grads(
             prev *= act.grad(zs[k - 1], inputs[k], alpha)
         delta = prev
     if l2:
-        penalty = 0.0
+        value += _l2_penalty(leaves, l2)
         for k in range(0, len(leaves), 2):
-            w = leaves[k]
-            penalty += float(np.vdot(w, w))
-            grads[k] += l2 * w
-        value += 0.5 * l2 * penalty
+            grads[k] += l2 * leaves[k]
     return value, grads, zs[-1]
 
 
 def _l2_penalty(leaves: Sequence[np.ndarray], l2: float) -> float:
+    """`l2 / 2` times the sum of the squared weights (biases are not penalised)."""
     return 0.5 * l2 * sum(float(np.vdot(w, w)) for w in leaves[::2])
 
 

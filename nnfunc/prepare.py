@@ -20,7 +20,7 @@ import numpy as np
 from nnfunc.activations import parse_activation
 from nnfunc.capacity import check_capacity
 from nnfunc.csvdata import DataError
-from nnfunc.datasets import Dataset
+from nnfunc.datasets import TASKS, Dataset
 from nnfunc.losses import default_loss
 from nnfunc.names import column_problem, name_problem, quoted
 from nnfunc.preprocessing import (
@@ -33,8 +33,6 @@ from nnfunc.preprocessing import (
 )
 from nnfunc.spec import MLPSpec, mlp_spec
 from nnfunc.train_config import TrainConfig
-
-TASKS = ("classify", "regress")
 
 
 def run_generators(seed: int) -> tuple[np.random.Generator, ...]:

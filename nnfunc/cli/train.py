@@ -46,7 +46,7 @@ from nnfunc.cli.common import (
     read_input,
 )
 from nnfunc.csvdata import load_csv, parse_csv
-from nnfunc.datasets import dataset_names
+from nnfunc.datasets import TASKS, dataset_names
 from nnfunc.losses import LOSSES
 from nnfunc.model import Model
 from nnfunc.modelfile import dumps_model, write_atomic
@@ -143,7 +143,7 @@ def _architecture(model: Model) -> str:
 )
 @click.option(
     "--task",
-    type=click.Choice(["classify", "regress"]),
+    type=click.Choice(TASKS),
     help="Inferred if omitted: text, or whole numbers with at most 20 values, are classified.",
 )
 @click.option("--layers", type=Layers(), help="Hidden layer sizes, e.g. 16,16 (or 'none').")
