@@ -5,16 +5,19 @@ import gc
 import hashlib
 import json
 import os
+import tempfile
 import threading
 
 import attrs
 import msgpack
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from nnfunc.cli.inspect import summary_data, summary_lines
+from nnfunc.cli import main
+from nnfunc.cli.inspect import summary_lines
 from nnfunc.datasets import load_dataset
 from nnfunc.model import Model, predict, predict_proba, predict_values
 from nnfunc.modelfile import (
@@ -23,6 +26,7 @@ from nnfunc.modelfile import (
     dumps_model,
     load_model,
     loads_model,
+    model_digest,
     save_model,
 )
 from nnfunc.msgpack_safe import MsgpackError, unpackb_limited, without_gc
@@ -911,11 +915,21 @@ def test_a_model_with_an_unprintable_name_is_not_saved(models, tmp_path):
 
 
 def _summary_is_printable(model, blob):
-    """`nnfunc inspect`'s summary and JSON work, and every line is one printable line."""
-    lines = summary_lines(model, "m.msgpack", blob)
-    json.dumps(summary_data(model, "m.msgpack", blob), allow_nan=True)
-    for line in lines:
+    """`nnfunc inspect`'s summary and its --json work, every line is one printable line, and the
+    JSON is strict (no NaN or Infinity, which JSON has not: an infinite metric is null)."""
+    for line in summary_lines(model, "m.msgpack", blob):
         assert unprintable(line) is None, line
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "m.msgpack")
+        with open(path, "wb") as file:
+            file.write(blob)
+        result = CliRunner().invoke(main, ["inspect", path, "--json"])
+    assert result.exit_code == 0, result.output
+
+    def refuse(constant):
+        raise AssertionError(f"not strict JSON: {constant}")
+
+    assert json.loads(result.stdout, parse_constant=refuse)["sha256"] == model_digest(blob)
 
 
 @pytest.mark.parametrize("name", ["iris", "xor", "arithmetic", "float32"])
