@@ -184,6 +184,8 @@ def read_model_file(path: str, max_bytes: int = MAX_FILE_BYTES) -> tuple[bytes, 
         raise ModelFileError(f"{shown}: no such file") from None
     except OSError as exc:
         raise ModelFileError(f"{shown}: cannot read: {exc.strerror or exc}") from None
+    except ModelFileError:
+        raise  # not a regular file (a ValueError too, so it comes before the next clause)
     except ValueError as exc:  # a NUL byte in the path
         raise ModelFileError(f"{shown}: not a usable path ({exc})") from None
     try:

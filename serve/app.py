@@ -14,8 +14,8 @@ from nnfunc.model import Model
 from serve import openapi, v1, v2
 from serve.codec import read_limited, respond_json
 from serve.config import ServeConfig, ServeState, state
-from serve.errors import error_response, register_error_handlers
-from serve.metrics import Metrics
+from serve.errors import error_response, json_500_guard, register_error_handlers
+from serve.metrics import Metrics, MetricsUnavailable
 from serve.registry import NAME_RE, ModelRegistry
 
 
@@ -55,7 +55,10 @@ def _metrics() -> Response:
     metrics = state().metrics
     if not metrics.available:
         return error_response(501, missing_extra("/metrics (prometheus-client)", "serve"))
-    body, content_type = metrics.render()
+    try:
+        body, content_type = metrics.render()
+    except MetricsUnavailable as exc:
+        return error_response(503, str(exc))
     return Response(body, content_type=content_type)
 
 
@@ -77,7 +80,8 @@ def _options_no_content(response: Response) -> Response:
 
 def _constant() -> Response:
     """The benchmarks' ceiling: read the body, answer fixed bytes, no model and no parsing."""
-    read_limited(request, max_bytes=state().config.max_body_bytes)
+    config = state().config
+    read_limited(request, max_bytes=config.max_body_bytes, timeout=config.body_timeout)
     return Response(CONSTANT, mimetype="application/json")
 
 
@@ -110,5 +114,6 @@ def create_app(
     app.before_request(_start_timer)
     app.after_request(_options_no_content)
     app.after_request(_record)
+    app.wsgi_app = json_500_guard(app.wsgi_app)  # type: ignore[method-assign]
     registry.start()
     return app

@@ -14,10 +14,12 @@ from typing import Any
 
 import msgpack
 from flask import Request, Response
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
 
 from nnfunc.modelfile import unpackb_limited
-from serve.errors import ApiError
+from nnfunc.msgpack_safe import MsgpackError, check_plain
+from serve.deadline import BodyDeadline, client_socket
+from serve.errors import ApiError, echo
 
 JSON = "application/json"
 MSGPACK = "application/msgpack"
@@ -49,32 +51,29 @@ def body_format(request: Request, *, form_is_json: bool = False) -> str:
         return "msgpack"
     raise ApiError(
         415,
-        f"unsupported content type {mimetype!r}; send {JSON} or {MSGPACK}",
+        f"unsupported content type {echo(mimetype)}; send {JSON} or {MSGPACK}",
         supported=[JSON, MSGPACK],
     )
 
 
 def _check_depth(value: Any) -> None:
-    """Refuse JSON nested deeper than MAX_DEPTH (msgpack checks its own depth); visits containers
-    only, so a long flat list of numbers costs one type check per number."""
-    stack = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        for child in item.values() if type(item) is dict else item:
-            if type(child) is list or type(child) is dict:
-                if depth >= MAX_DEPTH:
-                    raise ApiError(400, f"malformed body: nested deeper than {MAX_DEPTH} levels")
-                stack.append((child, depth + 1))
+    """Refuse JSON nested deeper than MAX_DEPTH (msgpack checks its own depth while unpacking),
+    with the library's walk, which never recurses."""
+    try:
+        check_plain(value, max_depth=MAX_DEPTH, what="JSON")
+    except MsgpackError as exc:
+        raise ApiError(400, f"malformed body: {exc}") from None
 
 
-def read_limited(request: Request, *, max_bytes: int) -> bytes:
-    """The raw body, or a 413 when it is longer than `max_bytes`.
+def read_limited(request: Request, *, max_bytes: int, timeout: float) -> bytes:
+    """The raw body, or a 413 when it is longer than `max_bytes`, a 408 when it has not arrived
+    within `timeout` seconds, a 400 when it ends before its Content-Length.
 
     A Content-Length over the limit is refused before reading. A body without one (chunked
     transfer encoding, which the server dechunks and ends: `wsgi.input_terminated`) is read up to
     `max_bytes + 1` bytes, so a body over the limit is refused instead of being cut at the limit
     (werkzeug's own guard stops there silently). The rest of a refused body is left to the server,
-    which discards it or closes the connection.
+    which discards it or closes the connection; after a 408 or a failed read it closes it.
     """
     length = request.content_length
     if length is not None and length > max_bytes:
@@ -83,22 +82,41 @@ def read_limited(request: Request, *, max_bytes: int) -> bytes:
     # most Content-Length bytes (and nothing without one).
     terminated = "wsgi.input_terminated" in request.environ
     stream = request.input_stream if terminated else request.stream
-    chunks = []
-    room = max_bytes + 1
-    try:
-        while room > 0:
-            chunk = stream.read(min(room, READ_BLOCK))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            room -= len(chunk)
-    except HTTPException:  # werkzeug's stream: the client went away mid-body (a 400)
-        raise
-    except Exception as exc:  # the server's: a broken chunk (gunicorn's are not OSErrors), EOF
-        raise ApiError(400, f"malformed body: it could not be read ({exc})") from None
-    if room <= 0:
+    chunks: list[bytes] = []
+    received = 0
+    with BodyDeadline(client_socket(request.environ), timeout) as deadline:
+        try:
+            while received <= max_bytes:
+                chunk = stream.read(min(max_bytes + 1 - received, READ_BLOCK))
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                received += len(chunk)
+        except Exception as exc:  # a timeout, the client gone, a broken chunk (not an OSError)
+            if deadline.passed or isinstance(exc, TimeoutError):
+                raise _too_slow(timeout) from None
+            if isinstance(exc, ClientDisconnected) and length is not None:
+                raise _ended_early(received, length) from None  # werkzeug's stream
+            if isinstance(exc, HTTPException):
+                raise
+            raise ApiError(400, f"malformed body: it could not be read ({exc})") from None
+    if received > max_bytes:
         raise ApiError(413, "request body too large", max_bytes=max_bytes)
+    if length is not None and received < length:  # gunicorn's stream just ends
+        raise _too_slow(timeout) if deadline.passed else _ended_early(received, length)
     return b"".join(chunks)
+
+
+def _too_slow(timeout: float) -> ApiError:
+    return ApiError(408, f"request timeout: the body did not arrive within {timeout:g} s")
+
+
+def _ended_early(received: int, length: int) -> ApiError:
+    return ApiError(
+        400,
+        f"malformed body: it ended after {received} of the {length} bytes its Content-Length "
+        "announced",
+    )
 
 
 def _check_coding(request: Request) -> None:
@@ -106,38 +124,47 @@ def _check_coding(request: Request) -> None:
     if coding not in ("", "identity"):
         raise ApiError(
             415,
-            f"content coding {coding!r} is not supported: send the body uncompressed",
+            f"content coding {echo(coding)} is not supported: send the body uncompressed",
             headers={"Accept-Encoding": "identity"},
         )
 
 
-def read_body(request: Request, *, max_bytes: int, form_is_json: bool = False) -> tuple[Any, str]:
-    """The decoded body and its format; malformed 400, wrong type or coding 415, oversized 413."""
+def read_body(
+    request: Request,
+    *,
+    max_bytes: int,
+    timeout: float,
+    form_is_json: bool = False,
+) -> tuple[Any, str]:
+    """The decoded body and its format; malformed 400, wrong type or coding 415, oversized 413,
+    too slow 408."""
     _check_coding(request)
     fmt = body_format(request, form_is_json=form_is_json)
-    data = read_limited(request, max_bytes=max_bytes)
+    data = read_limited(request, max_bytes=max_bytes, timeout=timeout)
     if not data:
         raise ApiError(400, "malformed body: the request body is empty")
     return _decode(data, fmt, max_bytes), fmt
 
 
-def read_infer_body(request: Request, *, max_bytes: int) -> tuple[Any, str, bytes | None]:
+def read_infer_body(
+    request: Request, *, max_bytes: int, timeout: float
+) -> tuple[Any, str, bytes | None]:
     """`read_body` for inference, with Triton's binary tensor extension: when the request has an
     Inference-Header-Content-Length header, the body is that many bytes of JSON followed by the
     inputs' raw bytes (returned third; None without the header)."""
     header = request.headers.get(BINARY_HEADER)
     if header is None:
-        return (*read_body(request, max_bytes=max_bytes), None)
+        return (*read_body(request, max_bytes=max_bytes, timeout=timeout), None)
     _check_coding(request)
     if request.mimetype != OCTET_STREAM and body_format(request) != "json":
         raise ApiError(415, f"binary tensor data comes with a JSON header: send {JSON}")
-    data = read_limited(request, max_bytes=max_bytes)
+    data = read_limited(request, max_bytes=max_bytes, timeout=timeout)
     digits = re.fullmatch(r"[0-9]{1,12}", header.strip())  # isdigit() takes '²'; int() 5000 digits
     if digits is None or int(digits.group()) > len(data):
         raise ApiError(
             400,
             f"malformed body: {BINARY_HEADER} must be the length of the JSON part, at most the "
-            f"body's {len(data)} bytes, got {header!r}",
+            f"body's {len(data)} bytes, got {echo(header)}",
         )
     length = int(digits.group())
     if length == 0:

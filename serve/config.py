@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import math
 import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -18,11 +19,17 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
 DEFAULT_MAX_ROWS = 10_000
+DEFAULT_BODY_TIMEOUT = 10.0  # seconds a request body has to arrive in, once reading starts
 
 
 def _positive(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if isinstance(value, bool) or not value > 0:
         raise ValueError(f"{attribute.name} must be positive, got {value!r}")
+
+
+def _seconds(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if isinstance(value, bool) or not 0 < value < math.inf:
+        raise ValueError(f"{attribute.name} must be a positive number of seconds, got {value!r}")
 
 
 def _token(value: str | None) -> str | None:
@@ -36,6 +43,16 @@ def _token(value: str | None) -> str | None:
     return token
 
 
+def _number(env: Mapping[str, str], name: str, kind: type[int] | type[float]) -> int | float:
+    """The variable `name` read as `kind`, else a ValueError naming it (the range is checked
+    by ServeConfig's validators)."""
+    try:
+        return kind(env[name])
+    except ValueError:
+        what = "an integer" if kind is int else "a number of seconds"
+        raise ValueError(f"{name} must be {what}, got {env[name]!r}") from None
+
+
 @attrs.frozen(kw_only=True)
 class ServeConfig:
     """What a server instance serves and how much it accepts."""
@@ -44,28 +61,29 @@ class ServeConfig:
     max_body_bytes: int = attrs.field(default=DEFAULT_MAX_BODY_BYTES, validator=_positive)
     max_rows: int = attrs.field(default=DEFAULT_MAX_ROWS, validator=_positive)
     poll_interval: float = 0.5  # seconds between folder scans; 0 disables the watcher
+    # seconds a request body has to arrive in: a stalled or trickling client is answered 408
+    body_timeout: float = attrs.field(default=DEFAULT_BODY_TIMEOUT, validator=_seconds)
     token: str | None = attrs.field(default=None, repr=False, converter=_token)  # state changes
     bench_route: bool = False  # expose /bench/constant, the benchmarks' ceiling
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> ServeConfig:
         """Settings from NNFUNC_MODELS_DIR, NNFUNC_SERVE_MAX_BODY_BYTES, NNFUNC_SERVE_MAX_ROWS,
-        NNFUNC_SERVE_TOKEN and NNFUNC_SERVE_BENCH, with keyword overrides taking precedence."""
+        NNFUNC_SERVE_BODY_TIMEOUT, NNFUNC_SERVE_TOKEN and NNFUNC_SERVE_BENCH, with keyword
+        overrides taking precedence."""
         env = os.environ if env is None else env
         values: dict[str, Any] = {
             "models_dir": env.get("NNFUNC_MODELS_DIR") or "models",
             "token": env.get("NNFUNC_SERVE_TOKEN") or None,
             "bench_route": env.get("NNFUNC_SERVE_BENCH", "") not in ("", "0"),
         }
-        for key, name in (
-            ("max_body_bytes", "NNFUNC_SERVE_MAX_BODY_BYTES"),
-            ("max_rows", "NNFUNC_SERVE_MAX_ROWS"),
+        for key, name, kind in (
+            ("max_body_bytes", "NNFUNC_SERVE_MAX_BODY_BYTES", int),
+            ("max_rows", "NNFUNC_SERVE_MAX_ROWS", int),
+            ("body_timeout", "NNFUNC_SERVE_BODY_TIMEOUT", float),
         ):
             if env.get(name):
-                try:
-                    values[key] = int(env[name])
-                except ValueError:
-                    raise ValueError(f"{name} must be an integer, got {env[name]!r}") from None
+                values[key] = _number(env, name, kind)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

@@ -2,19 +2,44 @@
 
 `ApiError` is raised by the routes for client mistakes; the handlers registered here turn it, every
 werkzeug `HTTPException` (404, 405, 413, ...) and any unexpected exception into JSON. The last one
-is logged with its traceback and answered with a bare 500: nothing internal reaches the client.
+is logged with its traceback and answered with a bare 500: nothing internal reaches the client,
+also when the failure happens outside the routes (an after-request hook, an error handler), which
+`json_500_guard` catches at the WSGI level. Client values quoted in messages go through `echo`, so
+an error body stays short whatever the request held.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import sys
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger("serve")
+
+ECHO_CHARS = 80  # the most characters of a client's value that an error message quotes
+INTERNAL_ERROR = b'{"error":"internal server error"}'
+
+
+def echo(value: Any) -> str:
+    """A client's value for an error message, as the request spelled it (JSON's true, false,
+    null; repr otherwise), cut to ECHO_CHARS with an ellipsis: bodies never echo megabytes."""
+    if value is None or isinstance(value, bool):
+        text = json.dumps(value)
+    elif isinstance(value, (list, tuple)) and len(value) > ECHO_CHARS:
+        text = repr(list(value[:ECHO_CHARS]))  # no need to print 100,000 items to cut them
+    else:
+        text = repr(value)
+    return text if len(text) <= ECHO_CHARS else text[: ECHO_CHARS - 3] + "..."
+
+
+def fits(value: Any) -> bool:
+    """True when `value` can be echoed whole: extra JSON fields quote a client value only then."""
+    return not echo(value).endswith("...")
 
 
 class ApiError(Exception):
@@ -66,6 +91,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
+        if status == 500:  # Flask's wrapper of an exception raised past the routes (a hook),
+            return error_response(500, "internal server error")  # which Flask has logged
         headers: dict[str, str] = {}
         if status == 405 and getattr(exc, "valid_methods", None):
             headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
@@ -78,3 +105,30 @@ def register_error_handlers(app: Flask) -> None:
     def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error")
         return error_response(500, "internal server error")
+
+
+def json_500_guard(wsgi_app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """WSGI middleware: an exception that escapes Flask's own handling (an error handler that
+    fails) is logged and answered with the documented JSON 500, not the server's HTML page."""
+
+    def guarded(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        started = []
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            started.append(status)
+            return start_response(status, headers, exc_info)
+
+        try:
+            return wsgi_app(environ, start)
+        except Exception:
+            log.exception("unhandled error outside the request handlers")
+            headers = [("Content-Type", "application/json")]
+            headers.append(("Content-Length", str(len(INTERNAL_ERROR))))
+            # After a first start_response, exc_info lets the server replace those headers, or
+            # re-raise if they went out already (WSGI's rule).
+            start_response(
+                "500 INTERNAL SERVER ERROR", headers, sys.exc_info() if started else None
+            )
+            return [INTERNAL_ERROR]
+
+    return guarded

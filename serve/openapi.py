@@ -23,9 +23,11 @@ REASONS = {
     404: "Unknown model or version",
     413: "Body or batch larger than the configured limits",
     405: "Method not allowed (the Allow header lists the methods)",
+    408: "The request body did not arrive within the body timeout",
     415: "Unsupported content type (use application/json or application/msgpack)",
     501: "prometheus-client is not installed",
-    503: "Not ready: the model failed to load and has no servable version",
+    503: "Not ready: the model failed to load and has no servable version (or, for /metrics, "
+    "the metrics cannot be read)",
 }
 
 
@@ -160,7 +162,7 @@ ROUTES: list[tuple[str, str, str, Any, tuple[int, ...], tuple[str, ...], str | N
         "post",
         "Run a model",
         "InferResponse",
-        (400, 404, 413, 415, 503),
+        (400, 404, 408, 413, 415, 503),
         MODEL,
         "InferRequest",
     ),
@@ -169,7 +171,7 @@ ROUTES: list[tuple[str, str, str, Any, tuple[int, ...], tuple[str, ...], str | N
         "post",
         "Run a model version",
         "InferResponse",
-        (400, 404, 413, 415, 503),
+        (400, 404, 408, 413, 415, 503),
         VERSIONED,
         "InferRequest",
     ),
@@ -178,7 +180,7 @@ ROUTES: list[tuple[str, str, str, Any, tuple[int, ...], tuple[str, ...], str | N
         "post",
         "Every model file and its state",
         {"type": "array", "items": _ref("ModelStatus")},
-        (400, 413, 415),
+        (400, 408, 413, 415),
         (),
         "IndexRequest",
     ),
@@ -221,7 +223,7 @@ ROUTES: list[tuple[str, str, str, Any, tuple[int, ...], tuple[str, ...], str | N
                 "post",
                 "Predict (TF Serving)",
                 "PredictResponse",
-                (400, 404, 413, 415, 503),
+                (400, 404, 408, 413, 415, 503),
                 params,
                 "PredictRequest",
             ),
@@ -236,10 +238,16 @@ ROUTES: list[tuple[str, str, str, Any, tuple[int, ...], tuple[str, ...], str | N
             (":predict", "post", "TF Serving version labels: none here (404)"),
         )
     ),
-    ("/metrics", "get", "Prometheus metrics (text format)", STR, (501,), (), None),
+    ("/metrics", "get", "Prometheus metrics (text format)", STR, (501, 503), (), None),
     ("/openapi.json", "get", "This document", ANY_OBJECT, (), (), None),
 ]
-BENCH_ROUTE = ("/bench/constant", "post", "Constant answer (benchmark ceiling)", ANY_OBJECT, (413,))
+BENCH_ROUTE = (
+    "/bench/constant",
+    "post",
+    "Constant answer (benchmark ceiling)",
+    ANY_OBJECT,
+    (408, 413),
+)
 
 
 def _operation(

@@ -1,10 +1,12 @@
 """The models being served: a folder of `*.msgpack` files, watched and reloaded without downtime.
 
 Each worker process keeps its own `ModelRegistry`. A background thread polls the folder's file
-signatures (size, mtime, inode); a changed file is read once, hashed and decoded fully, and only
-then does a new name->entry mapping replace the old one in a single assignment, so a request sees
-either the old model or the new one, never a half-loaded one. A file that fails to load is logged
-and recorded in its entry while the previous version (if any) keeps serving.
+signatures (size, mtime, ctime, inode); a changed file is read once, hashed and decoded fully, and
+only then does a new name->entry mapping replace the old one in a single assignment, so a request
+sees either the old model or the new one, never a half-loaded one. A file that fails to load is
+logged and recorded in its entry while the previous version (if any) keeps serving. The ctime
+catches an in-place rewrite that keeps size, mtime and inode (`cp -p`, `rsync --inplace -t`,
+reproducible-build dates): any write or `utime` sets it, so every worker sees the change.
 """
 
 from __future__ import annotations
@@ -33,8 +35,9 @@ log = logging.getLogger("serve.registry")
 SUFFIX = ".msgpack"
 NAME_RE = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}")
 SETTLE_SECONDS = 1.0  # a file this fresh that fails to load is retried: it may be mid-write
+_QUIET = logging.Logger("serve.registry.quiet", logging.CRITICAL + 1)  # logs nothing
 
-Signature = tuple[int, int, int]  # (size, mtime_ns, inode)
+Signature = tuple[int, int, int, int]  # (size, mtime_ns, ctime_ns, inode)
 
 
 @attrs.frozen
@@ -76,8 +79,21 @@ def model_name(filename: str) -> str | None:
     return stem
 
 
+def ignored_reason(filename: str) -> str | None:
+    """Why a file that looks like a model file is not served (its name), or None: for models,
+    and for files that are not meant to be (other suffixes, hidden and temporary files)."""
+    if filename.startswith(".") or not filename.lower().endswith(SUFFIX):
+        return None
+    if not filename.endswith(SUFFIX):
+        return f"the suffix must be {SUFFIX}, in lower case"
+    stem = filename[: -len(SUFFIX)]
+    if stem.endswith((".tmp", "~")) or NAME_RE.fullmatch(stem):
+        return None
+    return "a model name is 1 to 128 of A-Z a-z 0-9 _ . - (not starting with a dot)"
+
+
 def _signature(stat: os.stat_result) -> Signature:
-    return (stat.st_size, stat.st_mtime_ns, stat.st_ino)
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
 class ModelRegistry:
@@ -90,8 +106,11 @@ class ModelRegistry:
         models: Mapping[str, Model] | None = None,
         poll_interval: float = 0.5,
         max_file_bytes: int = MAX_FILE_BYTES,
+        quiet: bool = False,
     ) -> None:
+        """`quiet` logs nothing (a look at the folder, as the startup banner takes)."""
         self.folder = None if folder is None else os.fspath(folder)
+        self.log = _QUIET if quiet else log
         self.poll_interval = poll_interval
         self.max_file_bytes = max_file_bytes
         self._entries: dict[str, ModelEntry] = {}
@@ -102,6 +121,7 @@ class ModelRegistry:
             self._entries[name] = ModelEntry(name, model, version, loaded_at=time.time())
         self.scanned = self.folder is None
         self.folder_error: str | None = None
+        self.ignored: dict[str, str] = {}  # file name -> why it is not served, as last scanned
         self._refresh_lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -130,19 +150,27 @@ class ModelRegistry:
 
     def _refresh_locked(self) -> bool:
         try:
-            found = {}
+            found, ignored = {}, {}
             with os.scandir(self.folder) as it:
                 for item in it:
                     name = model_name(item.name)
                     if name is not None:  # a directory or FIFO so named is reported, below
                         found[name] = item.path
+                    elif (reason := ignored_reason(item.name)) is not None:
+                        ignored[item.name] = reason
         except OSError as exc:
             message = f"cannot read the models folder {self.folder}: {exc.strerror or exc}"
             if message != self.folder_error:
-                log.error("%s", message)
+                kept = "; still serving the models loaded" if self._entries else ""
+                self.log.error("%s%s", message, kept)
             self.folder_error = message
             return False  # keep serving what is loaded
+        if self.folder_error is not None:
+            self.log.info("the models folder %s can be read again", self.folder)
         self.folder_error = None
+        for filename in sorted(set(ignored) - set(self.ignored)):
+            self.log.warning("ignoring %r in the models folder: %s", filename, ignored[filename])
+        self.ignored = ignored
         old = self._entries
         new: dict[str, ModelEntry] = {}
         for name, path in found.items():
@@ -150,7 +178,7 @@ class ModelRegistry:
             if entry is not None:
                 new[name] = entry
         for name in sorted(set(old) - set(new)):
-            log.info("model %s removed (file gone)", name)
+            self.log.info("model %s removed (file gone)", name)
         changed = new != old
         if changed:
             self._entries = new  # the one swap requests can observe
@@ -183,11 +211,14 @@ class ModelRegistry:
                 return None  # removed between the listing and the read
             reason = str(exc).removeprefix(f"{path}: ")
             message = f"cannot load {os.path.basename(path)}: {reason}"
-            # A file this fresh may be mid-write: no signature, so the next scan reads it again.
-            # (A file dated in the future is not being written: it settles too.)
+            # A file this fresh may be mid-write: no signature, so the next scan reads it again,
+            # and a warning, not an error, until it settles. (A file dated in the future is not
+            # being written: it settles too.)
             settled = abs(time.time() - stat.st_mtime) > SETTLE_SECONDS
-            return self._refused(name, path, old, message, _signature(stat) if settled else None)
-        log.info("model %s loaded, version %s", name, version)
+            if not settled:
+                return self._refused(name, path, old, message, fresh=True)
+            return self._refused(name, path, old, message, _signature(stat))
+        self.log.info("model %s loaded, version %s", name, version)
         return ModelEntry(name, model, version, signature, None, time.time())
 
     def _refused(
@@ -197,11 +228,18 @@ class ModelRegistry:
         old: ModelEntry | None,
         message: str,
         signature: Signature | None = None,
+        *,
+        fresh: bool = False,
     ) -> ModelEntry:
-        """The entry of a file that cannot be served: logged once, the old version kept."""
-        if old is None or old.error != message:
+        """The entry of a file that cannot be served, the old version kept: logged once, as a
+        warning while the file is `fresh` (it may be mid-write), as an error once it settles."""
+        settling = old is not None and old.error == message and old.signature is None
+        if old is None or old.error != message or (settling and signature is not None):
             kept = f"; still serving version {old.version}" if old and old.ready else ""
-            log.error("model %s: %s%s", name, message, kept)
+            if fresh:
+                self.log.warning("model %s: %s%s (changed just now: retrying)", name, message, kept)
+            else:
+                self.log.error("model %s: %s%s", name, message, kept)
         return attrs.evolve(old or ModelEntry(name, None), signature=signature, error=message)
 
     def start(self) -> None:
@@ -227,4 +265,4 @@ class ModelRegistry:
             try:
                 self.refresh()
             except Exception:  # never let the watcher die; log and try again next tick
-                log.exception("models folder scan failed")
+                self.log.exception("models folder scan failed")

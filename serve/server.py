@@ -4,19 +4,50 @@ from __future__ import annotations
 
 import contextlib
 import io
+import logging
 import signal
 import sys
 from typing import Any
 
 from nnfunc.extras import missing_extra
 from serve.config import ServeConfig
+from serve.registry import ModelRegistry
 
 DEV_DRAIN_MAX_BYTES = 64 * 1024 * 1024
+LOG_FORMAT = "%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s"
 
 
 def bind_address(host: str, port: int) -> str:
     """gunicorn's bind string (IPv6 literals in brackets)."""
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def configure_logging(level: str = "info") -> None:
+    """Log lines with time, PID and level for the service's loggers (`serve.*`: models loaded,
+    reloaded, removed; errors), on stderr. A no-op when the root logger already has a handler:
+    `nnfunc serve` set it up already, or the embedding application has its own."""
+    logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
+
+
+def banner(config: ServeConfig, host: str, port: int) -> list[str]:
+    """The startup lines: the models found, the files that cannot load (with why) and those
+    ignored for their names, and the address. Reads the folder once, logging nothing."""
+    registry = ModelRegistry(config.models_dir, poll_interval=0, quiet=True)
+    registry.refresh()
+    entries = registry.entries()
+    ready = [e.name for e in entries if e.ready]
+    listed = ", ".join(ready) if ready else "none yet (the folder is watched)"
+    lines = [f"models in {config.models_dir}: {listed}"]
+    if registry.folder_error:
+        lines.append(registry.folder_error)
+    failed = [e.error for e in entries if not e.ready]
+    if failed:
+        lines.append(f"answering 503 until a good file replaces it: {'; '.join(failed)}")
+    if registry.ignored:
+        names = "; ".join(f"{name!r} ({why})" for name, why in sorted(registry.ignored.items()))
+        lines.append(f"ignored: {names}")
+    lines.append(f"listening on http://{bind_address(host, port)} (/openapi.json)")
+    return [f"nnfunc serve: {line}" for line in lines]
 
 
 def run_gunicorn(

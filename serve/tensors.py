@@ -8,14 +8,13 @@ in msgpack; integer datatypes must hold whole values in their range) and TF-Serv
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 import numpy as np
 
 from nnfunc.model import Model
-from serve.errors import ApiError
+from serve.errors import ApiError, echo, fits
 from serve.signature import INPUT, check_rows
 
 # Open Inference Protocol datatypes -> numpy dtype for raw bytes (None: not numeric here).
@@ -37,12 +36,6 @@ DATATYPES: dict[str, str | None] = {
 }
 
 
-def _short(value: Any) -> str:
-    """A value as the request spelled it (JSON's true, false, null), cut to 40 characters."""
-    text = json.dumps(value) if value is None or isinstance(value, bool) else repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def _first_non_number(data: list) -> tuple[str, Any]:
     """Index path (like `[2][3]`) and value of the first non-number in nested lists, in order."""
     for i, value in enumerate(data):
@@ -55,8 +48,9 @@ def _first_non_number(data: list) -> tuple[str, Any]:
     return "", None
 
 
-def numeric_array(data: Any, *, what: str) -> np.ndarray:
-    """float64 array from nested lists of numbers; strings, booleans, nulls, ragged lists: 400."""
+def request_floats(data: Any, *, what: str) -> np.ndarray:
+    """float64 array from a request's nested lists of numbers (JSON or msgpack, so Python ints
+    and floats only); strings, booleans, nulls, ragged lists: a 400 naming the first culprit."""
     if not isinstance(data, list):
         raise ApiError(400, f"{what} must be an array of numbers, got {type(data).__name__}")
     stack = [data]
@@ -67,7 +61,7 @@ def numeric_array(data: Any, *, what: str) -> np.ndarray:
                 stack.append(value)
             elif kind is not float and kind is not int:
                 where, bad = _first_non_number(data)
-                raise ApiError(400, f"{what}: non-numeric value {_short(bad)} at {where}")
+                raise ApiError(400, f"{what}: non-numeric value {echo(bad)} at {where}")
     try:
         return np.array(data, dtype=np.float64)
     except OverflowError:
@@ -81,7 +75,9 @@ def _shape(tensor: dict[str, Any]) -> list[int]:
         raise ApiError(400, "the input has no 'shape': give [rows, features]")
     shape = tensor.get("shape")
     if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
-        raise ApiError(400, f"input shape must be a list of non-negative integers, got {shape!r}")
+        raise ApiError(
+            400, f"input shape must be a list of non-negative integers, got {echo(shape)}"
+        )
     return shape
 
 
@@ -138,21 +134,23 @@ def tensor_rows(tensor: Any, model: Model, *, max_rows: int) -> np.ndarray:
     optional_object(tensor, "parameters", "input parameters")
     name = tensor.get("name")
     if name != INPUT:
-        raise ApiError(400, f"unknown input {_short(name)}; this model's input is {INPUT!r}")
+        raise ApiError(400, f"unknown input {echo(name)}; this model's input is {INPUT!r}")
     datatype = tensor.get("datatype")
     if not isinstance(datatype, str) or datatype not in DATATYPES:
-        raise ApiError(400, f"unknown datatype {_short(datatype)}; use FP32 or FP64")
+        raise ApiError(400, f"unknown datatype {echo(datatype)}; use FP32 or FP64")
     if DATATYPES[datatype] is None:
         raise ApiError(
             400, f"datatype {datatype} is not supported: the inputs are numbers (FP*, INT*, UINT*)"
         )
     shape = _shape(tensor)
     if len(shape) != 2 or shape[1] != n_features:
+        got = {"got": shape} if fits(shape) else {}  # a shape of 100,000 dimensions is not echoed
         raise ApiError(
             400,
-            f"wrong shape: expected [n, {n_features}] ({n_features} features per row), got {shape}",
+            f"wrong shape: expected [n, {n_features}] ({n_features} features per row), "
+            f"got {echo(shape)}",
             expected=[-1, n_features],
-            got=shape,
+            **got,
         )
     if shape[0] > max_rows:
         raise ApiError(413, f"too many rows: {shape[0]} > limit {max_rows}", max_rows=max_rows)
@@ -168,7 +166,7 @@ def tensor_rows(tensor: Any, model: Model, *, max_rows: int) -> np.ndarray:
             )
         values = np.frombuffer(data, dtype=dtype).astype(np.float64)
     else:
-        values = numeric_array(data, what="input data")
+        values = request_floats(data, what="input data")
         if values.ndim > 1 and list(values.shape) != shape:
             raise ApiError(
                 400,
@@ -246,7 +244,7 @@ def _named_row(row: dict[str, Any], model: Model, index: int) -> Any:
         if missing:
             parts.append(f"missing feature(s) {', '.join(map(repr, missing))}")
         if unknown:
-            parts.append(f"unknown key(s) {', '.join(_short(k) for k in unknown[:10])}")
+            parts.append(f"unknown key(s) {', '.join(echo(k) for k in unknown[:10])}")
         raise ApiError(400, f"instance {index}: {'; '.join(parts)}", feature_names=list(names))
     return [row[n] for n in names]
 
@@ -266,7 +264,7 @@ def instance_rows(instances: Any, model: Model, *, max_rows: int) -> np.ndarray:
         if not all(dicts):
             raise ApiError(400, "instances mix objects and lists; use one form")
         instances = [_named_row(row, model, i) for i, row in enumerate(instances)]
-    X = numeric_array(instances, what="instances")
+    X = request_floats(instances, what="instances")
     return check_rows(model, X, max_rows=max_rows)
 
 
@@ -283,13 +281,13 @@ def column_rows(inputs: Any, model: Model, *, max_rows: int) -> np.ndarray:
                 raise ApiError(
                     400,
                     f"inputs must be {{{INPUT!r}: rows}} or one column per feature; missing "
-                    f"{missing}, unknown {[_short(k) for k in unknown[:10]]}",
+                    f"{missing}, unknown {[echo(k) for k in unknown[:10]]}",
                     feature_names=list(names),
                 )
-            columns = [numeric_array(inputs[n], what=f"column {n!r}") for n in names]
+            columns = [request_floats(inputs[n], what=f"column {n!r}") for n in names]
             lengths = {c.shape for c in columns}
             if len(lengths) != 1 or columns[0].ndim != 1:
                 raise ApiError(400, "columns must be flat lists of numbers of equal length")
             return check_rows(model, np.stack(columns, axis=1), max_rows=max_rows)
-    X = numeric_array(inputs, what="inputs")
+    X = request_floats(inputs, what="inputs")
     return check_rows(model, X, max_rows=max_rows)

@@ -13,9 +13,10 @@ from typing import Any
 
 from flask import Blueprint, Response, request
 
+from nnfunc.model import Model
 from serve.codec import read_body, respond, respond_json, response_format
 from serve.config import settings, state
-from serve.errors import ApiError
+from serve.errors import ApiError, echo
 from serve.registry import ModelEntry
 from serve.signature import compute_outputs, input_tensors, output_names, output_tensors
 from serve.tensors import column_rows, instance_rows
@@ -43,16 +44,18 @@ def find_version(name: str, version: str | None) -> ModelEntry:
     if version is not None and version not in (tf_version(entry.version), entry.version):
         raise ApiError(
             404,
-            f"model {name!r} has no version {version!r}; serving version "
+            f"model {name!r} has no version {echo(version)}; serving version "
             f"{tf_version(entry.version)}",
             versions=[tf_version(entry.version)] if entry.ready else [],
         )
     return entry
 
 
-def ready_version(name: str, version: str | None) -> ModelEntry:
-    """As `find_version`, for a model that must be able to answer (else a 503)."""
-    return require_ready(find_version(name, version))
+def ready_version(name: str, version: str | None) -> tuple[ModelEntry, Model]:
+    """As `find_version`, for a model that must be able to answer (else a 503): the entry and
+    its model."""
+    entry = find_version(name, version)
+    return entry, require_ready(entry)
 
 
 def version_status(entry: ModelEntry) -> dict[str, Any]:
@@ -102,9 +105,7 @@ def _tensor_info(tensor: dict[str, Any]) -> dict[str, Any]:
 @bp.get("/models/<model:name>/versions/<model:version>/metadata")
 def model_metadata(name: str, version: str | None = None) -> Response:
     """TF Serving's signature_def for the model's single `serving_default` signature."""
-    entry = ready_version(name, version)
-    model = entry.model
-    assert model is not None
+    entry, model = ready_version(name, version)
     signature = {
         "inputs": {t["name"]: _tensor_info(t) for t in input_tensors(model)},
         "outputs": {t["name"]: _tensor_info(t) for t in output_tensors(model)},
@@ -126,11 +127,11 @@ def model_metadata(name: str, version: str | None = None) -> Response:
 @bp.post("/models/<model:name>/versions/<model:version>:predict")
 def predict(name: str, version: str | None = None) -> Response:
     """Predictions for rows given as `instances` (row format) or `inputs` (columnar format)."""
-    entry = ready_version(name, version)
-    model = entry.model
-    assert model is not None
+    entry, model = ready_version(name, version)
     config = settings()
-    body, fmt = read_body(request, max_bytes=config.max_body_bytes, form_is_json=True)
+    body, fmt = read_body(
+        request, max_bytes=config.max_body_bytes, timeout=config.body_timeout, form_is_json=True
+    )
     if not isinstance(body, dict) or ("instances" in body) == ("inputs" in body):
         raise ApiError(400, "the body must be an object with either 'instances' or 'inputs'")
     if body.get("signature_name") not in (None, "", "serving_default"):

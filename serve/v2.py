@@ -11,9 +11,10 @@ from typing import Any
 from flask import Blueprint, Response, request
 
 import nnfunc
+from nnfunc.model import Model
 from serve.codec import read_body, read_infer_body, respond, respond_json, response_format
 from serve.config import require_token, settings, state
-from serve.errors import ApiError
+from serve.errors import ApiError, echo
 from serve.registry import ModelEntry
 from serve.signature import (
     compute_outputs,
@@ -35,28 +36,30 @@ def find_entry(name: str, version: str | None = None) -> ModelEntry:
     entry = registry.get(name)
     if entry is None:
         names = [e.name for e in registry.entries()]
-        raise ApiError(404, f"unknown model {name!r}", models=names)
+        raise ApiError(404, f"unknown model {echo(name)}", models=names)
     if version is not None and version != entry.version:
         raise ApiError(
             404,
-            f"model {name!r} has no version {version!r}; serving version {entry.version!r}",
+            f"model {name!r} has no version {echo(version)}; serving version {entry.version!r}",
             versions=[entry.version] if entry.ready else [],
         )
     return entry
 
 
-def ready_entry(name: str, version: str | None = None) -> ModelEntry:
-    """The entry for a model that can answer now; a model that failed to load is a 503."""
-    return require_ready(find_entry(name, version))
+def ready_entry(name: str, version: str | None = None) -> tuple[ModelEntry, Model]:
+    """The entry for a model that can answer now, and its model (one version for the whole
+    request, whatever reloads meanwhile); a model that failed to load is a 503."""
+    entry = find_entry(name, version)
+    return entry, require_ready(entry)
 
 
-def require_ready(entry: ModelEntry) -> ModelEntry:
-    """`entry` if it can answer now, else a 503 with its load error."""
-    if not entry.ready:
+def require_ready(entry: ModelEntry) -> Model:
+    """The model `entry` serves, else a 503 with its load error."""
+    if entry.model is None:
         raise ApiError(
             503, f"model {entry.name!r} is not ready: {entry.error}", state="UNAVAILABLE"
         )
-    return entry
+    return entry.model
 
 
 @bp.get("")
@@ -89,9 +92,7 @@ def ready() -> Response:
 @bp.get("/models/<model:name>/versions/<model:version>")
 def model_metadata(name: str, version: str | None = None) -> Response:
     """Inputs and outputs (name, datatype, shape with -1 for the batch) and model parameters."""
-    entry = ready_entry(name, version)
-    model = entry.model
-    assert model is not None
+    entry, model = ready_entry(name, version)
     return respond_json(
         {
             "name": name,
@@ -133,7 +134,8 @@ def _requested_outputs(body: dict[str, Any], available: list[str]) -> list[str]:
     names = list(dict.fromkeys(o["name"] for o in requested))
     unknown = [n for n in names if n not in available]
     if unknown:
-        raise ApiError(400, f"unknown output(s) {unknown}; available: {available}")
+        shown = ", ".join(echo(n) for n in unknown[:10])
+        raise ApiError(400, f"unknown output(s) {shown}; available: {available}")
     return names or available
 
 
@@ -141,11 +143,11 @@ def _requested_outputs(body: dict[str, Any], available: list[str]) -> list[str]:
 @bp.post("/models/<model:name>/versions/<model:version>/infer")
 def infer(name: str, version: str | None = None) -> Response:
     """Run the model on one input tensor; answer the requested (default: all) output tensors."""
-    entry = ready_entry(name, version)
-    model = entry.model  # one version for the whole request, whatever reloads meanwhile
-    assert model is not None
+    entry, model = ready_entry(name, version)
     config = settings()
-    body, fmt, binary = read_infer_body(request, max_bytes=config.max_body_bytes)
+    body, fmt, binary = read_infer_body(
+        request, max_bytes=config.max_body_bytes, timeout=config.body_timeout
+    )
     if not isinstance(body, dict):
         raise ApiError(400, "the body must be an object with an 'inputs' list")
     request_id = body.get("id")  # optional: absent or null
@@ -189,7 +191,8 @@ def repository_index() -> Response:
     """Every model file with its version, state and load error (Triton's repository index)."""
     only_ready = False
     if request.content_length or "chunked" in request.headers.get("Transfer-Encoding", "").lower():
-        body, _ = read_body(request, max_bytes=settings().max_body_bytes)
+        config = settings()
+        body, _ = read_body(request, max_bytes=config.max_body_bytes, timeout=config.body_timeout)
         if not isinstance(body, dict) or not isinstance(body.get("ready", False), bool):
             raise ApiError(400, 'the body must be an object like {"ready": true}')
         only_ready = body.get("ready", False)

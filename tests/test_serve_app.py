@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import math
 
 import msgpack
@@ -768,3 +769,101 @@ def test_a_doubled_leading_slash_is_no_route(client):
     doubled = client.get("/", environ_overrides={"PATH_INFO": "//v2/models/iris"})
     assert_error(doubled, 404, "no such route")
     assert client.get("/", environ_overrides={"PATH_INFO": "/v2/models/iris"}).status_code == 200
+
+
+def test_error_bodies_quote_client_values_briefly(iris):
+    # A 100,000-dimension shape answered a 500 KB error and a 3 MB output name a 3 MB one.
+    config = ServeConfig(models_dir=None, poll_interval=0, max_body_bytes=8 * 1024 * 1024)
+    client = create_app(config, models={"iris": iris}).test_client()
+    long = "x" * 3_000_000
+    cases = [
+        (tensor(IRIS_ROWS, shape=[1] * 100_000), "wrong shape"),
+        (tensor(IRIS_ROWS, shape="z" * 100_000), "input shape must be"),
+        ({**tensor(IRIS_ROWS), "outputs": [{"name": long}]}, "unknown output(s) 'xxx"),
+        (tensor(IRIS_ROWS, name=long), "unknown input 'xxx"),
+        (tensor(IRIS_ROWS, datatype=long), "unknown datatype 'xxx"),
+        (tensor(IRIS_ROWS[:1], data=[[long, 1, 2, 3]]), "non-numeric value 'xxx"),
+    ]
+    for body, fragment in cases:
+        answer = assert_error(client.post("/v2/models/iris/infer", json=body), 400, fragment)
+        assert "..." in answer["error"] and len(json.dumps(answer)) < 300, answer
+    assert "got" not in assert_error(client.post("/v2/models/iris/infer", json=cases[0][0]), 400)
+    kind = "application/" + "y" * 100_000
+    response = client.post("/v2/models/iris/infer", data=b"{}", content_type=kind)
+    assert len(assert_error(response, 415, "unsupported content type")["error"]) < 200
+    assert len(client.get("/v2/models/" + "m" * 128).get_data()) < 300
+
+
+@pytest.mark.parametrize("server", ["werkzeug", "gunicorn"])
+def test_a_body_shorter_than_its_content_length_is_the_same_400_under_both_servers(client, server):
+    # gunicorn ends the stream itself (wsgi.input_terminated) and took the short body as whole
+    data = json.dumps(tensor(IRIS_ROWS)).encode()
+    response = client.post(
+        "/v2/models/iris/infer",
+        input_stream=io.BytesIO(data),
+        content_type="application/json",
+        environ_overrides={
+            "CONTENT_LENGTH": str(len(data) + 10),
+            **({"wsgi.input_terminated": True} if server == "gunicorn" else {}),
+        },
+    )
+    message = f"it ended after {len(data)} of the {len(data) + 10} bytes its Content-Length"
+    assert_error(response, 400, f"malformed body: {message}")
+
+
+def test_metrics_that_cannot_be_recorded_are_logged_once_and_cost_no_request(
+    iris, monkeypatch, tmp_path, caplog
+):
+    app = create_app(ServeConfig(models_dir=None, poll_interval=0), models={"iris": iris})
+    client = app.test_client()
+    metrics = app.extensions["nnfunc"].metrics
+
+    def removed(*labels):  # what prometheus-client raises when its folder was removed
+        raise FileNotFoundError(2, "No such file or directory", str(tmp_path / "counter_1.db"))
+
+    monkeypatch.setattr(metrics.requests, "labels", removed)
+    with caplog.at_level(logging.ERROR, logger="serve"):
+        for _ in range(3):
+            assert client.post("/v2/models/iris/infer", json=tensor(IRIS_ROWS)).status_code == 200
+    logged = [r.getMessage() for r in caplog.records if "cannot record metrics" in r.getMessage()]
+    assert logged == [
+        "cannot record metrics (requests are still served): No such file or directory: "
+        f"{tmp_path / 'counter_1.db'}"
+    ]
+    monkeypatch.setattr(metrics, "multiprocess", True)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(tmp_path / "gone"))
+    assert_error(client.get("/metrics"), 503, "metrics are unavailable")
+
+
+def test_a_failing_after_request_hook_or_error_handler_is_the_documented_json_500(
+    iris, monkeypatch
+):
+    app = create_app(ServeConfig(models_dir=None, poll_interval=0), models={"iris": iris})
+
+    @app.after_request
+    def broken(response):
+        raise RuntimeError("secret internal detail")
+
+    response = app.test_client().get("/v2/health/live")
+    assert response.status_code == 500
+    assert response.get_json() == {"error": "internal server error"}
+    # Even an error handler that fails answers JSON, not the server's HTML page.
+    app = create_app(ServeConfig(models_dir=None, poll_interval=0), models={"iris": iris})
+
+    def fails(*args, **kwargs):
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr("serve.errors.error_response", fails)
+    response = app.test_client().get("/nope")
+    assert response.status_code == 500 and response.mimetype == "application/json"
+    assert response.get_json() == {"error": "internal server error"}
+
+
+def test_the_body_timeout_comes_from_the_environment_and_must_be_positive():
+    assert ServeConfig().body_timeout == 10.0
+    assert ServeConfig.from_env({"NNFUNC_SERVE_BODY_TIMEOUT": "2.5"}).body_timeout == 2.5
+    with pytest.raises(ValueError, match="NNFUNC_SERVE_BODY_TIMEOUT must be a number of seconds"):
+        ServeConfig.from_env({"NNFUNC_SERVE_BODY_TIMEOUT": "soon"})
+    for bad in (0, -1.0, math.inf, math.nan):
+        with pytest.raises(ValueError, match="body_timeout must be a positive number of seconds"):
+            ServeConfig(body_timeout=bad)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
@@ -13,6 +14,7 @@ from nnfunc.pipeline import RECIPES, TrainConfig, train_model
 from serve import ServeConfig, create_app
 from serve import registry as registry_module
 from serve.registry import ModelRegistry, model_name
+from serve.server import banner
 
 ROW = {"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP64", "data": [5, 3, 4, 1]}]}
 
@@ -261,3 +263,113 @@ def test_unload_says_how_to_unload_a_model_of_the_folder(folder):
     refused = make_app(folder).test_client().post("/v2/repository/models/iris/unload")
     assert refused.status_code == 400
     assert "move iris.msgpack out of it" in refused.get_json()["error"]
+
+
+def messages(caplog, level=None):
+    """The serve loggers' messages so far (at `level` only, if given)."""
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name.startswith("serve") and (level is None or r.levelno == level)
+    ]
+
+
+def test_an_in_place_rewrite_keeping_size_mtime_and_inode_is_reloaded(tmp_path):
+    # cp -p, rsync --inplace -t and reproducible-build dates keep all three: only ctime moves
+    first, second = (
+        train_model(load_dataset("iris"), TrainConfig(hidden=(3,), epochs=5, seed=seed))
+        for seed in (1, 2)
+    )
+    path = tmp_path / "iris.msgpack"
+    save_model(first, path)
+    app = make_app(tmp_path)
+    client = app.test_client()
+    before = version(client)
+    old = os.stat(path)
+    data = dumps_model(second)
+    assert len(data) == old.st_size
+    time.sleep(0.05)  # file times tick with the kernel's coarse clock
+    with open(path, "r+b") as f:
+        f.write(data)
+    os.utime(path, ns=(old.st_atime_ns, old.st_mtime_ns))
+    new = os.stat(path)
+    assert (new.st_size, new.st_mtime_ns, new.st_ino) == (old.st_size, old.st_mtime_ns, old.st_ino)
+    refresh(app)
+    assert version(client) != before
+    # A worker that starts now reads the same file: every worker agrees on the version.
+    assert version(make_app(tmp_path).test_client()) == version(client)
+
+
+def test_files_ignored_for_their_names_are_logged_once(folder, iris_a, caplog):
+    data = dumps_model(iris_a)
+    for name in ("bad name!.msgpack", "UPPER.MSGPACK", ".hidden.msgpack", "x.tmp.msgpack"):
+        (folder / name).write_bytes(data)
+    (folder / "notes.txt").write_text("not a model")
+    with caplog.at_level(logging.INFO, logger="serve"):
+        app = make_app(folder)
+        refresh(app)
+        refresh(app)
+    warned = messages(caplog, logging.WARNING)
+    assert sorted(warned) == [
+        "ignoring 'UPPER.MSGPACK' in the models folder: the suffix must be .msgpack, in lower case",
+        "ignoring 'bad name!.msgpack' in the models folder: a model name is 1 to 128 of "
+        "A-Z a-z 0-9 _ . - (not starting with a dot)",
+    ]
+    assert app.extensions["nnfunc"].registry.ignored.keys() == {
+        "bad name!.msgpack",
+        "UPPER.MSGPACK",
+    }
+
+
+def test_the_banner_names_what_loads_what_cannot_and_what_is_ignored(folder, iris_a):
+    (folder / "broken.msgpack").write_bytes(b"\x93garbage")
+    (folder / "sub.msgpack").mkdir()
+    (folder / "UPPER.MSGPACK").write_bytes(dumps_model(iris_a))
+    config = ServeConfig(models_dir=str(folder), poll_interval=0)
+    lines = banner(config, "::1", 18526)
+    assert lines[0] == f"nnfunc serve: models in {folder}: iris"
+    assert lines[1].startswith("nnfunc serve: answering 503 until a good file replaces it: ")
+    assert "cannot load broken.msgpack: " in lines[1]
+    assert "cannot load sub.msgpack: " in lines[1] and "is a directory" in lines[1]
+    assert lines[2].startswith("nnfunc serve: ignored: 'UPPER.MSGPACK' (the suffix must be")
+    assert lines[3] == "nnfunc serve: listening on http://[::1]:18526 (/openapi.json)"
+    assert banner(config, "127.0.0.1", 8000)[-1].endswith("http://127.0.0.1:8000 (/openapi.json)")
+
+
+def test_a_file_being_written_is_a_warning_until_it_settles_as_an_error(folder, caplog):
+    app = make_app(folder)
+    path = folder / "late.msgpack"
+    with caplog.at_level(logging.INFO, logger="serve"):
+        path.write_bytes(b"\x93half")  # fresh: perhaps mid-write
+        refresh(app)
+        refresh(app)
+        assert messages(caplog, logging.ERROR) == []
+        assert len(messages(caplog, logging.WARNING)) == 1
+        past = time.time() - 60  # it stays this way: the refusal is an error, once
+        os.utime(path, (past, past))
+        refresh(app)
+        refresh(app)
+    errors = messages(caplog, logging.ERROR)
+    assert len(errors) == 1 and errors[0].startswith("model late: cannot load late.msgpack")
+
+
+def test_losing_and_regaining_the_models_folder_is_logged_and_the_models_keep_serving(
+    folder, tmp_path_factory, caplog
+):
+    app = make_app(folder)
+    client = app.test_client()
+    before = version(client)
+    away = tmp_path_factory.mktemp("elsewhere") / "moved"
+    with caplog.at_level(logging.INFO, logger="serve"):
+        folder.rename(away)
+        refresh(app)
+        refresh(app)
+        # Loaded models keep answering (a volume that blinks takes no replica out of service).
+        assert client.get("/v2/health/ready").status_code == 200
+        assert version(client) == before
+        away.rename(folder)
+        refresh(app)
+    errors = messages(caplog, logging.ERROR)
+    assert len(errors) == 1 and "cannot read the models folder" in errors[0]
+    assert "still serving the models loaded" in errors[0]
+    assert f"the models folder {folder} can be read again" in messages(caplog, logging.INFO)

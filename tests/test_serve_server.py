@@ -10,6 +10,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import random
 import re
 import signal
 import socket
@@ -33,9 +34,15 @@ INFER_COUNT = {"n": 0}  # every successful /v2/models/iris/infer, to check /metr
 
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A free port in 18600-18699, the range these tests' servers use."""
+    for port in random.sample(range(18600, 18700), 100):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.skip("no free port in 18600-18699")
 
 
 def infer_body(rows):
@@ -230,7 +237,7 @@ def test_sigterm_stops_the_server_cleanly(server):
 
 def test_cli_refuses_a_busy_port_and_a_missing_folder(tmp_path):
     with socket.socket() as busy:
-        busy.bind(("127.0.0.1", 0))
+        busy.bind(("127.0.0.1", free_port()))
         busy.listen()
         port = busy.getsockname()[1]
         result = CliRunner().invoke(main, ["serve", "--models", str(tmp_path), "--port", str(port)])
@@ -296,3 +303,47 @@ def test_dev_server_answers_and_stops_on_sigterm(tmp_path, models):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_the_documented_gunicorn_command_logs_model_loads_with_time_pid_and_level(tmp_path, models):
+    # gunicorn sets up only its own loggers: the serve ones had no handler and said nothing
+    save_model(models[0], tmp_path / "iris.msgpack")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NNFUNC_", "PROMETHEUS_"))}
+    env["NNFUNC_MODELS_DIR"] = str(tmp_path)
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:serve.gunicorn_conf", "-w", "1"]
+    command += ["-b", f"127.0.0.1:{port}", "serve:create_app()"]
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    proc = subprocess.Popen(
+        command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if request(port, "GET", "/v2/health/ready")[0] == 200:
+                    break
+            except OSError:
+                pass
+            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    log = proc.stdout.read().decode()
+    line = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} \[\d+\] INFO serve\.registry: model iris loaded"
+    assert re.search(line + r", version [0-9a-f]{16}$", log, re.MULTILINE), log
+
+
+def test_a_metrics_folder_removed_by_a_tmp_cleaner_is_made_again_for_the_next_worker(
+    tmp_path, monkeypatch
+):
+    from serve import gunicorn_conf
+
+    path = tmp_path / "nnfunc-metrics-x"  # what on_starting made, since removed
+    monkeypatch.setattr(gunicorn_conf, "_OWNED_DIR", [str(path)])
+    gunicorn_conf.pre_fork(None, None)
+    assert path.is_dir()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import importlib.util
-import logging
 import os
 import socket
 
@@ -77,6 +76,15 @@ def _check_port_free(host: str, port: int) -> None:
     help="Seconds between scans of the models folder.",
 )
 @click.option(
+    "--body-timeout",
+    type=click.FloatRange(0.1, 3600.0),
+    default=10.0,
+    show_default=True,
+    envvar="NNFUNC_SERVE_BODY_TIMEOUT",
+    show_envvar=True,
+    help="Seconds a request body has to arrive in (slower: 408), so stalled clients free threads.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["debug", "info", "warning", "error"]),
     default="info",
@@ -93,6 +101,7 @@ def serve(
     max_rows: int,
     max_body_bytes: int,
     poll_interval: float,
+    body_timeout: float,
     log_level: str,
     access_log: bool,
     dev: bool,
@@ -103,18 +112,16 @@ def serve(
     to require 'Authorization: Bearer <token>' on the endpoints that change state.
     """
     from serve.config import ServeConfig
-    from serve.registry import model_name
+    from serve.server import banner, configure_logging
 
-    logging.basicConfig(
-        level=log_level.upper(),
-        format="%(asctime)s [%(process)d] %(levelname)s %(name)s: %(message)s",
-    )
+    configure_logging(log_level)
     try:
         config = ServeConfig.from_env(
             models_dir=os.path.abspath(models_dir),
             max_rows=max_rows,
             max_body_bytes=max_body_bytes,
             poll_interval=poll_interval,
+            body_timeout=body_timeout,
         )
     except ValueError as exc:
         raise BadInput(str(exc)) from None
@@ -123,10 +130,8 @@ def serve(
             missing_extra("running with workers (gunicorn)", "serve") + " (or use --dev)"
         )
     _check_port_free(host, port)
-    names = sorted(n for n in map(model_name, os.listdir(models_dir)) if n is not None)
-    listed = ", ".join(names) if names else "none yet (the folder is watched)"
-    click.echo(f"nnfunc serve: models in {config.models_dir}: {listed}", err=True)
-    click.echo(f"nnfunc serve: listening on http://{host}:{port} (/openapi.json)", err=True)
+    for line in banner(config, host, port):
+        click.echo(line, err=True)
     if dev:
         from serve.server import run_dev
 
