@@ -205,15 +205,19 @@ def register_activation(
 
 def unregister_activation(name: str) -> None:
     """Remove an activation `register_activation` added (built-ins stay), and forget the networks
-    resolved with it, so that a later registration under the same name is the one used."""
+    and models resolved with it, so that a later registration under the same name is the one
+    used, by a `Model` made earlier too."""
     if any(act.name == name for act in _BUILTIN):
         raise ValueError(f"{name!r} is a built-in activation; only registered ones can be removed")
     if name not in _TABLE:
         raise ValueError(f"no registered activation {name!r}")
     del _TABLE[name]
-    from nnfunc.network import plan  # imported here: the network module imports this one
+    # imported here: both modules import this one
+    from nnfunc.model import forget_compiled
+    from nnfunc.network import forget_plans
 
-    plan.cache_clear()
+    forget_plans()
+    forget_compiled()
 
 
 def _in_dtype_of_z(f: Callable[..., Any]) -> Callable[..., np.ndarray]:

@@ -19,10 +19,21 @@ from typing import Any
 import attrs
 import numpy as np
 
-# The buffers `_locked` made read-only, by id: an array is "ours" (safe to share without a copy)
-# only when its owner is one of them. A caller's own read-only array is not: its owner can be
-# made writable again, and the record would change with it.
-_OWNERS: weakref.WeakValueDictionary[int, np.ndarray] = weakref.WeakValueDictionary()
+# The buffers `_locked` made read-only, by id, with a weak reference that tells a live one from a
+# dead one whose id was reused: an array is "ours" (safe to share without a copy) only when its
+# owner is one of them. A caller's own read-only array is not: its owner can be made writable
+# again, and the record would change with it. (Plain weak references: a WeakValueDictionary
+# costs twice as much per array, and `freeze` runs several times in every pure optimizer step.)
+_OWNERS: dict[int, weakref.ref] = {}
+_PRUNE_AT = [1024]  # the registry size at which dead entries are dropped next (amortised O(1))
+
+
+def _prune() -> None:
+    """Drop the entries of owners that are gone; next time at twice the size left."""
+    for key, ref in list(_OWNERS.items()):  # a copy: other threads may register meanwhile
+        if ref() is None:
+            _OWNERS.pop(key, None)
+    _PRUNE_AT[0] = max(1024, 2 * len(_OWNERS))
 
 
 def _locked(array: np.ndarray) -> np.ndarray:
@@ -32,19 +43,19 @@ def _locked(array: np.ndarray) -> np.ndarray:
     read-only base, so records hand out views: `setflags(write=True)` on them raises.
     """
     array.flags.writeable = False
-    _OWNERS[id(array)] = array
+    _OWNERS[id(array)] = weakref.ref(array)
+    if len(_OWNERS) >= _PRUNE_AT[0]:
+        _prune()
     return array.view()
 
 
 def _is_locked(value: Any) -> bool:
     """True for an array `_locked` made: read-only, over a read-only owner that it locked."""
     base = value.base
-    return (
-        not value.flags.writeable
-        and isinstance(base, np.ndarray)
-        and _OWNERS.get(id(base)) is base
-        and not base.flags.writeable
-    )
+    if value.flags.writeable or not isinstance(base, np.ndarray) or base.flags.writeable:
+        return False
+    ref = _OWNERS.get(id(base))
+    return ref is not None and ref() is base
 
 
 def frozen_array(value: Any) -> np.ndarray:
@@ -169,9 +180,11 @@ def finite_as(values: np.ndarray, dtype: np.dtype, what: str) -> np.ndarray:
     or beyond what `dtype` holds: a float64 1e39 would turn into float32 infinity."""
     if not all_finite(values):
         raise ValueError(f"{what} contain NaN or infinity")
+    if values.dtype == dtype:
+        return values
     with np.errstate(over="ignore"):
-        cast = values.astype(dtype, copy=False)
-    if cast is not values and not all_finite(cast):
+        cast = values.astype(dtype)
+    if not all_finite(cast):
         name, limit = np.dtype(dtype).name, float(np.finfo(dtype).max)
         raise ValueError(
             f"{what} hold values beyond what {name}, the network's dtype, can hold "

@@ -92,7 +92,9 @@ def probability_rows(y: np.ndarray, n_classes: int, dtype: np.dtype) -> np.ndarr
     to 1 (in general it is `softmax(z) * sum(y) - y`), so rows that do not are refused rather than
     trained on with a gradient that does not match the loss. The tolerance is the square root of
     float32's epsilon (3.5e-4) whatever the network's dtype: rows rounded to float32 pass (they
-    may be float64 by the time a loss sees them), rows that are not probabilities do not.
+    may be float64 by the time a loss sees them), rows that are not probabilities do not. Rows
+    off by more than the square root of the network's own epsilon are divided by their sums, so
+    that the gradient is the loss's exactly.
     """
     rows = target_rows(y, n_classes, dtype)
     if rows.size and rows.min() < 0:
@@ -103,6 +105,8 @@ def probability_rows(y: np.ndarray, n_classes: int, dtype: np.dtype) -> np.ndarr
         raise ValueError(
             f"probability rows must sum to 1; row {bad[0]} sums to {float(sums[bad[0]])!r}"
         )
+    if np.any(np.abs(sums - 1.0) > np.sqrt(np.finfo(dtype).eps)):
+        rows = (rows / sums[:, None]).astype(dtype, copy=False)
     return rows
 
 

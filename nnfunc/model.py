@@ -199,6 +199,11 @@ def _square(limit: float) -> np.float64:
 _COMPILED: dict[int, tuple[weakref.ref, _Compiled]] = {}
 
 
+def forget_compiled() -> None:
+    """Drop every model's compiled form (an activation was unregistered: its name may return)."""
+    _COMPILED.clear()
+
+
 def _compiled(model: Model) -> _Compiled:
     """The model's `_Compiled` form, made on first use and dropped with the model."""
     entry = _COMPILED.get(id(model))

@@ -37,10 +37,18 @@ class Plan:
     weight_shapes: tuple[tuple[int, int], ...] = ()  # each layer's (fan_in, fan_out)
 
 
-@functools.lru_cache(maxsize=256)
 def plan(spec: MLPSpec) -> Plan:
-    """Resolve the activation names and loss of `spec` into functions."""
-    require_spec(spec)
+    """Resolve the activation names and loss of `spec` into functions (once per spec)."""
+    return _plan(require_spec(spec))  # checked first: a list would fail as unhashable
+
+
+def forget_plans() -> None:
+    """Drop the resolved plans (an activation was unregistered: its name may come back)."""
+    _plan.cache_clear()
+
+
+@functools.lru_cache(maxsize=256)
+def _plan(spec: MLPSpec) -> Plan:
     return Plan(
         hidden=tuple(parse_activation(name) for name in spec.activations),
         output=parse_activation(spec.output_activation),
@@ -100,7 +108,7 @@ def as_inputs(spec: MLPSpec, X: np.ndarray) -> np.ndarray:
         raise ValueError(
             f"expected inputs with {spec.n_inputs} feature(s), got shape {given}{hint}"
         )
-    return finite_as(X, np.dtype(spec.dtype), "inputs")
+    return finite_as(X, spec.dtype, "inputs")  # a dtype name compares equal to the dtype
 
 
 def as_targets(spec: MLPSpec, y: np.ndarray) -> np.ndarray:

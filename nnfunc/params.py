@@ -27,12 +27,13 @@ class Dense:
     b: np.ndarray = array_field()
 
     def __attrs_post_init__(self) -> None:
-        for name, array in (("w", self.w), ("b", self.b)):
-            if array.dtype.kind != "f":  # an int weight would take int updates: it never trains
-                raise TypeError(
-                    f"a dense layer's {name} must hold floating-point numbers, got {array.dtype}"
-                    " (cast it with .astype(float))"
-                )
+        if self.w.dtype.kind != "f" or self.b.dtype.kind != "f":
+            # an int weight would take int updates and never train; complex ones would truncate
+            name, array = ("w", self.w) if self.w.dtype.kind != "f" else ("b", self.b)
+            raise TypeError(
+                f"a dense layer's {name} must hold floating-point numbers, got {array.dtype}"
+                " (cast it with .astype(float))"
+            )
         if self.w.ndim != 2 or self.b.shape != (self.w.shape[1],):
             raise ValueError(
                 f"a dense layer needs w of shape (in, out) and b of shape (out,), "

@@ -30,7 +30,7 @@ from nnfunc.loop import (
 from nnfunc.network import as_inputs, as_targets, check_params, loss_targets
 from nnfunc.optim import GradientTransformation
 from nnfunc.params import Params, RngOrSeed, as_rng
-from nnfunc.spec import MLPSpec
+from nnfunc.spec import MLPSpec, require_spec
 
 
 class TrainingDiverged(ArithmeticError):
@@ -421,7 +421,7 @@ def fit(
     """
     _check_count("patience", patience, 1)
     non_negative(min_delta, "min_delta")
-    recorder = _Recorder(spec, min_delta)
+    recorder = _Recorder(require_spec(spec), min_delta)
     best, last_epoch = None, 0
     stopped = False
     runs = _run(

@@ -93,6 +93,7 @@ def read_limited(request: Request, *, max_bytes: int, timeout: float) -> bytes:
                 chunks.append(chunk)
                 received += len(chunk)
         except Exception as exc:  # a timeout, the client gone, a broken chunk (not an OSError)
+            deadline.hang_up()  # what is left of this body is not worth waiting for
             if deadline.passed or isinstance(exc, TimeoutError):
                 raise _too_slow(timeout) from None
             if isinstance(exc, ClientDisconnected) and length is not None:
@@ -103,6 +104,7 @@ def read_limited(request: Request, *, max_bytes: int, timeout: float) -> bytes:
     if received > max_bytes:
         raise ApiError(413, "request body too large", max_bytes=max_bytes)
     if length is not None and received < length:  # gunicorn's stream just ends
+        deadline.hang_up()
         raise _too_slow(timeout) if deadline.passed else _ended_early(received, length)
     return b"".join(chunks)
 

@@ -44,6 +44,14 @@ class BodyDeadline:
         self.due = math.inf
         self._previous: float | None = None
 
+    def hang_up(self) -> None:
+        """Stop reading from the client: the server's drain of the rest of the body and its wait
+        for a next request on the connection then end at once, so the connection closes after
+        the answer (gunicorn 23 would otherwise drain a trickling body for as long as it lasts)."""
+        if self.sock is not None:
+            with contextlib.suppress(OSError):  # already closed
+                self.sock.shutdown(socket.SHUT_RD)
+
     @property
     def passed(self) -> bool:
         """True once the deadline is over (a read that failed by now failed for lack of time)."""

@@ -42,7 +42,8 @@ def banner(config: ServeConfig, host: str, port: int) -> list[str]:
         lines.append(registry.folder_error)
     failed = [e.error for e in entries if not e.ready]
     if failed:
-        lines.append(f"answering 503 until a good file replaces it: {'; '.join(failed)}")
+        which = "it" if len(failed) == 1 else "each"
+        lines.append(f"answering 503 until a good file replaces {which}: {'; '.join(failed)}")
     if registry.ignored:
         names = "; ".join(f"{name!r} ({why})" for name, why in sorted(registry.ignored.items()))
         lines.append(f"ignored: {names}")

@@ -15,6 +15,7 @@ from nnfunc.activations import (
     softplus,
     unregister_activation,
 )
+from nnfunc.model import Model, predict_values
 
 ELEMENTWISE = sorted(name for name in ACTIVATIONS if name != "softmax")
 
@@ -104,6 +105,13 @@ def test_the_table_changes_only_through_register_and_unregister(scratch_activati
     again = nf.forward(spec, params, [[1.0]])  # the new function, not a network cached with the old
     w0, w1 = params.layers[0].w[0, 0], params.layers[1].w[0, 0]
     assert (first[0, 0], again[0, 0]) == (2 * w0 * w1, 3 * w0 * w1)
+    model = Model(
+        spec=spec, params=params, task="regress", feature_names=("x",), target_names=("y",)
+    )
+    assert predict_values(model, [[1.0]])[0, 0] == 3 * w0 * w1
+    unregister_activation("twice_test_only")
+    register_activation("twice_test_only", lambda z, alpha: 5 * z, lambda z, a, alpha: 5 + 0 * z)
+    assert predict_values(model, [[1.0]])[0, 0] == 5 * w0 * w1  # a Model made earlier too
 
 
 @pytest.mark.parametrize(

@@ -328,7 +328,7 @@ def test_the_banner_names_what_loads_what_cannot_and_what_is_ignored(folder, iri
     config = ServeConfig(models_dir=str(folder), poll_interval=0)
     lines = banner(config, "::1", 18526)
     assert lines[0] == f"nnfunc serve: models in {folder}: iris"
-    assert lines[1].startswith("nnfunc serve: answering 503 until a good file replaces it: ")
+    assert lines[1].startswith("nnfunc serve: answering 503 until a good file replaces each: ")
     assert "cannot load broken.msgpack: " in lines[1]
     assert "cannot load sub.msgpack: " in lines[1] and "is a directory" in lines[1]
     assert lines[2].startswith("nnfunc serve: ignored: 'UPPER.MSGPACK' (the suffix must be")
