@@ -1,5 +1,7 @@
 """Shared test fixtures."""
 
+import random
+import socket
 import threading
 
 import pytest
@@ -30,6 +32,24 @@ def _finishes(fn, seconds=10.0):
     thread.start()
     thread.join(seconds)
     return not thread.is_alive(), outcome
+
+
+def _free_port() -> int:
+    """A free port in 18600-18699, the range the tests' servers use."""
+    for port in random.sample(range(18600, 18700), 100):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    pytest.skip("no free port in 18600-18699")
+
+
+@pytest.fixture(scope="session")
+def free_port():
+    """A function that finds a free port for a test server (in the tests' own range)."""
+    return _free_port
 
 
 @pytest.fixture

@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import random
 import socket
 import subprocess
 import sys
@@ -29,18 +28,6 @@ BODY = json.dumps(
     {"inputs": [{"name": "input", "shape": [1, 4], "datatype": "FP64", "data": [ROW]}]}
 ).encode()
 HEAD = b"POST /v2/models/iris/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-
-
-def free_port() -> int:
-    """A free port in 18600-18699, the range these tests' servers use."""
-    for port in random.sample(range(18600, 18700), 100):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    pytest.skip("no free port in 18600-18699")
 
 
 def test_a_trickling_read_fails_at_the_deadline_and_the_timeout_comes_back():
@@ -68,7 +55,7 @@ def test_a_trickling_read_fails_at_the_deadline_and_the_timeout_comes_back():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(tmp_path_factory, free_port):
     pytest.importorskip("gunicorn")
     folder = tmp_path_factory.mktemp("models")
     model = train_model(load_dataset("iris"), TrainConfig(hidden=(3,), epochs=5, seed=1))

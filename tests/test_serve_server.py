@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import random
 import re
 import signal
 import socket
@@ -31,18 +30,6 @@ from nnfunc.pipeline import RECIPES, TrainConfig, train_model
 pytest.importorskip("gunicorn")
 ROWS = load_dataset("iris").X[::10].tolist()  # 15 rows
 INFER_COUNT = {"n": 0}  # every successful /v2/models/iris/infer, to check /metrics against
-
-
-def free_port() -> int:
-    """A free port in 18600-18699, the range these tests' servers use."""
-    for port in random.sample(range(18600, 18700), 100):
-        with socket.socket() as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    pytest.skip("no free port in 18600-18699")
 
 
 def infer_body(rows):
@@ -67,6 +54,22 @@ def request(port, method, path, body=None, conn=None):
     return response.status, data.decode()
 
 
+def wait_until_ready(proc, port, seconds=30):
+    """Poll /v2/health/ready until it answers 200; fail with the server's output if it exits
+    or takes longer than `seconds` (a bound for a hung server, not a speed target)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if request(port, "GET", "/v2/health/ready")[0] == 200:
+                return
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"server did not start:\n{proc.stdout.read().decode()}")
+        time.sleep(0.1)
+
+
 def infer(port, conn=None):
     status, body = request(port, "POST", "/v2/models/iris/infer", infer_body(ROWS[:1]), conn)
     if status == 200:
@@ -82,7 +85,7 @@ def models():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, models):
+def server(tmp_path_factory, models, free_port):
     folder = tmp_path_factory.mktemp("models")
     save_model(models[0], folder / "iris.msgpack")
     port = free_port()
@@ -90,17 +93,7 @@ def server(tmp_path_factory, models):
     command = [sys.executable, "-m", "nnfunc", "serve", "--models", str(folder)]
     command += ["--port", str(port), "--workers", "2", "--poll-interval", "0.2"]
     proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if request(port, "GET", "/v2/health/ready")[0] == 200:
-                break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail(f"server did not start:\n{proc.stdout.read().decode()}")
-        time.sleep(0.1)
+    wait_until_ready(proc, port)
     yield {"proc": proc, "port": port, "folder": folder}
     if proc.poll() is None:
         proc.kill()
@@ -235,7 +228,7 @@ def test_sigterm_stops_the_server_cleanly(server):
     assert "Shutting down" in log
 
 
-def test_cli_refuses_a_busy_port_and_a_missing_folder(tmp_path):
+def test_cli_refuses_a_busy_port_and_a_missing_folder(tmp_path, free_port):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", free_port()))
         busy.listen()
@@ -260,7 +253,7 @@ def raw_exchange(port, head: bytes, body: bytes):
     return status.decode(), rest.partition(b"\r\n\r\n")[2], elapsed
 
 
-def test_dev_server_answers_and_stops_on_sigterm(tmp_path, models):
+def test_dev_server_answers_and_stops_on_sigterm(tmp_path, models, free_port):
     save_model(models[0], tmp_path / "iris.msgpack")
     port = free_port()
     command = [sys.executable, "-m", "nnfunc", "serve", "--models", str(tmp_path)]
@@ -305,7 +298,9 @@ def test_dev_server_answers_and_stops_on_sigterm(tmp_path, models):
             proc.kill()
 
 
-def test_the_documented_gunicorn_command_logs_model_loads_with_time_pid_and_level(tmp_path, models):
+def test_the_documented_gunicorn_command_logs_model_loads_with_time_pid_and_level(
+    tmp_path, models, free_port
+):
     # gunicorn sets up only its own loggers: the serve ones had no handler and said nothing
     save_model(models[0], tmp_path / "iris.msgpack")
     port = free_port()
@@ -318,15 +313,7 @@ def test_the_documented_gunicorn_command_logs_model_loads_with_time_pid_and_leve
         command, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if request(port, "GET", "/v2/health/ready")[0] == 200:
-                    break
-            except OSError:
-                pass
-            assert proc.poll() is None and time.monotonic() < deadline, proc.stdout.read()
-            time.sleep(0.1)
+        wait_until_ready(proc, port)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
     finally:
