@@ -357,7 +357,8 @@ def render(results: dict) -> str:
     lines = [
         "# nnfunc benchmarks",
         "",
-        f"Written by `python -m benchmarks.run{' --quick' if results['quick'] else ''}` on "
+        f"Written by `python -m benchmarks.run{' --quick' if results['quick'] else ''}"
+        f" --repeats {results['repeats']}` on "
         f"{m['date']} in {results['elapsed_s']:.0f} s: {m['cpu']}, {m['cores']} cores, Python "
         f"{m['python']}, {versions}. Times are the median of {results['repeats']} round(s)"
         f"{'' if results['quick'] else ' after a warm-up round'}; in a round every "

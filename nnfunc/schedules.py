@@ -132,7 +132,9 @@ def run_schedule(name: str, lr: float, total_steps: int) -> Schedule:
     the last step, which runs at a sliver of lr), step halves the rate every quarter of the run,
     exponential brings it down to a tenth by the end; constant and invscaling are as
     `make_schedule` builds them."""
-    total = max(int(total_steps), 1)
+    total = _whole(total_steps)
+    if type(total) is not int or total < 1:  # as the schedules refuse their own step counts
+        raise ValueError(f"total_steps must be a positive whole number, got {total_steps!r}")
     options: dict[str, dict[str, Any]] = {
         "cosine": {"total_steps": total},
         "step": {"step_size": max(math.ceil(total / 4), 1), "gamma": 0.5},

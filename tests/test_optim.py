@@ -8,7 +8,7 @@ import pytest
 import nnfunc as nf
 from nnfunc.optim import optimizer_from_config
 from nnfunc.params import Dense, Params
-from nnfunc.schedules import make_schedule, schedule_from_dict, schedule_to_dict
+from nnfunc.schedules import make_schedule, run_schedule, schedule_from_dict, schedule_to_dict
 
 
 def _params(*values):
@@ -253,3 +253,11 @@ def test_step_refuses_gradients_of_other_shapes_instead_of_broadcasting():
     optimizer = nf.adam(0.1)
     with pytest.raises(ValueError, match=r"layer 0: gradients for w have shape \(3, 1\)"):
         nf.step(optimizer, params, nf.init_optimizer(optimizer, params), grads)
+
+
+@pytest.mark.parametrize("total", [2.5, 0, -5, True])
+def test_run_schedule_refuses_step_counts_the_schedules_refuse(total):
+    # it had turned 2.5 into 2 and 0, -5 or True into 1 without a word
+    with pytest.raises(ValueError, match="total_steps must be a positive whole number"):
+        run_schedule("cosine", 0.1, total)
+    assert run_schedule("cosine", 0.1, 10.0).total_steps == 10

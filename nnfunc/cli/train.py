@@ -146,7 +146,11 @@ def _architecture(model: Model) -> str:
     type=click.Choice(TASKS),
     help="Inferred if omitted: text, or whole numbers with at most 20 values, are classified.",
 )
-@click.option("--layers", type=Layers(), help="Hidden layer sizes, e.g. 16,16 (or 'none').")
+@click.option(
+    "--layers",
+    type=Layers(),
+    help="Hidden layer sizes, e.g. 16,16 (or 'none'); each at most 100,000.",
+)
 @click.option(
     "--features",
     metavar="COLUMNS",
@@ -172,7 +176,12 @@ def _architecture(model: Model) -> str:
     "lr / sqrt(step + 1).",
 )
 @click.option("--batch-size", type=click.IntRange(min=1), help="Minibatch size.")
-@click.option("--epochs", type=click.IntRange(1, 1_000_000), help="Number of epochs.")
+@click.option(
+    "--epochs",
+    type=click.IntRange(1, 1_000_000),
+    help="Number of epochs (a model file keeps the history of about 500,000 at most: more is "
+    "refused before training).",
+)
 @click.option("--l2", type=NON_NEGATIVE, help="L2 penalty on the weights (>= 0).")
 @click.option("--clip-norm", type=POSITIVE, help="Clip the gradients' global norm to this.")
 @click.option("--seed", type=click.IntRange(0, 2**63 - 1), help="Seed of every random choice.")
