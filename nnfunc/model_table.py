@@ -27,11 +27,12 @@ from nnfunc.plain_csv import plain_header, plain_table, row_line
 
 
 def model_table(
-    model: Model, data: bytes, source: str
+    model: Model, data: bytes, source: str, *, skip_empty: bool = False
 ) -> tuple[list[str], list[list[str]], list[int]]:
     """The header, rows and their lines of CSV bytes, with the header's column names spelled as
-    the model spells them when they match only after Unicode normalisation (NFC and NFD)."""
-    header, body, lines = numbered_table(data, source)
+    the model spells them when they match only after Unicode normalisation (NFC and NFD). Rows of
+    empty cells are refused unless `skip_empty` (see `csvdata.numbered_rows`)."""
+    header, body, lines = numbered_table(data, source, skip_empty=skip_empty)
     return spelled_as(header, (*model.feature_names, *model.target_names)), body, lines
 
 

@@ -216,8 +216,11 @@ def _stratified_test_mask(
     per_class = np.floor(ideal).astype(np.int64)
     leftover = n_test - int(per_class.sum())
     per_class[np.argsort(per_class - ideal, kind="stable")[:leftover]] += 1
-    # A class of >= 2 rows gets at least one row on each side; a singleton stays in train.
-    per_class = np.where(counts >= 2, np.clip(per_class, 1, counts - 1), 0)
+    # A class keeps at least one row in train (a singleton stays there whole). No class is
+    # forced into the test set, which keeps its size and the overall class mix, as scikit-learn's
+    # stratified split does: one test row forced in for every rare class had made a 10% split of
+    # 770 rows hold 125, half of them from classes of two rows.
+    per_class = np.where(counts >= 2, np.minimum(per_class, counts - 1), 0)
     shuffled = rng.permutation(len(y))
     order = shuffled[np.argsort(inverse[shuffled], kind="stable")]
     starts = np.cumsum(counts) - counts

@@ -50,8 +50,11 @@ def test_predict_refuses_a_row_of_empty_cells_instead_of_dropping_it(iris):
         "<stdin>: line 3 has no values",
         "every row gets one prediction, so fill it or delete it",
     )
-    labelled = f"{IRIS_HEADER},species\n5,3,1,0.2,setosa\n,,,,\n"
-    assert_fails(run("evaluate", iris, "--data", "-", input=labelled), 2, "line 3 has no values")
+    # evaluate skips them as training does: a model evaluates on the file it was trained on
+    labelled = f"{IRIS_HEADER},species\n5,3,1,0.2,setosa\n,,,,\n7,3,6,2,virginica\n"
+    result = run("evaluate", iris, "--data", "-", "--json", input=labelled)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["metrics"]["n_samples"] == 2
 
 
 def test_predict_skips_blank_lines_and_answers_every_other_row(iris):
@@ -346,3 +349,15 @@ def test_warnings_stay_one_line_warnings_under_python_w_error(tmp_path):
     assert result.returncode == 0, result.stderr
     assert result.stderr.startswith("Warning: binary_step after dense layer 1 has a zero deriv")
     assert "Traceback" not in result.stderr and (tmp_path / "m.msgpack").exists()
+
+
+def test_a_column_name_holding_a_comma_is_quoted_as_in_the_header(tmp_path):
+    data = tmp_path / "t.csv"
+    rows = "".join(f"{i},{i + 1},{i % 2}\n" for i in range(12))
+    data.write_text('id,"BMI, kg/m2","outcome, 1yr"\n' + rows)
+    out = tmp_path / "m.msgpack"
+    args = ["--target", '"outcome, 1yr"', "--features", '"BMI, kg/m2"', "--epochs", 2, "-q"]
+    result = run("train", "--data", data, *args, "--out", out)
+    assert result.exit_code == 0, result.output
+    model = load_model(out)
+    assert model.feature_names == ("BMI, kg/m2",) and model.target_names == ("outcome, 1yr",)

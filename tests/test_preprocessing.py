@@ -190,12 +190,21 @@ def test_stratified_split_keeps_proportions():
     assert len(set(y_test[:10].tolist())) > 1
 
 
-def test_stratified_split_puts_small_classes_on_both_sides():
-    y = np.array([0] * 20 + [1] * 2 + [2] * 3 + [3])
+def test_stratified_split_keeps_its_size_and_the_class_mix():
+    # one test row forced in for every class of two rows had grown this 10% split to 125 rows,
+    # half of them from those classes; now, as scikit-learn's, each class has its share
+    y = np.concatenate(
+        [np.repeat([0, 1, 2, 3], [300, 200, 100, 50]), np.repeat(np.arange(4, 64), 2)]
+    )
     X = np.zeros((len(y), 1))
-    _, _, y_train, y_test = train_test_split(X, y, test_size=0.1, rng=1, stratify=True)
-    assert set(y_test.tolist()) >= {0, 1, 2}
-    assert set(y_train.tolist()) == {0, 1, 2, 3}  # the singleton class stays in train
+    _, _, y_train, y_test = train_test_split(X, y, test_size=0.1, rng=0, stratify=True)
+    assert len(y_test) == 77 and np.bincount(y_test)[:4].tolist() == [30, 20, 10, 5]
+    assert np.bincount(y_train, minlength=64).min() >= 1  # every class keeps a training row
+    small = np.array([0] * 20 + [1] * 2 + [2] * 3 + [3])
+    _, _, y_train, y_test = train_test_split(
+        small[:, None], small, test_size=0.1, rng=1, stratify=True
+    )
+    assert len(y_test) == 3 and 3 in y_train.tolist()  # the singleton class stays in train
 
 
 def test_split_validation():

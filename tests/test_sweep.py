@@ -18,6 +18,7 @@ from nnfunc.datasets import load_dataset
 from nnfunc.modelfile import load_model
 from nnfunc.sweep import (
     Range,
+    best_row,
     grid,
     random_search,
     run_sweep,
@@ -145,6 +146,16 @@ def test_value_syntax():
         parse_values("lr", "1e-4..1e-1")
     with pytest.raises(ValueError, match="epochs: 'ten' is not an integer"):
         parse_values("epochs", "10,ten")
+
+
+def test_ties_that_differ_by_rounding_keep_the_first_configuration():
+    # mean(27/29, 1) is 0.9655172413793103 and mean(28/29, 28/29) 0.9655172413793104
+    rows = [
+        {"failed": 0, "m": (27 / 29 + 1.0) / 2, "name": "first"},
+        {"failed": 0, "m": (28 / 29 + 28 / 29) / 2, "name": "second"},
+    ]
+    assert rows[0]["m"] != rows[1]["m"]
+    assert best_row(rows, "m")["name"] == "first"
 
 
 def test_best_model_is_the_recorded_best_trial_bit_for_bit(moons):

@@ -13,6 +13,7 @@ through.
 from __future__ import annotations
 
 import contextlib
+import csv
 import datetime
 import errno
 import json
@@ -331,10 +332,10 @@ def echo_json(value: Any, *, indent: int | None = 2) -> None:
 
 def column_names(option: str, value: str | None) -> list[str] | None:
     """A comma-separated list of column names (--target, --features), or None; an empty name
-    is a usage error."""
+    is a usage error. A name holding a comma is quoted as in a CSV header: '"BMI, kg/m2",age'."""
     if value is None:
         return None
-    names = [name.strip() for name in value.split(",")]
+    names = [name.strip() for name in next(csv.reader([value], skipinitialspace=True), [""])]
     if not all(names):
         raise click.UsageError(f"{option} {value!r}: give column names separated by commas")
     return names

@@ -88,7 +88,10 @@ def evaluate(model_path: str, data: str, as_json: bool) -> None:
     model = load_model_arg(model_path)
     raw, source = read_input(data)
     with cli_errors():
-        header, body, lines = model_table(model, raw, source)
+        # Rows of empty cells (Excel's trailing ,,,) are skipped, as training skips them: a model
+        # can be evaluated on the file it was trained on. (predict refuses them: it answers
+        # every row, and a dropped one would shift each answer after it.)
+        header, body, lines = model_table(model, raw, source, skip_empty=True)
         X = model_inputs(model, header, body, source, lines)
         y = model_targets(model, header, body, source, lines)
         with rows_by_line(source, lines.__getitem__):

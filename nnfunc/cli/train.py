@@ -139,7 +139,8 @@ def _architecture(model: Model) -> str:
 @click.option(
     "--target",
     metavar="COLUMN",
-    help="Target column(s) of the CSV, comma-separated (default: last).",
+    help="Target column(s) of the CSV, comma-separated (default: last); quote a name holding a "
+    "comma as in the header: '\"BMI, kg/m2\"'.",
 )
 @click.option(
     "--task",
