@@ -149,20 +149,24 @@ def _columns(
     task: str | None,
     source: str,
 ) -> tuple[list[str], list[str]]:
-    """The target and feature columns the arguments pick, with the header's own checks."""
-    _check_header(header, source)
-    targets = _target_columns(header, target, source)
+    """The target and feature columns the arguments pick, with the header's own checks on the
+    columns used (with `features` given, the others may be anything: the unnamed index column of
+    a pandas export, Excel's trailing empty columns, a repeated note)."""
     if features is None:
+        _check_header(header, source)  # every column is used
+        targets = _target_columns(header, target, source)
         features = [column for column in header if column not in targets]
     else:
+        targets = _target_columns(header, target, source)
         features = _feature_columns(header, features, targets, source)
+        _check_header(header, source, used=[*targets, *features])
     if not features:
         raise DataError(
             f"{source}: no feature columns left after taking target(s) {listed(targets)}"
             + delimiter_hint(header)
         )
     # After the check above, so that a tab-separated file gets its hint rather than this refusal.
-    _check_storable(header, source)
+    _check_storable(header, source, used=[*targets, *features])
     if len(targets) > 1 and task == "classify":
         raise DataError(f"{source}: classification takes one target column, got {listed(targets)}")
     return targets, list(features)
@@ -323,13 +327,20 @@ def delimiter_hint(header: Sequence[str]) -> str:
     return ""
 
 
-def _check_header(header: list[str], source: str) -> None:
-    """Refuse empty column names, and names that are the same after NFC normalisation."""
+def _check_header(header: list[str], source: str, used: Sequence[str] | None = None) -> None:
+    """Refuse empty column names, and names that are the same after NFC normalisation, among
+    the columns `used` (every column when None)."""
+    wanted = None if used is None else {nfc(name) for name in used}
     for index, column in enumerate(header, start=1):
-        if not column:
-            raise DataError(f"{source}: header column {index} has an empty name")
+        if not column and (wanted is None or "" in wanted):
+            raise DataError(
+                f"{source}: header column {index} has an empty name (a pandas export's index? "
+                "save it with index=False, or pick the columns to use with --features)"
+            )
     first: dict[str, int] = {}
     for index, column in enumerate(header, start=1):
+        if wanted is not None and nfc(column) not in wanted:
+            continue
         earlier = first.setdefault(nfc(column), index)
         if earlier == index:
             continue
@@ -345,10 +356,11 @@ def _check_header(header: list[str], source: str) -> None:
         )
 
 
-def _check_storable(header: list[str], source: str) -> None:
-    """Refuse column names a model file cannot store (a control character, over-long)."""
+def _check_storable(header: list[str], source: str, used: Sequence[str]) -> None:
+    """Refuse names of `used` columns a model file cannot store (a control character, too long)."""
+    wanted = set(used)
     for index, column in enumerate(header, start=1):
-        problem = name_problem(column)
+        problem = name_problem(column) if column in wanted else None
         if problem is not None:
             raise DataError(
                 f"{source}: header column {index} {quoted(column)} {problem}: a model file "

@@ -361,3 +361,18 @@ def test_a_column_name_holding_a_comma_is_quoted_as_in_the_header(tmp_path):
     assert result.exit_code == 0, result.output
     model = load_model(out)
     assert model.feature_names == ("BMI, kg/m2",) and model.target_names == ("outcome, 1yr",)
+
+
+def test_columns_left_out_with_features_may_be_unnamed_or_repeated(tmp_path):
+    # a pandas export's unnamed index column, or a repeated note, need not stop training on others
+    data = tmp_path / "t.csv"
+    data.write_text(
+        ",a,b,note,note,y\n" + "".join(f"{i},{i},{i + 1},x,x,{i % 2}\n" for i in range(8))
+    )
+    out = tmp_path / "m.msgpack"
+    result = run("train", "--data", data, "--target", "y", "--features", "a,b", "--out", out, "-q")
+    assert result.exit_code == 0, result.output
+    assert load_model(out).feature_names == ("a", "b")
+    assert_fails(run("train", "--data", data, "--target", "y"), 2, "index=False")
+    repeated = run("train", "--data", data, "--target", "y", "--features", "a,note")
+    assert_fails(repeated, 2, "duplicate column name: 'note'")
