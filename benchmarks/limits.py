@@ -1,4 +1,5 @@
-"""What the hardware allows: the BLAS in use, its GEMM rate, and the GEMM-only time of W4.
+"""What the hardware allows: the BLAS in use, its GEMM rate, the GEMM-only time of W4, and the
+floor of W3 and W4 (their GEMMs plus Adam's element-wise passes).
 
 `step_gemms` lists the eight matrix products of one training step (three forward, three weight
 gradients, two input gradients); running them, with nnfunc's operand layouts, for every batch of
@@ -140,6 +141,54 @@ def gemm_epoch(problem: Problem) -> float:
         for r in rows:
             for a, b, out in products[r]:
                 np.dot(a, b, out)
+    return perf_counter() - start
+
+
+class _AdamPasses:
+    """Adam's update over one flat parameter buffer as numpy must do it: one in-place pass per
+    arithmetic operation (numpy fuses none), ten in all, with both bias corrections and the
+    learning rate folded into two scalars. Nothing else of a step (bias, ReLU, softmax) is here.
+    """
+
+    def __init__(self, size: int, dtype: str):
+        rng = np.random.default_rng(2)
+        self.g = rng.standard_normal(size, dtype=np.float32).astype(dtype)
+        self.p, self.m, self.v, self.tmp = (np.zeros(size, dtype) for _ in range(4))
+
+    def __call__(self) -> None:
+        g, m, v, tmp = self.g, self.m, self.v, self.tmp
+        m *= 0.9
+        m += g
+        v *= 0.999
+        np.multiply(g, g, out=tmp)
+        v += tmp
+        np.sqrt(v, out=tmp)
+        tmp += 1e-7
+        np.divide(m, tmp, out=tmp)
+        tmp *= -1e-4
+        self.p += tmp
+
+
+def floor_epoch(problem: Problem) -> float:
+    """Seconds for each step's eight GEMMs followed by Adam's ten passes over the parameters.
+
+    Every numpy implementation of an Adam run does at least this (it leaves out the bias, ReLU
+    and softmax passes, the gathering of each batch and all Python overhead), so a peer that
+    takes less than 1.7x this time cannot be beaten 1.7x by numpy code on this BLAS.
+    """
+    w = problem.workload
+    rows = _batch_rows(problem)
+    products = {r: [_operands(*g, w.dtype) for g in step_gemms(w.sizes, r)] for r in set(rows)}
+    adam = _AdamPasses(sum(a.size for a in problem.leaves), w.dtype)
+    for a, b, out in products[rows[0]]:
+        np.dot(a, b, out)  # warm-up
+    adam()
+    start = perf_counter()
+    for _ in range(w.epochs):
+        for r in rows:
+            for a, b, out in products[r]:
+                np.dot(a, b, out)
+            adam()
     return perf_counter() - start
 
 

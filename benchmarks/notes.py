@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import statistics
 
-from benchmarks.report import LABELS, PEER_GOALS, _reference, fresh_ratios, paired_ratio
+from benchmarks.report import (
+    LABELS,
+    PEER_GOALS,
+    _reference,
+    floor_ratio,
+    fresh_ratios,
+    paired_ratio,
+)
 
 # Peer time / hand-written loop time on the issue's reference machine (its table).
 REFERENCE_OVER_HAND = {
@@ -90,6 +97,36 @@ def _gemm_bound(variant: dict) -> list[str]:
     return out
 
 
+def _floor_bound(variant: dict) -> list[str]:
+    """Each missed peer goal of an Adam workload: where it would put nnfunc against its floor."""
+    out = []
+    for name, entry in variant["workloads"].items():
+        runs = entry["runs"]
+        if "floor" not in entry:
+            continue
+        nn = floor_ratio(entry, "nnfunc")
+        for peer, target in PEER_GOALS.get(name, {}).items():
+            if peer not in runs or peer == "numpy" or _paired(runs, peer, "nnfunc") >= target:
+                continue
+            need = floor_ratio(entry, peer) / target
+            head = (
+                f"{name}: {target:g}x faster than {LABELS[peer]} would need nnfunc's run at "
+                f"{need:.2f}x the floor (its GEMMs and Adam's passes alone, run in the same rounds)"
+            )
+            if need < 1:
+                out.append(
+                    f"{head}, {1 - need:.0%} below the time of that arithmetic alone: no numpy "
+                    f"code on this BLAS can reach it. nnfunc takes {nn:.2f}x the floor."
+                )
+            else:
+                out.append(
+                    f"{head}: everything else a step does (bias, ReLU and softmax passes, "
+                    f"gathering the batch, the Python around its numpy calls) would have to fit in "
+                    f"{need - 1:.0%} of the floor's time; in nnfunc it takes {nn - 1:.0%}."
+                )
+    return out
+
+
 def _profile_shares(results: dict) -> list[str]:
     out = []
     for name, p in results.get("profile", {}).items():
@@ -158,6 +195,7 @@ def notes(results: dict) -> list[str]:
         for name in ("W1", "W2", "W3", "W4"):
             found += _overhead_peers(variant, name)
         found += _gemm_bound(variant)
+        found += _floor_bound(variant)
         found += _spread(variant)
         lines += [f"- {variant['name']}: {item}" for item in found]
     lines += [f"- {item}" for item in _fresh(results) + _profile_shares(results)]

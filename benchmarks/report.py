@@ -247,6 +247,43 @@ def _gemm_section(variant: dict) -> list[str]:
     return lines
 
 
+FLOOR_NOTE = (
+    "Floor of the Adam workloads: each step's eight GEMMs (nnfunc's operand layouts) followed by "
+    "Adam's ten element-wise passes over all the parameters (one per arithmetic operation: "
+    "numpy fuses none), run alone for the whole training once a round, right after nnfunc's "
+    "run. Every numpy implementation of the run does at least this work; it leaves out the "
+    "bias, ReLU and softmax passes, gathering the batches and all Python overhead. Ratios are "
+    "taken within each round (median over the rounds). A peer goal of 1.7x needs nnfunc's run "
+    "at (peer / floor) / 1.7 times the floor: below 1.00x, no numpy code can reach it on this "
+    "BLAS."
+)
+
+
+def floor_ratio(entry: dict, impl: str) -> float:
+    """An implementation's time over the floor, within each round, median over the rounds."""
+    return paired_ratio(entry["runs"][impl]["times_s"], entry["floor"]["times_s"])
+
+
+def _floor_section(variant: dict) -> list[str]:
+    entries = {n: e for n, e in variant["workloads"].items() if "floor" in e}
+    if not entries:
+        return []
+    peers = [p for p in ("sklearn", "torch") if any(p in e["runs"] for e in entries.values())]
+    head = ["workload", "floor (median)", "nnfunc / floor"]
+    head += [f"{LABELS[p]} / floor" for p in peers]
+    head += [f"1.7x over {LABELS[p]} needs nnfunc at" for p in peers]
+    lines = ["", FLOOR_NOTE, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, entry in entries.items():
+        floor = entry["floor"]
+        cells = [name, f"{_ms(floor['seconds'])} (fastest {_ms(floor['min_s'])})"]
+        cells.append(f"{floor_ratio(entry, 'nnfunc'):.2f}x")
+        over = {p: floor_ratio(entry, p) for p in peers if p in entry["runs"]}
+        cells += [f"{over[p]:.2f}x" if p in over else "" for p in peers]
+        cells += [f"**{over[p] / 1.7:.2f}x** the floor" if p in over else "" for p in peers]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def _memory_section(results: dict, goals: list[str]) -> list[str]:
     memory = results["memory"]
     budget = next(iter(memory.values()))["budget"]
@@ -410,6 +447,7 @@ def render(results: dict) -> str:
                     f"{_ms(min(probes))} to {_ms(max(probes))} ({max(probes) / min(probes):.2f}x)."
                 )
         lines += ["", *_workload_tables(variant, variant_goals), *_gemm_section(variant)]
+        lines += _floor_section(variant)
         goals += [row.replace("| ", f"| {variant['name']}: ", 1) for row in variant_goals]
     lines += ["", *_memory_section(results, goals)]
     lines += ["", *_process_section(results, goals)]

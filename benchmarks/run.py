@@ -26,6 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 # A run counts as quiet when other programs used at most this share of the machine's CPUs.
 QUIET = 0.1
 BLAS_FLAGS = {"OPENBLAS_CORETYPE": "Haswell", "OPENBLAS_L2_SIZE": "512"}
+# The Adam workloads, whose floor (their GEMMs plus Adam's passes) each round also measures.
+FLOOR_WORKLOADS = ("W3", "W4")
 
 
 def variants() -> list[tuple[str, dict[str, str]]]:
@@ -135,14 +137,16 @@ def rotated(jobs: list[Job], round_: int) -> list[Job]:
 
 
 def _rounds(servers: Servers, name: str, jobs: list[Job], warm_up: int, repeats: int) -> dict:
-    """Every job once per round, in rotated order; for W4 the GEMM-only epoch right after nnfunc's.
+    """Every job once per round, in rotated order; right after nnfunc's run, W4's GEMM-only
+    epoch and the floor of the Adam workloads (their GEMMs plus Adam's passes).
 
     Lists are per counted round, so round i of one job pairs with round i of another; `order`
     says in which order each counted round ran.
     """
     times: dict[Job, list[float]] = {job: [] for job in jobs}
     loads: dict[Job, list[float]] = {job: [] for job in jobs}
-    out: dict = {"times": times, "loads": loads, "answers": {}, "gemm": [], "order": []}
+    out: dict = {"times": times, "loads": loads, "answers": {}, "gemm": [], "floor": []}
+    out["order"] = []
     out["probe"], out["gemm_probe"], out["settled"] = [], [], []
     for round_ in range(warm_up + repeats):
         counted, order = round_ >= warm_up, []
@@ -160,6 +164,9 @@ def _rounds(servers: Servers, name: str, jobs: list[Job], warm_up: int, repeats:
             if counted and name == "W4" and job == ("nnfunc", False):
                 out["gemm"].append(servers.ask("nnfunc", {"gemm_epoch": name}))
                 order.append("GEMM-only epoch")
+            if counted and name in FLOOR_WORKLOADS and job == ("nnfunc", False):
+                out["floor"].append(servers.ask("nnfunc", {"floor_epoch": name}))
+                order.append("floor epoch")
         if counted:
             out["order"].append(order)
     return out
@@ -185,18 +192,22 @@ def _run_entry(times: list[float], loads: list[float], answer: dict) -> dict:
     }
 
 
-def _gemm_entry(servers: Servers, name: str, gemm: list[dict]) -> dict:
-    """The GEMM-only epochs (one per round, each right after nnfunc's run) and the GEMM table."""
-    table = servers.ask("nnfunc", {"gemm_table": name})
-    seconds = [g["seconds"] for g in gemm]
-    quiet = [g["seconds"] for g in gemm if g["background"] <= QUIET] or seconds
-    return table | {
+def _limit_entry(answers: list[dict]) -> dict:
+    """A limit's epochs (GEMM-only or floor; one per round, right after nnfunc's run)."""
+    seconds = [a["seconds"] for a in answers]
+    quiet = [a["seconds"] for a in answers if a["background"] <= QUIET] or seconds
+    return {
         "times_s": seconds,
-        "background": [g["background"] for g in gemm],
+        "background": [a["background"] for a in answers],
         "seconds": statistics.median(seconds),
         "min_s": min(seconds),
         "quiet_median_s": statistics.median(quiet),
     }
+
+
+def _gemm_entry(servers: Servers, name: str, gemm: list[dict]) -> dict:
+    """The GEMM-only epochs and the GEMM table."""
+    return servers.ask("nnfunc", {"gemm_table": name}) | _limit_entry(gemm)
 
 
 def train_variant(
@@ -233,6 +244,8 @@ def train_variant(
             if done["gemm"]:
                 entry["gemm"] = _gemm_entry(servers, name, done["gemm"])
                 entry["gemm_rate_gflops"] = entry["gemm"].pop("gemm_rate_gflops")
+            if done["floor"]:
+                entry["floor"] = _limit_entry(done["floor"])
             result["workloads"][name] = entry
         return result
     finally:

@@ -92,6 +92,8 @@ class Server:
             }
         if "gemm_epoch" in command:
             return {"seconds": limits.gemm_epoch(self.problem(command["gemm_epoch"], False))}
+        if "floor_epoch" in command:
+            return {"seconds": limits.floor_epoch(self.problem(command["floor_epoch"], False))}
         if "gemm_table" in command:
             w = _workloads(self.quick)["W4"]
             table = limits.gemm_table(self.problem(command["gemm_table"], False))

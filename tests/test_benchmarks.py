@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks import limits, report, run
+from benchmarks import limits, notes, report, run
 from benchmarks.peers import PEERS, available
 from benchmarks.workloads import QUICK, make_problem
 
@@ -66,6 +66,32 @@ def test_goals_are_judged_on_per_round_ratios_not_on_ratios_of_medians():
     assert gemm_row.endswith("| met |")
 
 
+def test_missed_peer_goals_are_placed_against_the_floor():
+    # torch takes 1.5x the floor, so 1.7x over it would need nnfunc below the floor: impossible;
+    # scikit-learn takes 2.04x, so 1.7x over it needs nnfunc within 1.2x the floor (it is at 1.5x).
+    floor = [1.0, 2.0, 1.0]
+    w3 = {"title": "w3", "steps": 10, "floor": {"times_s": floor, "seconds": 1.0, "min_s": 1.0}}
+    w3["runs"] = {
+        "nnfunc": _runs([1.5, 3.0, 1.5]),
+        "sklearn": _runs([2.04, 4.08, 2.04]),
+        "torch": _runs([1.5, 3.0, 1.5]),
+    }
+    sklearn_line, torch_line = notes._floor_bound({"workloads": {"W3": w3}})
+    assert sklearn_line.startswith(
+        "W3: 1.7x faster than scikit-learn would need nnfunc's run at 1.20x"
+    )
+    assert "fit in 20% of the floor's time; in nnfunc it takes 50%." in sklearn_line
+    assert torch_line.startswith(
+        "W3: 1.7x faster than PyTorch eager would need nnfunc's run at 0.88x"
+    )
+    assert "12% below the time of that arithmetic alone" in torch_line
+    section = "\n".join(report._floor_section({"workloads": {"W3": w3}}))
+    assert (
+        "| W3 | 1,000.0 ms (fastest 1,000.0 ms) | 1.50x | 2.04x | 1.50x | **1.20x** the floor |"
+        in section
+    )
+
+
 def test_fresh_process_goal_uses_the_median_of_per_pair_ratios():
     fresh, long_lived = [2.1, 1.05, 2.1, 2.1, 2.1, 2.1, 1.05], [1.0, 2.0, 2.0, 1.0, 2.0, 1.0, 1.0]
     fl = {"fresh_s": fresh, "long_lived_s": long_lived, "quiet_pairs": []}
@@ -120,7 +146,13 @@ def test_quick_run_writes_a_complete_report(tmp_path):
     w4 = first["W4"]  # every round's times are kept, and the GEMM-only epoch follows nnfunc's run
     assert len(w4["gemm"]["times_s"]) == len(w4["runs"]["nnfunc"]["times_s"]) == len(w4["order"])
     for order in w4["order"]:
-        assert order[order.index("nnfunc") + 1] == "GEMM-only epoch"
+        after = order[order.index("nnfunc") + 1 : order.index("nnfunc") + 3]
+        assert after == ["GEMM-only epoch", "floor epoch"]
+    w3 = first["W3"]  # the Adam workloads' floor: one per round, right after nnfunc's run
+    assert len(w3["floor"]["times_s"]) == len(w3["order"]) and w3["floor"]["seconds"] > 0
+    assert all(order[order.index("nnfunc") + 1] == "floor epoch" for order in w3["order"])
+    assert "floor" not in first["W1"] and "floor" not in first["W2"]  # SGD: no Adam passes
+    assert "| W3 | " in text.split("Floor of the Adam workloads")[1]
     assert len(w4["settled_s"]) == len(w4["order"]) * len(w4["runs"])  # a wait before each run
     for key in ("probe_s", "gemm_probe_s"):  # both speed probes: one per round
         assert len(w4[key]) == len(w4["order"]) and min(w4[key]) > 0
