@@ -47,7 +47,7 @@ def _overhead_peers(variant: dict, name: str) -> list[str]:
     if nn_over_hand > 1:
         out.append(
             f"{name}: nnfunc takes {nn_over_hand:.2f}x the hand-written loop's time (paired); see "
-            "the W1 profile below for where the per-step time goes."
+            f"the {'W4' if name == 'W4' else 'W1'} profile below for where the time goes."
         )
     for peer, target in PEER_GOALS[name].items():
         if peer == "numpy" or peer not in runs:
