@@ -25,6 +25,7 @@ import hashlib
 import io
 import os
 import stat
+import warnings
 from collections.abc import Sequence
 from typing import BinaryIO
 
@@ -37,6 +38,18 @@ from nnfunc.plain_csv import plain_first_row, plain_header, plain_table
 
 # The largest CSV input read (a file or stdin): generous for a numpy MLP, and a bound on memory.
 MAX_CSV_BYTES = 256 * 1024 * 1024
+# Cells that pandas reads as missing values by default (its `na_values`, less the empty cell,
+# which is refused here), and the UCI repository's "?": as class labels, most likely not classes.
+MISSING_MARKERS = frozenset(
+    {
+        *("#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN"),
+        *("<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null", "?"),
+    }
+)
+
+
+class MissingLabelWarning(UserWarning):
+    """A class label that pandas and most tools read as a missing value ("NA", "null", "?")."""
 
 
 class DataError(ValueError):
@@ -208,6 +221,8 @@ def _plain_arrays(
     if table is None:
         return None
     cells = table.texts[targets[0]]
+    if not MISSING_MARKERS.isdisjoint(cells):
+        return None  # the careful reader warns about them, naming their lines
     try:  # the careful reader's own rules for a text target, on its cells
         task = task or _infer_task(targets, {targets[0]: cells}, "", None)
         if task != "classify":
@@ -522,6 +537,24 @@ def _infer_task(
     return "regress"
 
 
+def _warn_missing_markers(
+    cells: list[str], column: str, source: str, lines: Sequence[int] | None
+) -> None:
+    """Warn about text labels such as "NA": trained as a class, though they likely mark gaps."""
+    for marker in dict.fromkeys(cell for cell in cells if cell in MISSING_MARKERS):
+        rows = [i for i, cell in enumerate(cells) if cell == marker]
+        where = row_name(rows[0], lines)
+        more = f" and {counted(len(rows) - 1, 'more row')}" if len(rows) > 1 else ""
+        warnings.warn(
+            MissingLabelWarning(
+                f"{source}: target column {column!r} holds {quoted(marker)} ({where}{more}), "
+                "which pandas reads as a missing value; it is trained as a class of its own: "
+                "drop those rows if it marks a missing label"
+            ),
+            stacklevel=3,
+        )
+
+
 def _labels(cells: list[str], column: str, source: str, lines: Sequence[int] | None) -> np.ndarray:
     """Class labels: int64 when every cell is integral, else the stripped strings.
 
@@ -549,6 +582,8 @@ def _labels(cells: list[str], column: str, source: str, lines: Sequence[int] | N
                     f"label {quoted(label)} {problem}: a model file cannot store it; rename the "
                     "class"
                 )
+    if integral is None:
+        _warn_missing_markers(cells, column, source, lines)
     labels = integral if integral is not None else np.array(cells, dtype=str)
     classes = np.unique(labels)
     if len(classes) < 2:

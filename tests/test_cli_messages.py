@@ -376,3 +376,27 @@ def test_columns_left_out_with_features_may_be_unnamed_or_repeated(tmp_path):
     assert_fails(run("train", "--data", data, "--target", "y"), 2, "index=False")
     repeated = run("train", "--data", data, "--target", "y", "--features", "a,note")
     assert_fails(repeated, 2, "duplicate column name: 'note'")
+
+
+def test_a_text_label_that_marks_a_missing_value_is_trained_with_a_warning(tmp_path):
+    # R and pandas write a missing label as "NA": it becomes a class, so train says so, by line
+    data = tmp_path / "t.csv"
+    labels = ["a", "b", "NA", "a", "b", "NA", "a", "b", "null", "a"]
+    data.write_text("x,y\n" + "".join(f"{i},{y}\n" for i, y in enumerate(labels)))
+    out = tmp_path / "m.msgpack"
+    result = run("train", "--data", data, "--target", "y", "--epochs", 2, "-q", "--out", out)
+    assert result.exit_code == 0, result.output
+    warned = [line for line in result.stderr.splitlines() if "pandas reads" in line]
+    assert warned == [
+        f"Warning: {data}: target column 'y' holds 'NA' (line 4 and 1 more row), which pandas "
+        "reads as a missing value; it is trained as a class of its own: drop those rows if it "
+        "marks a missing label",
+        f"Warning: {data}: target column 'y' holds 'null' (line 10), which pandas reads as a "
+        "missing value; it is trained as a class of its own: drop those rows if it marks a "
+        "missing label",
+    ]
+    assert load_model(out).labels.classes == ("NA", "a", "b", "null")
+    clean = data.with_name("clean.csv")
+    clean.write_text("x,y\n" + "".join(f"{i},{'ab'[i % 2]}\n" for i in range(10)))
+    result = run("train", "--data", clean, "--target", "y", "--epochs", 2, "-q", "--out", out)
+    assert result.exit_code == 0 and "pandas" not in result.stderr

@@ -262,7 +262,8 @@ def test_a_numeric_target_with_missing_value_markers_is_refused_not_classified(t
     with pytest.raises(DataError, match=r"target column 'y' holds numbers but line 5 holds 'NA'"):
         load_csv(write(tmp_path, "x,y\n" + rows))
     labels = write(tmp_path, "x,y\n1,NA\n2,cat\n3,NA\n", name="labels.csv")  # words: labels
-    assert load_csv(labels).task == "classify"
+    with pytest.warns(UserWarning, match="'NA' .line 2 and 1 more row., which pandas reads"):
+        assert load_csv(labels).task == "classify"
 
 
 @pytest.mark.parametrize(
@@ -290,3 +291,15 @@ def test_whole_number_labels_beyond_float_precision_are_kept_as_text(tmp_path):
 def test_a_semicolon_file_with_decimal_commas_gets_the_delimiter_hint(tmp_path):
     with pytest.raises(DataError, match="the file looks semicolon-separated"):
         load_csv(write(tmp_path, "a;b;label\n1,5;2;x\n2;3,1;y\n"))
+
+
+def test_a_missing_value_marker_among_text_labels_warns_on_both_readers(tmp_path):
+    from nnfunc.csvdata import MissingLabelWarning
+
+    # the plain fast reader hands such a file to the careful one, which names the line
+    for text in ("a,y\n1,dog\n2,?\n3,cat\n", 'a,y\n1,dog\n2,"?"\n3,cat\n'):
+        with pytest.warns(MissingLabelWarning, match=r"/data\.csv: target column 'y' holds '\?' "):
+            dataset = load_csv(write(tmp_path, text))
+        assert list(dataset.y) == ["dog", "?", "cat"]
+        with pytest.warns(MissingLabelWarning, match=r"\(line 3\)"):
+            load_csv(write(tmp_path, text))

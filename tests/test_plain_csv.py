@@ -98,6 +98,7 @@ def table_values(data):
     return np.ascontiguousarray(plain_table(data, header, ["a"]).numbers).tobytes()
 
 
+@pytest.mark.filterwarnings("ignore::nnfunc.csvdata.MissingLabelWarning")  # the "NA" label
 def test_the_review_s_cases_read_alike():
     # a quote left open in the header, and a NUL in a column the model does not use
     for data, options in (
