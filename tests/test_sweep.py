@@ -389,6 +389,20 @@ def test_cli_on_a_csv_file_starts_from_nnfunc_trains_defaults(tmp_path, monkeypa
     assert config["batch_size"] == 32 and config["lr"] == 0.01
 
 
+def test_cli_sweep_warns_in_one_line_about_a_missing_value_label(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    labels = ["a", "b", "NA"]
+    lines = ["x,y"] + [f"{i},{labels[i % 3]}" for i in range(30)]
+    (tmp_path / "c.csv").write_text("\n".join(lines) + "\n")
+    args = ["sweep", "--data", "c.csv", "--target", "y", "--trials", "1", "--epochs", "2"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert result.stderr.startswith(
+        "Warning: c.csv: target column 'y' holds 'NA' (line 4 and 9 more rows), which pandas"
+    )
+    assert "MissingLabelWarning" not in result.stderr  # a line, not Python's warning format
+
+
 def test_run_sweep_on_other_data_starts_from_the_csv_defaults():
     data = load_dataset("sum", n_samples=40)
     renamed = attrs.evolve(data, name="my_table")

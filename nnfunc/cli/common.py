@@ -22,6 +22,7 @@ import os
 import stat
 import sys
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from typing import Any
 
@@ -65,6 +66,17 @@ class Command(click.Command):
         except click.UsageError as exc:
             exc.ctx = None
             raise
+
+
+@contextlib.contextmanager
+def warnings_as_lines() -> Iterator[None]:
+    """Show the warnings raised inside as one-line `Warning: ...` messages on stderr, once the
+    block is done (even under `python -W error`, which would make them exceptions)."""
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        yield
+    for warning in seen:
+        click.echo(f"Warning: {' '.join(str(warning.message).split())}", err=True)
 
 
 @contextlib.contextmanager

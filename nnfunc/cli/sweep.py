@@ -29,6 +29,7 @@ from nnfunc.cli.common import (
     cli_errors,
     column_names,
     counted,
+    warnings_as_lines,
 )
 from nnfunc.csvdata import load_csv
 from nnfunc.datasets import TASKS, Dataset, dataset_names, load_dataset
@@ -390,7 +391,8 @@ def _plan(settings: dict[str, Any], options: dict[str, Any]):
     configs = random_search(space, n_random, seed=numbers["seed"]) if n_random else grid(space)
     options["swept"] = [n for n in SWEEPABLE if n in space]
     fixed = fixed_settings(settings.get("fixed", {}))
-    dataset = _dataset(name, options)
+    with warnings_as_lines():  # a doubtful column: a warning line
+        dataset = _dataset(name, options)
     base = _base(dataset, options["csv_path"], fixed, options["val_split"])
     return dataset, base, configs, numbers["trials"], numbers["seed"]
 

@@ -44,6 +44,7 @@ from nnfunc.cli.common import (
     metric_line,
     ordered_splits,
     read_input,
+    warnings_as_lines,
 )
 from nnfunc.csvdata import load_csv, parse_csv
 from nnfunc.datasets import TASKS, dataset_names
@@ -262,8 +263,7 @@ def train(
     check_output(out, others={"--data": data}, create_folder=out == default_out)
 
     config = _config(dataset, options)
-    with cli_errors(), warnings.catch_warnings(record=True) as doubts:
-        warnings.simplefilter("always")  # a doubtful column is a line below, even under -W error
+    with cli_errors(), warnings_as_lines():  # a doubtful column: a warning line
         columns = {
             "target": column_names("--target", target),
             "features": column_names("--features", features),
@@ -277,8 +277,6 @@ def train(
             table = load_training_data(dataset=dataset)
         with np.errstate(all="ignore"):
             check_training(table, config, task=task)  # before the progress bar and any epoch
-    for warning in doubts:
-        click.echo(f"Warning: {' '.join(str(warning.message).split())}", err=True)
     if config.early_stopping and not config.val_split:
         click.echo(
             "Warning: --early-stopping has no validation rows to watch (no --val-split), so it "
