@@ -51,6 +51,18 @@ def table_inputs(model: Model, data: bytes, source: str) -> tuple[np.ndarray, Ca
     return model_inputs(model, header, body, source, lines), lines.__getitem__
 
 
+def table_inputs_and_columns(
+    model: Model, data: bytes, source: str, names: Sequence[str]
+) -> tuple[np.ndarray, Callable[[int], int], list[list[str]]]:
+    """As `table_inputs`, plus the cells of the columns `names` as text (any columns of the
+    file, features included; `nnfunc predict --keep` copies them into its output)."""
+    header, body, lines = numbered_table(data, source)
+    header = spelled_as(header, (*model.feature_names, *names))
+    X = model_inputs(model, header, body, source, lines)
+    index = [_column(header, name, source, "kept") for name in names]
+    return X, lines.__getitem__, [[row[i] for row in body] for i in index]
+
+
 def read_table(data: bytes, source: str) -> tuple[list[str], list[list[str]]]:
     """Header and rows of CSV bytes (UTF-8, optional BOM); ragged rows or empty data raise."""
     header, body, _ = numbered_table(data, source)

@@ -467,6 +467,36 @@ def test_predict_reads_stdin_and_answers_regressors_in_original_units(files):
     assert values.tobytes() == predict_values(model, X).tobytes()
 
 
+def test_predict_keeps_input_columns_ahead_of_the_predictions(files):
+    model = load_model(files["arithmetic"])
+    text = 'id,note,b,a\n7,"Smith, J",20,10\n8,\u00e9,0.25,99.5\n'
+    result = run("predict", files["arithmetic"], "--data", "-", "--keep", "id,note", input=text)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.reader(io.StringIO(result.stdout)))
+    assert rows[0] == ["id", "note", "sum", "difference", "absolute_difference"]
+    assert [r[:2] for r in rows[1:]] == [["7", "Smith, J"], ["8", "\u00e9"]]
+    values = np.array([[float(v) for v in r[2:]] for r in rows[1:]])
+    expected = predict_values(model, np.array([[10.0, 20.0], [99.5, 0.25]]))
+    assert values.tobytes() == expected.tobytes()  # the same answers as without --keep
+    as_json = json.loads(
+        run(
+            "predict", files["iris"], "--data", files["features"], "--json", "--keep", "sepal_width"
+        ).stdout
+    )
+    widths = [r.split(",")[2] for r in files["features"].read_text().splitlines()[1:]]
+    assert as_json["kept"] == {"sepal_width": widths} and len(as_json["labels"]) == len(widths)
+    # a feature may be kept; a column the file lacks, a name twice or an output name may not
+    for keep, message in (
+        ("id,nope", "<stdin>: missing kept column 'nope'; the file has: 'id', 'note', 'b', 'a'"),
+        ("id,id", "--keep names the column 'id' twice"),
+        ("sum", "--keep 'sum': the output already has a column 'sum' (the predictions)"),
+        ("", "--keep '': give column names separated by commas"),
+    ):
+        result = run("predict", files["arithmetic"], "--data", "-", "--keep", keep, input=text)
+        assert result.exit_code == 2 and message in result.stderr, result.output
+        assert result.stdout == "" and "Traceback" not in result.output
+
+
 def test_predict_refuses_bad_cells(files):
     cases = {
         "b,a\n1,x\n": "<stdin>: line 2, column 'a': 'x' is not a number",

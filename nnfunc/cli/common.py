@@ -348,7 +348,7 @@ def column_names(option: str, value: str | None) -> list[str] | None:
     if value is None:
         return None
     names = [name.strip() for name in next(csv.reader([value], skipinitialspace=True), [""])]
-    if not all(names):
+    if not names or not all(names):  # "" reads as no cells at all
         raise click.UsageError(f"{option} {value!r}: give column names separated by commas")
     return names
 
