@@ -125,6 +125,7 @@ class Servers:
         for proc in self.procs.values():
             proc.stdin.close()  # type: ignore[union-attr]
             proc.wait(timeout=60)
+            proc.stdout.close()  # type: ignore[union-attr]
 
 
 Job = tuple[str, bool]  # (implementation, whether it trains scikit-learn's one-output twin)

@@ -175,6 +175,7 @@ def test_settle_waits_for_a_busy_process_and_not_for_an_idle_one():
     finally:
         busy.wait()
         idle.kill()
+        idle.wait()
 
 
 def test_blas_spin_probe_times_both_ways_for_every_delay():

@@ -46,7 +46,7 @@ def files(tmp_path_factory):
     result = run("train", "--dataset", "arithmetic", "--epochs", 3, "--out", arithmetic, "-q")
     assert result.exit_code == 0
     features = folder / "features.csv"
-    rows = list(csv.reader(IRIS_CSV.open()))
+    rows = list(csv.reader(IRIS_CSV.read_text().splitlines()))
     features.write_text("\n".join(",".join(r[:4][::-1]) for r in rows[:11]) + "\n")
     return {"iris": iris, "arithmetic": arithmetic, "features": features, "folder": folder}
 

@@ -64,12 +64,15 @@ def server(tmp_path_factory, free_port):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NNFUNC_", "PROMETHEUS_"))}
     command = [sys.executable, "-m", "nnfunc", "serve", "--models", str(folder), "--port"]
     command += [str(port), "--workers", "1", "--threads", "2", "--body-timeout", "1"]
-    proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log = folder / "serve.log"  # a file, not a pipe nobody reads: the log cannot fill it up
+    with log.open("wb") as out:
+        proc = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 30
     while get(port, "/v2/health/ready") != 200:
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()
-            pytest.fail(f"server did not start:\n{proc.stdout.read().decode()}")
+            proc.wait()
+            pytest.fail(f"server did not start:\n{log.read_text()}")
         time.sleep(0.1)
     yield port
     proc.terminate()
