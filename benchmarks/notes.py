@@ -97,6 +97,12 @@ def _gemm_bound(variant: dict) -> list[str]:
     return out
 
 
+# A goal counts as out of reach when it needs nnfunc below this share of the floor: other
+# layouts of the floor's work (Adam whole or sliced, other operand orders) ran up to about 8%
+# faster in our trials, so a goal just below 1.00x is not proven out of reach.
+OUT_OF_REACH = 0.9
+
+
 def _floor_bound(variant: dict) -> list[str]:
     """Each missed peer goal of an Adam workload: where it would put nnfunc against its floor."""
     out = []
@@ -109,14 +115,23 @@ def _floor_bound(variant: dict) -> list[str]:
             if peer not in runs or peer == "numpy" or _paired(runs, peer, "nnfunc") >= target:
                 continue
             need = floor_ratio(entry, peer) / target
+            if nn <= need:
+                continue  # per-round noise: nnfunc is already where the goal needs it
             head = (
                 f"{name}: {target:g}x faster than {LABELS[peer]} would need nnfunc's run at "
                 f"{need:.2f}x the floor (its GEMMs and Adam's passes alone, run in the same rounds)"
             )
-            if need < 1:
+            if need < OUT_OF_REACH:
                 out.append(
-                    f"{head}, {1 - need:.0%} below the time of that arithmetic alone: no numpy "
-                    f"code on this BLAS can reach it. nnfunc takes {nn:.2f}x the floor."
+                    f"{head}, {1 - need:.0%} below the time of that arithmetic alone, more than "
+                    "any other layout of it gained here: out of reach for numpy code on this "
+                    f"BLAS. nnfunc takes {nn:.2f}x the floor."
+                )
+            elif need < 1:
+                out.append(
+                    f"{head}, {1 - need:.0%} below it: every other pass and call of a step would "
+                    f"have to cost nothing and the floor's own work run faster (nnfunc takes "
+                    f"{nn:.2f}x the floor)."
                 )
             else:
                 out.append(

@@ -25,6 +25,7 @@ import hashlib
 import io
 import os
 import stat
+import sys
 import warnings
 from collections.abc import Sequence
 from typing import BinaryIO
@@ -551,8 +552,18 @@ def _warn_missing_markers(
                 "which pandas reads as a missing value; it is trained as a class of its own: "
                 "drop those rows if it marks a missing label"
             ),
-            stacklevel=3,
+            stacklevel=_caller_level(),
         )
+
+
+def _caller_level() -> int:
+    """The `stacklevel` that makes a warning point at the first caller outside nnfunc, however
+    many of nnfunc's functions lie between (load_csv, parse_csv, the CLI's own readers)."""
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(package):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def _labels(cells: list[str], column: str, source: str, lines: Sequence[int] | None) -> np.ndarray:

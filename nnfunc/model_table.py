@@ -54,13 +54,39 @@ def table_inputs(model: Model, data: bytes, source: str) -> tuple[np.ndarray, Ca
 def table_inputs_and_columns(
     model: Model, data: bytes, source: str, names: Sequence[str]
 ) -> tuple[np.ndarray, Callable[[int], int], list[list[str]]]:
-    """As `table_inputs`, plus the cells of the columns `names` as text (any columns of the
-    file, features included; `nnfunc predict --keep` copies them into its output)."""
+    """As `table_inputs`, plus the cells of the columns `names` as text, with surrounding spaces
+    removed as everywhere (any columns of the file, features included: `nnfunc predict --keep`
+    copies them). A plain file goes through the fast reader, which keeps only these columns'
+    cells as Python strings."""
+    header = plain_header(data)
+    if header is not None:
+        fast = _plain_inputs_and_columns(model, data, header, names)
+        if fast is not None:
+            return fast
     header, body, lines = numbered_table(data, source)
-    header = spelled_as(header, (*model.feature_names, *names))
-    X = model_inputs(model, header, body, source, lines)
-    index = [_column(header, name, source, "kept") for name in names]
+    X = model_inputs(model, spelled_as(header, model.feature_names), body, source, lines)
+    kept_header = spelled_as(header, names)  # apart: a kept name may spell a feature otherwise
+    index = [_column(kept_header, name, source, "kept") for name in names]
     return X, lines.__getitem__, [[row[i] for row in body] for i in index]
+
+
+def _plain_inputs_and_columns(
+    model: Model, data: bytes, header: list[str], names: Sequence[str]
+) -> tuple[np.ndarray, Callable[[int], int], list[list[str]]] | None:
+    """The fast reader's features and kept columns, or None: the careful reader then reads
+    the file (and names whatever is wrong with it)."""
+    merged = []
+    for feature, kept in zip(spelled_as(header, model.feature_names), spelled_as(header, names)):
+        is_feature, is_kept = feature in model.feature_names, kept in names
+        if is_feature and is_kept and feature != kept:
+            return None  # one column under two spellings
+        merged.append(feature if is_feature else kept)
+    if not all(merged.count(name) == 1 for name in (*model.feature_names, *names)):
+        return None
+    table = plain_table(data, merged, model.feature_names, text=names)
+    if table is None:
+        return None
+    return table.numbers, lambda row: row_line(data, row), [table.texts[name] for name in names]
 
 
 def read_table(data: bytes, source: str) -> tuple[list[str], list[list[str]]]:

@@ -497,6 +497,33 @@ def test_predict_keeps_input_columns_ahead_of_the_predictions(files):
         assert result.stdout == "" and "Traceback" not in result.output
 
 
+def test_predict_keep_reads_plain_files_fast_and_matches_any_spelling(tmp_path, monkeypatch):
+    from nnfunc import model_table
+
+    cafe, cafe_nfd = "caf\u00e9", "cafe\u0301"
+    data = tmp_path / "t.csv"
+    data.write_text(f"{cafe},b,y\n" + "".join(f"{i},{i % 3},{'xy'[i % 2]}\n" for i in range(20)))
+    model_path = tmp_path / "m.msgpack"
+    assert run("train", "--data", data, "--target", "y", "-q", "--out", model_path).exit_code == 0
+    plain = f"id,{cafe_nfd},b\n7, 1,2\n8,3,4\n"  # the file spells the feature in NFD
+    expected = run("predict", model_path, "--data", "-", input=plain)
+    assert expected.exit_code == 0, expected.output
+    for keep in ("id", f"id,{cafe_nfd}", f"id,{cafe}"):  # a kept feature under either spelling
+        result = run("predict", model_path, "--data", "-", "--keep", keep, input=plain)
+        assert result.exit_code == 0, (keep, result.output)
+        rows = list(csv.reader(io.StringIO(result.stdout)))
+        kept = len(keep.split(","))
+        assert rows[0][:kept] == keep.split(",") and [r[:kept] for r in rows[1:]] == (
+            [["7"], ["8"]] if kept == 1 else [["7", "1"], ["8", "3"]]
+        )
+        assert [r[kept:] for r in rows] == list(csv.reader(io.StringIO(expected.stdout)))
+    # a plain file never reaches the careful reader, which holds every cell as a string
+    monkeypatch.setattr(model_table, "numbered_table", None)
+    model = load_model(model_path)
+    X, _, kept = model_table.table_inputs_and_columns(model, plain.encode(), "t", ["id"])
+    assert kept == [["7", "8"]] and X.tolist() == [[1.0, 2.0], [3.0, 4.0]]
+
+
 def test_predict_refuses_bad_cells(files):
     cases = {
         "b,a\n1,x\n": "<stdin>: line 2, column 'a': 'x' is not a number",

@@ -400,3 +400,15 @@ def test_a_text_label_that_marks_a_missing_value_is_trained_with_a_warning(tmp_p
     clean.write_text("x,y\n" + "".join(f"{i},{'ab'[i % 2]}\n" for i in range(10)))
     result = run("train", "--data", clean, "--target", "y", "--epochs", 2, "-q", "--out", out)
     assert result.exit_code == 0 and "pandas" not in result.stderr
+
+
+def test_a_data_warning_is_shown_even_when_a_later_check_fails(tmp_path):
+    data = tmp_path / "t.csv"
+    data.write_text("x,y\n" + "".join(f"{i},{['a', 'b', 'NA'][i % 3]}\n" for i in range(9)))
+    out = tmp_path / "m.msgpack"
+    args = ["--data", data, "--target", "y", "--layers", "100000,100000", "--out", out]
+    result = run("train", *args)
+    assert result.exit_code == 2 and not out.exists()
+    warning, error = result.stderr.splitlines()
+    assert warning.startswith(f"Warning: {data}: target column 'y' holds 'NA'")
+    assert error.startswith("Error: ")

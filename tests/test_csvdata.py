@@ -303,3 +303,14 @@ def test_a_missing_value_marker_among_text_labels_warns_on_both_readers(tmp_path
         assert list(dataset.y) == ["dog", "?", "cat"]
         with pytest.warns(MissingLabelWarning, match=r"\(line 3\)"):
             load_csv(write(tmp_path, text))
+
+
+def test_the_missing_label_warning_points_at_the_callers_line(tmp_path):
+    import warnings
+
+    path = write(tmp_path, "a,y\n1,dog\n2,NA\n3,cat\n")
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        load_csv(path)  # this line, not one inside nnfunc
+    (warning,) = seen
+    assert warning.filename == __file__

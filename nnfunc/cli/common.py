@@ -71,12 +71,15 @@ class Command(click.Command):
 @contextlib.contextmanager
 def warnings_as_lines() -> Iterator[None]:
     """Show the warnings raised inside as one-line `Warning: ...` messages on stderr, once the
-    block is done (even under `python -W error`, which would make them exceptions)."""
+    block is done, also when it fails (even under `python -W error`, which would make them
+    exceptions)."""
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
-        yield
-    for warning in seen:
-        click.echo(f"Warning: {' '.join(str(warning.message).split())}", err=True)
+        try:
+            yield
+        finally:
+            for warning in seen:
+                click.echo(f"Warning: {' '.join(str(warning.message).split())}", err=True)
 
 
 @contextlib.contextmanager

@@ -64,7 +64,7 @@ def rows_by_line(source: str, line_of: Callable[[int], int]) -> Iterator[None]:
     "--keep",
     metavar="COLUMNS",
     help="Input columns to copy into the output, before the predictions: an ID, say "
-    "(comma-separated; in JSON, under 'kept').",
+    "(comma-separated; cells without surrounding spaces; in JSON, under 'kept').",
 )
 def predict(model_path: str, data: str, fmt: str, as_json: bool, keep: str | None) -> None:
     """Predict labels and probabilities (or values) for each row of a CSV file."""
@@ -127,8 +127,8 @@ CHUNK_ROWS = 10_000
 def _csv_chunks(
     header: list[str], kept: list[list[str]], labels: np.ndarray | None, values: np.ndarray
 ) -> Iterator[str]:
-    """The CSV output, a chunk of rows at a time: the kept cells as read, the label
-    (classifiers) and each value as its shortest exact spelling (`repr`)."""
+    """The CSV output, a chunk of rows at a time: the kept cells (as read, surrounding spaces
+    removed), the label (classifiers) and each value as its shortest exact spelling (`repr`)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(header)
