@@ -67,7 +67,10 @@ def _goal(
 ) -> None:
     """A goals-table row judged on `value`; `others` fill the medians, quiet and fastest columns."""
     met = value >= target if higher else value <= target
-    verdict = "met" if met else f"**missed by {abs(value / target - 1) * 100:.0f}%**"
+    gap = abs(value / target - 1) * 100
+    verdict = (
+        "met" if met else f"**missed by {gap:.1f}%**" if gap < 1 else f"**missed by {gap:.0f}%**"
+    )
     sign = ">=" if higher else "<="
     extra = [f"{x:.2f}{unit}" for x in others] + [""] * (len(OTHER_COLUMNS) - len(others))
     cells = [what, f"{value:.2f}{unit}", *extra, f"{sign} {target:g}{unit}", verdict]

@@ -40,6 +40,8 @@ def test_goal_rows_say_by_how_much_a_goal_is_missed():
     report._goal(rows, "W4: epoch / GEMM", 1.56, 1.3, False, "x")
     report._goal(rows, "W3: peer / nnfunc", 2.0, 1.7, True, "x")
     assert "missed by 20%" in rows[0] and rows[1].endswith("| met |")
+    report._goal(rows, "W3: peer / nnfunc", 1.695, 1.7, True, "x")  # shows 1.70x, yet missed
+    assert rows[2].endswith("| **missed by 0.3%** |")
 
 
 def _runs(times: list[float]) -> dict:
