@@ -69,17 +69,18 @@ class Command(click.Command):
 
 
 @contextlib.contextmanager
-def warnings_as_lines() -> Iterator[None]:
-    """Show the warnings raised inside as one-line `Warning: ...` messages on stderr, once the
-    block is done, also when it fails (even under `python -W error`, which would make them
-    exceptions)."""
+def warnings_as_lines(skip: tuple[type[Warning], ...] = ()) -> Iterator[None]:
+    """Show the warnings raised inside (but those of the `skip` kinds) as one-line
+    `Warning: ...` messages on stderr, once the block is done, also when it fails (even under
+    `python -W error`, which would make them exceptions)."""
     with warnings.catch_warnings(record=True) as seen:
         warnings.simplefilter("always")
         try:
             yield
         finally:
             for warning in seen:
-                click.echo(f"Warning: {' '.join(str(warning.message).split())}", err=True)
+                if not issubclass(warning.category, skip):
+                    click.echo(f"Warning: {' '.join(str(warning.message).split())}", err=True)
 
 
 @contextlib.contextmanager

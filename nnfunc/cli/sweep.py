@@ -461,12 +461,10 @@ def _finish(result: SweepResult, dataset: Dataset, options: dict[str, Any], seco
         from nnfunc.modelfile import save_model
         from nnfunc.sweep import train_best
 
-        with cli_errors(), np.errstate(all="ignore"), warnings.catch_warnings(record=True) as seen:
-            warnings.simplefilter("always")
+        # the sweep already said it has more parameters than rows
+        quiet_on = (OverparameterizedWarning,)
+        with cli_errors(), np.errstate(all="ignore"), warnings_as_lines(skip=quiet_on):
             model = train_best(dataset, result, task=options["task"])
             save_model(model, options["save_best"])
-        for warning in seen:  # the sweep already said it has more parameters than rows
-            if not issubclass(warning.category, OverparameterizedWarning):
-                click.echo(f"Warning: {' '.join(str(warning.message).split())}", err=True)
         where = shown_path(options["save_best"])
         say(f"best model (seed {model.config['seed']}) saved to {where}")

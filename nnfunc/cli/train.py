@@ -13,7 +13,6 @@ import hashlib
 import os
 import sys
 import time
-import warnings
 from typing import Any
 
 import attrs
@@ -287,8 +286,7 @@ def train(
     started = time.perf_counter()
     try:
         # Divergence is detected from the loss; numpy's overflow warnings would only add noise.
-        with cli_errors(), np.errstate(all="ignore"), warnings.catch_warnings(record=True) as seen:
-            warnings.simplefilter("always")  # each shown once as a line below, even under -W error
+        with cli_errors(), np.errstate(all="ignore"), warnings_as_lines():
             try:
                 model = train_model(table, config, task=task, on_epoch=progress, created=created)
             except TrainingDiverged as exc:
@@ -299,8 +297,6 @@ def train(
                     f"--l2 {config.l2:g} is large (1e-5 to 1e-2 is usual): try a smaller --l2; "
                     "no model file was written"
                 ) from None
-        for warning in seen:
-            click.echo(f"Warning: {' '.join(str(warning.message).split())}", err=True)
     finally:
         if progress is not None:
             progress.close()
